@@ -1,0 +1,3 @@
+"""cctop: top for Claude Code."""
+
+__version__ = "0.1.0"

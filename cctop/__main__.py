@@ -1,0 +1,3 @@
+from cctop.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,175 @@
+"""Records: the one vocabulary between sources (transcripts, OTLP) and the model.
+
+Sources turn bytes into these; the ledger dedupes, attributes, prices and aggregates them.
+All are frozen and slotted: cheap to create by the million, safe to share across threads.
+Timestamps are POSIX seconds (float, UTC); ``None`` where the source had none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Source(str, Enum):
+    TRANSCRIPT = "transcript"
+    OTLP = "otlp"
+
+
+# ``agent_id`` is None for the session's main chain, else the subagent's id
+# (``aac57f5``, ``acompact-946d2b``, ...), so every record says which agent made it.
+
+
+@dataclass(frozen=True, slots=True)
+class ApiCall:
+    """One (possibly partial) sighting of one API response."""
+
+    session_id: str
+    agent_id: str | None
+    model: str
+    message_id: str | None
+    request_id: str | None
+    timestamp: float | None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_creation_tokens: int = 0
+    # The 5m/1h split of cache_creation_tokens as reported; a remainder not covered
+    # by the split is priced at the 5m rate (see pricing).
+    cache_creation_5m_tokens: int = 0
+    cache_creation_1h_tokens: int = 0
+    web_search_requests: int = 0
+    speed: str | None = None  # "fast" selects fast-mode prices
+    inference_geo: str | None = None  # "us" adds the US-only inference premium
+    # True when the line is known to carry the final usage of the response
+    # (stop_reason set, or the end-of-stream fields). Otherwise output_tokens may be a
+    # mid-stream snapshot and is only a lower bound.
+    final: bool = False
+    is_sidechain: bool = False
+    source: Source = Source.TRANSCRIPT
+    # A cost the producer itself reported: ``costUSD`` in old transcripts, ``cost_usd``
+    # of an OTLP api_request event. Shown beside cctop's own price, never instead of it
+    # unless the model cannot be priced.
+    reported_cost_usd: float | None = None
+    duration_ms: float | None = None  # OTLP api_request duration
+    ttft_ms: float | None = None  # time to first token, when known
+
+    @property
+    def key(self) -> str:
+        """Dedupe key: message id + request id, falling back to whichever exists."""
+        if self.message_id and self.request_id:
+            return f"{self.message_id}:{self.request_id}"
+        return self.message_id or self.request_id or ""
+
+    @property
+    def prompt_tokens(self) -> int:
+        """Everything the model read: what a request's context holds."""
+        return self.input_tokens + self.cache_read_tokens + self.cache_creation_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class ToolUse:
+    session_id: str
+    agent_id: str | None
+    tool_use_id: str
+    name: str
+    timestamp: float | None
+    source: Source = Source.TRANSCRIPT
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    session_id: str
+    tool_use_id: str
+    is_error: bool
+    timestamp: float | None
+    # Only OTLP tool_result events carry a measured duration; transcripts give
+    # result timestamp minus use timestamp instead.
+    duration_ms: float | None = None
+    tool_name: str | None = None
+    source: Source = Source.TRANSCRIPT
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    """A prompt the user typed (not tool results, not meta/slash-command text)."""
+
+    session_id: str
+    prompt_id: str  # uuid of the line, or OTLP prompt.id: dedupe key
+    timestamp: float | None
+    length: int
+    source: Source = Source.TRANSCRIPT
+
+
+@dataclass(frozen=True, slots=True)
+class Compaction:
+    """A compact boundary: the context was summarised, so the prompt cache restarts."""
+
+    session_id: str
+    agent_id: str | None
+    timestamp: float | None
+    trigger: str | None = None  # "auto" | "manual"
+    pre_tokens: int | None = None
+
+
+class TitleKind(int, Enum):
+    """Where a title came from; a higher value wins."""
+
+    FIRST_PROMPT = 1
+    SUMMARY = 2
+    AI = 3
+    CUSTOM = 4
+
+
+@dataclass(frozen=True, slots=True)
+class SessionMeta:
+    """Facts about a session seen on one line. Any field may be None."""
+
+    session_id: str
+    timestamp: float | None = None
+    cwd: str | None = None
+    git_branch: str | None = None
+    version: str | None = None
+    title: str | None = None
+    title_kind: TitleKind | None = None
+    source: Source = Source.TRANSCRIPT
+
+
+@dataclass(frozen=True, slots=True)
+class SubagentMeta:
+    """A subagent of a session: from ``agent-<id>.meta.json`` or the first line of its file."""
+
+    session_id: str
+    agent_id: str
+    agent_type: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ApiError:
+    """An API error (OTLP api_error event, or a synthetic transcript error line)."""
+
+    session_id: str
+    timestamp: float | None
+    status: str | None
+    error: str | None
+    model: str | None = None
+    attempt: int | None = None
+    source: Source = Source.TRANSCRIPT
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """A telemetry-only fact for a session: a metric delta (lines of code, commits,
+    active time, accept/reject decisions ...). ``name`` is Claude Code's metric or
+    event name, ``value`` the increment to add."""
+
+    session_id: str | None  # None = unattributed (metric without session.id)
+    name: str
+    value: float
+    timestamp: float | None
+    attributes: tuple[tuple[str, str], ...] = ()
+    source: Source = Source.OTLP
+
+
+Record = ApiCall | ToolUse | ToolResult | Prompt | Compaction | SessionMeta | SubagentMeta | ApiError | Activity
