@@ -237,6 +237,8 @@ def test_us_geo_stacks_on_fast_and_on_the_tier(book: PriceBook) -> None:
 def test_synthetic_costs_nothing_and_is_not_unknown() -> None:
     book = packaged_pricebook()
     assert book.price(call("<synthetic>", input_tokens=10, output_tokens=10)) == 0.0
+    odd = call("<synthetic>", input_tokens=10, speed="fast", inference_geo="us", web_search_requests=1)
+    assert book.price(odd) == 0.0
     assert book.unknown_models() == frozenset()
 
 

@@ -58,10 +58,18 @@ class ModelPrice:
     fast: Rates | None = None
     us_geo: bool = False  # inference_geo "us" multiplies every token category by 1.1
     effective_from: str | None = None
-    # Same variants times the US premium (equal to the plain ones when us_geo is False).
+    # Same variants times the US premium (the plain ones when us_geo is False); derived
+    # in __post_init__ so a hand-built ModelPrice is always complete.
     base_us: Rates | None = None
     long_context_us: Rates | None = None
     fast_us: Rates | None = None
+
+    def __post_init__(self) -> None:
+        geo = US_GEO_MULTIPLIER if self.us_geo else 1.0
+        for plain, us in (("base", "base_us"), ("long_context", "long_context_us"), ("fast", "fast_us")):
+            rates = getattr(self, plain)
+            if getattr(self, us) is None and rates is not None:
+                object.__setattr__(self, us, rates.scaled(geo) if self.us_geo else rates)
 
 
 _RATE_KEYS = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read")
@@ -169,7 +177,6 @@ def parse_model(name: str, table: Mapping[str, Any]) -> ModelPrice:
     us_geo = table.get("us_geo", False)
     if not isinstance(us_geo, bool):
         raise ValueError(f"{where}: us_geo must be true or false")
-    geo = US_GEO_MULTIPLIER if us_geo else 1.0
     effective_from = table.get("effective_from")
     return ModelPrice(
         name=name,
@@ -182,9 +189,6 @@ def parse_model(name: str, table: Mapping[str, Any]) -> ModelPrice:
         fast=fast,
         us_geo=us_geo,
         effective_from=str(effective_from) if effective_from is not None else None,
-        base_us=base.scaled(geo) if us_geo else base,
-        long_context_us=(long_context.scaled(geo) if us_geo else long_context) if long_context else None,
-        fast_us=(fast.scaled(geo) if us_geo else fast) if fast else None,
     )
 
 
