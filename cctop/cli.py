@@ -1,2 +1,142 @@
-def main(argv=None) -> int:
+"""Command line: ``cctop`` (live TUI), ``cctop --once [--json]``, ``cctop otlp-env``.
+
+``--once`` never imports Textual, so it starts fast in scripts and status bars.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from cctop import __version__
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_since(text: str, now: float | None = None) -> float:
+    """``30m``, ``2h``, ``7d``, ``1w``, a date ``2026-11-01`` or an ISO datetime -> POSIX seconds."""
+    now = time.time() if now is None else now
+    match = _DURATION.match(text)
+    if match:
+        return now - float(match.group(1)) * _UNITS[match.group(2)]
+    try:
+        value = text.strip()
+        if value.endswith("Z"):
+            value = value[:-1] + "+00:00"
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--since {text!r}: use a duration like 30m, 2h, 7d, 1w, or a date like 2026-11-01"
+        ) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cctop",
+        description="top for Claude Code: live tokens, cost and prompt-cache health of every session.",
+        epilog="Other commands: 'cctop otlp-env --help' prints the environment that points claude at cctop.",
+    )
+    parser.add_argument("--version", action="version", version=f"cctop {__version__}")
+    where = parser.add_argument_group("where to look")
+    where.add_argument(
+        "--claude-dir",
+        action="append",
+        type=Path,
+        metavar="PATH",
+        help="a Claude config dir or its projects/ dir (repeatable); replaces the defaults: "
+        "$CLAUDE_CONFIG_DIR entries, ~/.config/claude, ~/.claude",
+    )
+    where.add_argument(
+        "--prices",
+        type=Path,
+        metavar="PATH",
+        help="price overrides (TOML); default ~/.config/cctop/prices.toml",
+    )
+    store = parser.add_argument_group("history store")
+    store.add_argument(
+        "--store", type=Path, metavar="PATH", help="SQLite store path (default: user data dir)"
+    )
+    store.add_argument("--no-store", action="store_true", help="keep nothing on disk; read transcripts fresh")
+    store.add_argument(
+        "--rebuild", action="store_true", help="discard the store and re-read every transcript"
+    )
+    once = parser.add_argument_group("one-shot report")
+    once.add_argument("--once", action="store_true", help="print the sessions and totals, then exit")
+    once.add_argument("--json", action="store_true", help="with --once: one JSON document (see README)")
+    once.add_argument(
+        "--since",
+        type=parse_since,
+        metavar="WHEN",
+        help="only sessions active since: 30m, 2h, 7d, 1w, or a date",
+    )
+    once.add_argument("--project", metavar="TEXT", help="only projects whose name or cwd contains TEXT")
+    parser.add_argument(
+        "--session",
+        metavar="ID",
+        help="with --once: session id prefix; live: open ID, 'latest' or 'here' (this cwd)",
+    )
+    otlp = parser.add_argument_group("OpenTelemetry receiver (opt-in)")
+    otlp.add_argument(
+        "--otlp", action="store_true", help="receive Claude Code's OTLP metrics, events, traces"
+    )
+    otlp.add_argument(
+        "--otlp-bind",
+        default="127.0.0.1",
+        metavar="ADDR",
+        help="listen address (anything but loopback needs --otlp-token)",
+    )
+    otlp.add_argument("--otlp-grpc-port", type=int, default=4317, metavar="N", help="0 disables gRPC")
+    otlp.add_argument("--otlp-http-port", type=int, default=4318, metavar="N", help="0 disables HTTP")
+    otlp.add_argument("--otlp-token", metavar="TOKEN", help="require 'Authorization: Bearer TOKEN'")
+    parser.add_argument(
+        "--refresh", type=float, default=1.0, metavar="SECONDS", help="live refresh interval (default 1.0)"
+    )
+    return parser
+
+
+def _otlp_env_main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="cctop otlp-env", description="Print the environment that sends claude's telemetry to cctop."
+    )
+    parser.add_argument("--shell", choices=("bash", "zsh", "fish", "powershell"), default="bash")
+    parser.add_argument("--protocol", choices=("grpc", "http/protobuf", "http/json"), default="http/protobuf")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--grpc-port", type=int, default=4317)
+    parser.add_argument("--http-port", type=int, default=4318)
+    parser.add_argument("--token")
+    args = parser.parse_args(argv)
+    from cctop.sources.otlp.env import otlp_env
+
+    print(
+        otlp_env(
+            args.shell,
+            http_port=args.http_port,
+            grpc_port=args.grpc_port,
+            protocol=args.protocol,
+            token=args.token,
+            host=args.host,
+        )
+    )
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["otlp-env"]:
+        return _otlp_env_main(argv[1:])
+    args = build_parser().parse_args(argv)
+    if args.json and not args.once:
+        build_parser().error("--json goes with --once")
+    if args.once:
+        from cctop.once import run_once
+
+        return run_once(args)
+    from cctop.ui.launch import run_tui
+
+    return run_tui(args)

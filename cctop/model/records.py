@@ -172,4 +172,6 @@ class Activity:
     source: Source = Source.OTLP
 
 
-Record = ApiCall | ToolUse | ToolResult | Prompt | Compaction | SessionMeta | SubagentMeta | ApiError | Activity
+Record = (
+    ApiCall | ToolUse | ToolResult | Prompt | Compaction | SessionMeta | SubagentMeta | ApiError | Activity
+)

@@ -1,0 +1,104 @@
+"""Plain-text formatting shared by the TUI and ``--once``: numbers, money, times, safe text.
+
+Returns str only (no Rich, no Textual), so both front ends show figures the same way.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime, timezone
+
+# C0/C1 control characters (ESC starts terminal escape sequences), DEL, and the bidi /
+# zero-width format characters that can disguise text. Shown as visible escapes instead.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def safe_text(value: object) -> str:
+    """Text from a log made safe for a terminal: control characters become ``\\xNN``.
+
+    Markup is handled by the renderer (always build rich.text.Text, never parse markup);
+    this only guarantees no byte from a log reaches the terminal as a control code.
+    """
+    text = "" if value is None else str(value)
+    text = text.replace("\n", " ").replace("\t", " ")
+    return _UNSAFE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def tokens(n: int | None) -> str:
+    """12, 12.3k, 456k, 4.1M, 2.0B."""
+    if n is None:
+        return "-"
+    if n < 1000:
+        return str(n)
+    for divisor, suffix in ((1e3, "k"), (1e6, "M"), (1e9, "B")):
+        value = n / divisor
+        if value < 99.95:
+            return f"{value:.1f}{suffix}"
+        if value < 999.5:
+            return f"{value:.0f}{suffix}"
+    return f"{n / 1e12:.1f}T"
+
+
+def money(usd: float | None, *, partial: float | None = None) -> str:
+    """``$0.42``; ``?`` when unknown; ``≥$0.42`` when only part of it could be priced."""
+    if usd is None:
+        if partial:
+            return f"≥{money(partial)}"
+        return "?"
+    if usd >= 1000:
+        return f"${usd:,.0f}"
+    if usd >= 100:
+        return f"${usd:.1f}"
+    return f"${usd:.2f}"
+
+
+def percent(ratio: float | None) -> str:
+    return "-" if ratio is None else f"{ratio * 100:.0f}%"
+
+
+def ago(timestamp: float | None, now: float | None = None) -> str:
+    """Relative time: ``now``, ``42s``, ``5m``, ``3h``, ``2d``."""
+    if timestamp is None:
+        return "-"
+    seconds = max(0.0, (time.time() if now is None else now) - timestamp)
+    if seconds < 5:
+        return "now"
+    if seconds < 60:
+        return f"{int(seconds)}s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)}h"
+    return f"{int(seconds // 86400)}d"
+
+
+def duration(seconds: float | None) -> str:
+    """``850ms``, ``12.3s``, ``4m05s``, ``2h13m``."""
+    if seconds is None:
+        return "-"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+    return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
+
+
+def iso(timestamp: float | None) -> str | None:
+    """UTC ISO-8601 with milliseconds, as Claude Code writes them."""
+    if timestamp is None:
+        return None
+    return (
+        datetime.fromtimestamp(timestamp, timezone.utc)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
+
+
+def clock(timestamp: float | None) -> str:
+    """Local wall-clock time of day."""
+    if timestamp is None:
+        return "-"
+    return datetime.fromtimestamp(timestamp).strftime("%H:%M:%S")

@@ -1,0 +1,659 @@
+"""The ledger: dedupes, attributes, prices and aggregates records into snapshots.
+
+One API call is one entry, whatever source reported it and however often:
+- transcripts write a response as several lines sharing ``message.id`` + ``requestId``
+  (keep the one with the most output tokens: the others are mid-stream snapshots);
+- resumed and forked sessions replay history into new files (dedupe is global);
+- ``/btw`` side questions replay a parent message under a new request id (sidechain
+  copies fall back to the message id and the parent copy wins);
+- OTLP ``api_request`` events carry only the request id (joined on it, so a call seen in
+  both a transcript and OTLP counts once, with Claude Code's own cost kept beside ours).
+
+Thread-safe: sources ingest from their threads, the UI takes snapshots from its own.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from datetime import datetime
+from types import MappingProxyType
+from typing import Protocol
+
+from cctop.model.records import (
+    Activity,
+    ApiCall,
+    ApiError,
+    Compaction,
+    Prompt,
+    Record,
+    SessionMeta,
+    Source,
+    SubagentMeta,
+    TitleKind,
+    ToolResult,
+    ToolUse,
+)
+from cctop.model.snapshot import (
+    FeedItem,
+    PricedCall,
+    SessionDetail,
+    SessionStats,
+    Snapshot,
+    SubagentStats,
+    TokenTotals,
+    ToolStats,
+    Totals,
+    WindowTotals,
+)
+
+FEED_LENGTH = 200
+BURN_WINDOW_S = 15 * 60
+
+
+class Pricer(Protocol):
+    def price(self, call: ApiCall) -> float | None: ...
+    def context_window(self, model_id: str, prompt_tokens: int = 0) -> int | None: ...
+    def unknown_models(self) -> frozenset[str]: ...
+
+
+# A hook computing a session's cache summary from its calls (cctop.model.cache plugs in here).
+CacheSummarizer = Callable[[Sequence[PricedCall], Sequence[float], float], object]
+
+
+class _CallEntry:
+    __slots__ = ("key", "call", "session_id", "cost", "reported", "sources")
+
+    def __init__(self, key: str, call: ApiCall, session_id: str, cost: float | None) -> None:
+        self.key = key
+        self.call = call
+        self.session_id = session_id
+        self.cost = cost
+        self.reported = call.reported_cost_usd
+        self.sources = {call.source}
+
+    def priced(self) -> PricedCall:
+        return PricedCall(self.call, self.cost, self.reported, frozenset(self.sources))
+
+
+class _ToolEntry:
+    __slots__ = ("session_id", "agent_id", "name", "use_ts", "result_ts", "is_error", "duration_ms", "done")
+
+    def __init__(self, session_id: str) -> None:
+        self.session_id = session_id
+        self.agent_id: str | None = None
+        self.name: str | None = None
+        self.use_ts: float | None = None
+        self.result_ts: float | None = None
+        self.is_error = False
+        self.duration_ms: float | None = None
+        self.done = False
+
+    @property
+    def duration(self) -> float | None:
+        if self.duration_ms is not None:
+            return self.duration_ms
+        if self.use_ts is not None and self.result_ts is not None and self.result_ts >= self.use_ts:
+            return (self.result_ts - self.use_ts) * 1000.0
+        return None
+
+
+class _Session:
+    """Mutable per-session state; turned into a frozen SessionStats when dirty."""
+
+    def __init__(self, session_id: str) -> None:
+        self.id = session_id
+        self.cwd: str | None = None
+        self.git_branch: str | None = None
+        self.version: str | None = None
+        self.title: str | None = None
+        self.title_kind = 0
+        self.first_ts: float | None = None
+        self.last_ts: float | None = None
+        self.call_keys: list[str] = []
+        self.tool_ids: list[str] = []
+        self.prompts: dict[str, tuple[float | None, int]] = {}
+        self.errors: list[ApiError] = []
+        self.compactions: list[float] = []
+        self.subagents: dict[str, SubagentMeta] = {}
+        self.activity: dict[str, float] = defaultdict(float)
+        self.sources: set[Source] = set()
+        self.files_deleted = False
+        self.stats: SessionStats | None = None
+
+    def touch(self, timestamp: float | None) -> None:
+        if timestamp is None:
+            return
+        if self.first_ts is None or timestamp < self.first_ts:
+            self.first_ts = timestamp
+        if self.last_ts is None or timestamp > self.last_ts:
+            self.last_ts = timestamp
+
+
+def _local_day_start(now: float) -> float:
+    return datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+
+def _project_name(cwd: str | None) -> str:
+    if not cwd:
+        return "?"
+    return os.path.basename(cwd.rstrip("/\\").replace("\\", "/")) or cwd
+
+
+class Ledger:
+    def __init__(self, pricer: Pricer, cache_summarizer: CacheSummarizer | None = None) -> None:
+        self._pricer = pricer
+        self._cache_summarizer = cache_summarizer
+        self._lock = threading.RLock()
+        self._calls: dict[str, _CallEntry] = {}
+        self._key_by_message: dict[str, str] = {}
+        self._key_by_request: dict[str, str] = {}
+        self._tools: dict[str, _ToolEntry] = {}
+        self._sessions: dict[str, _Session] = {}
+        self._unattributed: dict[str, float] = defaultdict(float)
+        self._warnings: dict[str, None] = {}  # ordered set
+        self._dirty: set[str] = set()
+        self._version = 0
+        self._anonymous = 0
+        self._snapshot: Snapshot | None = None
+
+    # -- ingest -----------------------------------------------------------------
+
+    @property
+    def version(self) -> int:
+        """Bumped on every change: consumers compare it to skip work when nothing changed."""
+        return self._version
+
+    def warn(self, message: str) -> None:
+        with self._lock:
+            if message not in self._warnings:
+                self._warnings[message] = None
+                self._version += 1
+
+    def ingest(self, records: Iterable[Record]) -> None:
+        with self._lock:
+            changed = False
+            for record in records:
+                handler = _HANDLERS.get(type(record))
+                if handler is not None:
+                    handler(self, record)
+                    changed = True
+            if changed:
+                self._version += 1
+
+    def mark_files_deleted(self, session_id: str, deleted: bool = True) -> None:
+        with self._lock:
+            session = self._sessions.get(session_id)
+            if session is not None and session.files_deleted != deleted:
+                session.files_deleted = deleted
+                self._dirty.add(session_id)
+                self._version += 1
+
+    def _session(self, session_id: str) -> _Session:
+        session = self._sessions.get(session_id)
+        if session is None:
+            session = self._sessions[session_id] = _Session(session_id)
+        self._dirty.add(session_id)
+        return session
+
+    def _on_call(self, call: ApiCall) -> None:
+        entry, key = self._find_call(call)
+        if entry is not None:
+            self._merge(entry, call)
+            return
+        if not key:  # nothing to dedupe on: count it once, as seen
+            self._anonymous += 1
+            key = f"anonymous:{self._anonymous}"
+        entry = _CallEntry(key, call, call.session_id, self._pricer.price(call))
+        self._calls[key] = entry
+        self._index(call, key)
+        session = self._session(call.session_id)
+        session.call_keys.append(key)
+        session.sources.add(call.source)
+        session.touch(call.timestamp)
+
+    def _find_call(self, call: ApiCall) -> tuple[_CallEntry | None, str]:
+        """The entry this sighting belongs to, or None and the key for a new entry."""
+        key = call.key
+        entry = self._calls.get(key) if key else None
+        if entry is None and call.request_id and call.request_id in self._key_by_request:
+            entry = self._calls[self._key_by_request[call.request_id]]
+        if entry is None and call.message_id and call.message_id in self._key_by_message:
+            other = self._calls[self._key_by_message[call.message_id]]
+            if call.is_sidechain or other.call.is_sidechain:
+                entry = other
+        if entry is None or _same_call(entry, call):
+            return entry, key
+        # The same ids in another session with different input-side usage: not a replay
+        # (a replayed line copies its usage) but ids reused by a proxy or a fake API.
+        own_key = f"{key}#{call.session_id}"
+        return self._calls.get(own_key), own_key
+
+    def _index(self, call: ApiCall, key: str) -> None:
+        if call.message_id:
+            self._key_by_message.setdefault(call.message_id, key)
+        if call.request_id:
+            self._key_by_request.setdefault(call.request_id, key)
+
+    def _merge(self, entry: _CallEntry, call: ApiCall) -> None:
+        old = entry.call
+        entry.sources.add(call.source)
+        if call.source is Source.OTLP:
+            # Telemetry adds Claude Code's own cost and timings; transcript tokens stay.
+            if call.reported_cost_usd is not None:
+                entry.reported = call.reported_cost_usd
+            if old.source is Source.TRANSCRIPT and old.duration_ms is None:
+                entry.call = _with_timings(old, call)
+        else:
+            parent_wins = old.is_sidechain and not call.is_sidechain  # over a /btw replay
+            better = call.is_sidechain == old.is_sidechain and (
+                call.output_tokens > old.output_tokens
+                or (call.output_tokens == old.output_tokens and call.final and not old.final)
+            )
+            # A transcript line beats telemetry: it has the 5m/1h split and the message id.
+            if old.source is Source.OTLP or parent_wins or better:
+                if parent_wins:
+                    self._move(entry, call.session_id)
+                merged = _with_timings(call, old) if old.duration_ms is not None else call
+                entry.call = merged
+                entry.cost = self._pricer.price(merged)
+                if entry.reported is None:
+                    entry.reported = call.reported_cost_usd
+                self._index(merged, entry.key)
+        session = self._session(entry.session_id)
+        session.sources.add(call.source)
+        session.touch(call.timestamp)
+
+    def _move(self, entry: _CallEntry, session_id: str) -> None:
+        if entry.session_id != session_id:
+            self._session(entry.session_id).call_keys.remove(entry.key)
+            self._session(session_id).call_keys.append(entry.key)
+            entry.session_id = session_id
+
+    def _tool_entry(
+        self, tool_use_id: str, session_id: str, same: Callable[[_ToolEntry], bool]
+    ) -> _ToolEntry:
+        """Tool ids are deduped globally (replayed history), unless the entry under that id
+        belongs to another session and ``same`` says it is not a copy: then the id was reused."""
+        entry = self._tools.get(tool_use_id)
+        if entry is not None and (entry.session_id == session_id or same(entry)):
+            return entry
+        key = tool_use_id if entry is None else f"{tool_use_id}#{session_id}"
+        entry = self._tools.get(key)
+        if entry is None:
+            entry = self._tools[key] = _ToolEntry(session_id)
+            self._session(session_id).tool_ids.append(key)
+        return entry
+
+    def _on_tool_use(self, use: ToolUse) -> None:
+        entry = self._tool_entry(
+            use.tool_use_id,
+            use.session_id,
+            lambda e: e.name in (None, use.name) and e.use_ts in (None, use.timestamp),
+        )
+        if entry.name is not None:
+            return  # replayed history
+        entry.name = use.name
+        entry.agent_id = use.agent_id
+        entry.use_ts = use.timestamp
+        session = self._session(entry.session_id)
+        session.sources.add(use.source)
+        session.touch(use.timestamp)
+
+    def _on_tool_result(self, result: ToolResult) -> None:
+        entry = self._tool_entry(
+            result.tool_use_id,
+            result.session_id,
+            lambda e: not e.done or e.result_ts in (None, result.timestamp),
+        )
+        if entry.done and result.duration_ms is None:
+            return
+        if not entry.done:
+            entry.done = True
+            entry.is_error = result.is_error
+            entry.result_ts = result.timestamp
+        if result.duration_ms is not None:
+            entry.duration_ms = result.duration_ms
+        if entry.name is None and result.tool_name:
+            entry.name = result.tool_name
+        session = self._session(entry.session_id)
+        session.sources.add(result.source)
+        session.touch(result.timestamp)
+
+    def _on_prompt(self, prompt: Prompt) -> None:
+        session = self._session(prompt.session_id)
+        session.prompts.setdefault(prompt.prompt_id, (prompt.timestamp, prompt.length))
+        session.sources.add(prompt.source)
+        session.touch(prompt.timestamp)
+
+    def _on_compaction(self, compaction: Compaction) -> None:
+        session = self._session(compaction.session_id)
+        if compaction.timestamp is not None and compaction.timestamp not in session.compactions:
+            session.compactions.append(compaction.timestamp)
+        session.touch(compaction.timestamp)
+
+    def _on_meta(self, meta: SessionMeta) -> None:
+        session = self._session(meta.session_id)
+        newer = meta.timestamp is None or session.last_ts is None or meta.timestamp >= session.last_ts
+        if meta.cwd and (session.cwd is None or newer):
+            session.cwd = meta.cwd
+        if meta.git_branch and (session.git_branch is None or newer):
+            session.git_branch = meta.git_branch
+        if meta.version and (session.version is None or newer):
+            session.version = meta.version
+        if meta.title and meta.title_kind is not None:
+            rank = int(meta.title_kind)
+            # Same kind: the later title wins (a renamed session); a higher kind always wins.
+            if rank > session.title_kind or (rank == session.title_kind and rank != TitleKind.FIRST_PROMPT):
+                session.title, session.title_kind = meta.title, rank
+        session.sources.add(meta.source)
+        session.touch(meta.timestamp)
+
+    def _on_subagent(self, meta: SubagentMeta) -> None:
+        session = self._session(meta.session_id)
+        known = session.subagents.get(meta.agent_id)
+        if known is None or (meta.agent_type and not known.agent_type):
+            session.subagents[meta.agent_id] = meta
+
+    def _on_error(self, error: ApiError) -> None:
+        session = self._session(error.session_id)
+        session.errors.append(error)
+        session.sources.add(error.source)
+        session.touch(error.timestamp)
+
+    def _on_activity(self, activity: Activity) -> None:
+        if activity.session_id is None:
+            self._unattributed[activity.name] += activity.value
+            return
+        session = self._session(activity.session_id)
+        session.activity[activity.name] += activity.value
+        session.sources.add(activity.source)
+        session.touch(activity.timestamp)
+
+    # -- read -------------------------------------------------------------------
+
+    def snapshot(self, now: float | None = None) -> Snapshot:
+        """An immutable view; cheap when nothing changed since the last one."""
+        now = time.time() if now is None else now
+        with self._lock:
+            cached = self._snapshot
+            # Time windows move with the clock, so a cached view is good for its second only.
+            if (
+                cached is not None
+                and cached.version == self._version
+                and int(cached.generated_at) == int(now)
+            ):
+                return cached
+            for session_id in self._dirty:
+                session = self._sessions[session_id]
+                session.stats = self._session_stats(session, now)
+            self._dirty.clear()
+            sessions = {sid: s.stats for sid, s in self._sessions.items() if s.stats is not None}
+            warnings = list(self._warnings)
+            warnings.extend(
+                f"unknown model {model!r}: its cost is shown as unknown"
+                for model in sorted(self._pricer.unknown_models())
+                if model
+            )
+            snap = Snapshot(
+                version=self._version,
+                generated_at=now,
+                sessions=MappingProxyType(sessions),
+                totals=self._totals(sessions, now),
+                warnings=tuple(warnings),
+                unattributed_activity=MappingProxyType(dict(self._unattributed)),
+            )
+            self._snapshot = snap
+            return snap
+
+    def session_detail(self, session_id: str, now: float | None = None) -> SessionDetail | None:
+        now = time.time() if now is None else now
+        with self._lock:
+            session = self._sessions.get(session_id)
+            if session is None:
+                return None
+            if session.stats is None or session_id in self._dirty:
+                session.stats = self._session_stats(session, now)
+                self._dirty.discard(session_id)
+            calls = self._priced_calls(session)
+            return SessionDetail(
+                stats=session.stats,
+                calls=calls,
+                compaction_times=tuple(sorted(session.compactions)),
+                feed=self._feed(session),
+            )
+
+    def session_ids(self) -> list[str]:
+        with self._lock:
+            return list(self._sessions)
+
+    def _priced_calls(self, session: _Session) -> tuple[PricedCall, ...]:
+        entries = [self._calls[key] for key in session.call_keys]
+        entries.sort(key=lambda e: e.call.timestamp or 0.0)
+        return tuple(entry.priced() for entry in entries)
+
+    def _session_stats(self, session: _Session, now: float) -> SessionStats:
+        entries = [self._calls[key] for key in session.call_keys]
+        requests = input_t = output_t = read_t = write_t = w5 = w1h = searches = unpriced = 0
+        cost = 0.0
+        reported = 0.0
+        reported_seen = False
+        lower_bound = False
+        models: Counter[str] = Counter()
+        per_agent: dict[str, list[float | None]] = defaultdict(list)
+        latest_main: ApiCall | None = None
+        for entry in entries:
+            call = entry.call
+            requests += 1
+            input_t += call.input_tokens
+            output_t += call.output_tokens
+            read_t += call.cache_read_tokens
+            write_t += call.cache_creation_tokens
+            w5 += call.cache_creation_5m_tokens
+            w1h += call.cache_creation_1h_tokens
+            searches += call.web_search_requests
+            if call.model and call.model != "<synthetic>":
+                models[call.model] += 1
+            if not call.final:
+                lower_bound = True
+            if entry.cost is None:
+                unpriced += 1
+            else:
+                cost += entry.cost
+            if entry.reported is not None:
+                reported += entry.reported
+                reported_seen = True
+            if call.agent_id is not None:
+                per_agent[call.agent_id].append(entry.cost)
+            elif call.timestamp is not None and (
+                latest_main is None or (latest_main.timestamp or 0.0) <= call.timestamp
+            ):
+                latest_main = call
+        tools, tool_calls, tool_errors = self._tool_stats(session)
+        subagents = tuple(
+            SubagentStats(
+                agent_id=agent_id,
+                agent_type=meta.agent_type if meta else None,
+                description=meta.description if meta else None,
+                requests=len(per_agent.get(agent_id, ())),
+                cost_usd=_sum_known(per_agent.get(agent_id, ())),
+                is_compaction=agent_id.startswith("acompact"),
+            )
+            for agent_id, meta in _merge_agents(session.subagents, per_agent).items()
+        )
+        context_tokens = latest_main.prompt_tokens if latest_main is not None else None
+        context_window = (
+            self._pricer.context_window(latest_main.model, latest_main.prompt_tokens)
+            if latest_main is not None
+            else None
+        )
+        stats = SessionStats(
+            id=session.id,
+            cwd=session.cwd,
+            project=_project_name(session.cwd),
+            git_branch=session.git_branch,
+            title=session.title,
+            version=session.version,
+            models=tuple(model for model, _ in models.most_common()),
+            first_ts=session.first_ts,
+            last_ts=session.last_ts,
+            tokens=TokenTotals(requests, input_t, output_t, read_t, write_t, cost, unpriced),
+            cache_creation_5m_tokens=w5,
+            cache_creation_1h_tokens=w1h,
+            web_search_requests=searches,
+            output_is_lower_bound=lower_bound,
+            reported_cost_usd=reported if reported_seen else None,
+            tool_calls=tool_calls,
+            tool_errors=tool_errors,
+            tools=tools,
+            subagents=subagents,
+            prompts=len(session.prompts),
+            api_errors=len(session.errors),
+            compactions=len(session.compactions),
+            context_tokens=context_tokens,
+            context_window=context_window,
+            sources=frozenset(session.sources),
+            files_deleted=session.files_deleted,
+            activity=MappingProxyType(dict(session.activity)),
+        )
+        if self._cache_summarizer is not None and entries:
+            summary = self._cache_summarizer(self._priced_calls(session), sorted(session.compactions), now)
+            stats = _replace_cache(stats, summary)
+        return stats
+
+    def _tool_stats(self, session: _Session) -> tuple[tuple[ToolStats, ...], int, int]:
+        by_name: dict[str, list] = {}
+        calls = errors = 0
+        for tool_id in session.tool_ids:
+            entry = self._tools[tool_id]
+            if entry.name is None:
+                continue  # a result whose use we have not seen (yet)
+            calls += 1
+            errors += entry.is_error
+            row = by_name.setdefault(entry.name, [0, 0, 0, 0.0, 0.0])
+            row[0] += 1
+            row[1] += entry.is_error
+            duration = entry.duration if entry.done else None
+            if duration is not None:
+                row[2] += 1
+                row[3] += duration
+                row[4] = max(row[4], duration)
+        tools = tuple(
+            ToolStats(name, *values)
+            for name, values in sorted(by_name.items(), key=lambda item: (-item[1][0], item[0]))
+        )
+        return tools, calls, errors
+
+    def _feed(self, session: _Session) -> tuple[FeedItem, ...]:
+        items = [
+            FeedItem(ts, "prompt", f"prompt ({length:,} chars)") for ts, length in session.prompts.values()
+        ]
+        for tool_id in session.tool_ids:
+            entry = self._tools[tool_id]
+            if entry.name is not None:
+                who = f" [{entry.agent_id}]" if entry.agent_id else ""
+                items.append(FeedItem(entry.use_ts, "tool", f"{entry.name}{who}", entry.is_error))
+        items.extend(FeedItem(ts, "compaction", "context compacted") for ts in session.compactions)
+        items.extend(
+            FeedItem(e.timestamp, "error", f"API error {e.status or ''} {e.error or ''}".strip(), True)
+            for e in session.errors
+        )
+        items.sort(key=lambda item: item.timestamp or 0.0)
+        return tuple(items[-FEED_LENGTH:])
+
+    def _totals(self, sessions: dict[str, SessionStats], now: float) -> Totals:
+        day_start = _local_day_start(now)
+        hour_start = now - 3600
+        burn_start = now - BURN_WINDOW_S
+        earliest = min(day_start, hour_start)
+        all_tokens = [0, 0, 0, 0, 0]
+        cost = 0.0
+        unpriced = 0
+        windows = {"today": [0.0, 0, 0, 0], "hour": [0.0, 0, 0, 0]}
+        burn = 0.0
+        for sid, stats in sessions.items():
+            t = stats.tokens
+            all_tokens[0] += t.requests
+            all_tokens[1] += t.input_tokens
+            all_tokens[2] += t.output_tokens
+            all_tokens[3] += t.cache_read_tokens
+            all_tokens[4] += t.cache_creation_tokens
+            cost += t.cost_usd
+            unpriced += t.unpriced_requests
+            if stats.last_ts is None or stats.last_ts < earliest:
+                continue
+            for key in self._sessions[sid].call_keys:
+                entry = self._calls[key]
+                ts = entry.call.timestamp
+                if ts is None or ts > now:
+                    continue
+                for name, start in (("today", day_start), ("hour", hour_start)):
+                    if ts >= start:
+                        w = windows[name]
+                        if entry.cost is None:
+                            w[3] += 1
+                        else:
+                            w[0] += entry.cost
+                        w[1] += entry.call.prompt_tokens + entry.call.output_tokens
+                        w[2] += 1
+                if ts >= burn_start and entry.cost is not None:
+                    burn += entry.cost
+        return Totals(
+            all_time=TokenTotals(*all_tokens, cost, unpriced),
+            today=WindowTotals(*windows["today"]),
+            last_hour=WindowTotals(*windows["hour"]),
+            burn_rate_usd_per_hour=burn * 3600 / BURN_WINDOW_S,
+            sessions=len(sessions),
+        )
+
+
+def _same_call(entry: _CallEntry, call: ApiCall) -> bool:
+    """Lines of one response carry identical input-side usage; so do replayed copies."""
+    if entry.session_id == call.session_id:
+        return True
+    old = entry.call
+    return (old.input_tokens, old.cache_read_tokens, old.cache_creation_tokens) == (
+        call.input_tokens,
+        call.cache_read_tokens,
+        call.cache_creation_tokens,
+    )
+
+
+def _with_timings(call: ApiCall, timed: ApiCall) -> ApiCall:
+    return replace(call, duration_ms=timed.duration_ms, ttft_ms=timed.ttft_ms or call.ttft_ms)
+
+
+def _replace_cache(stats: SessionStats, summary: object) -> SessionStats:
+    return replace(stats, cache=summary)
+
+
+def _sum_known(costs: Sequence[float | None]) -> float | None:
+    if any(c is None for c in costs):
+        return None
+    return sum(c for c in costs if c is not None)
+
+
+def _merge_agents(
+    metas: dict[str, SubagentMeta], per_agent: dict[str, list[float | None]]
+) -> dict[str, SubagentMeta | None]:
+    merged: dict[str, SubagentMeta | None] = dict(metas)
+    for agent_id in per_agent:
+        merged.setdefault(agent_id, None)
+    return merged
+
+
+_HANDLERS: dict[type, Callable[[Ledger, object], None]] = {
+    ApiCall: Ledger._on_call,
+    ToolUse: Ledger._on_tool_use,
+    ToolResult: Ledger._on_tool_result,
+    Prompt: Ledger._on_prompt,
+    Compaction: Ledger._on_compaction,
+    SessionMeta: Ledger._on_meta,
+    SubagentMeta: Ledger._on_subagent,
+    ApiError: Ledger._on_error,
+    Activity: Ledger._on_activity,
+}

@@ -1,0 +1,214 @@
+"""``cctop --once``: a snapshot as a Rich table or as the stable JSON document."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cctop import format as fmt
+from cctop.model.snapshot import SessionStats, Snapshot
+
+JSON_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class SessionFilter:
+    since: float | None = None
+    project: str | None = None  # substring of project or cwd, case-insensitive
+    session: str | None = None  # id prefix
+
+    def accepts(self, stats: SessionStats) -> bool:
+        if self.since is not None and (stats.last_ts is None or stats.last_ts < self.since):
+            return False
+        if self.project:
+            needle = self.project.lower()
+            if needle not in stats.project.lower() and needle not in (stats.cwd or "").lower():
+                return False
+        return not (self.session and not stats.id.startswith(self.session))
+
+
+def select(snapshot: Snapshot, session_filter: SessionFilter) -> list[SessionStats]:
+    """The sessions to show, most recently active first."""
+    chosen = [s for s in snapshot.sessions.values() if session_filter.accepts(s)]
+    chosen.sort(key=lambda s: (s.last_ts or 0.0, s.id), reverse=True)
+    return chosen
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 9)
+
+
+def session_json(s: SessionStats) -> dict[str, Any]:
+    t = s.tokens
+    doc: dict[str, Any] = {
+        "id": s.id,
+        "project": s.project,
+        "cwd": s.cwd,
+        "git_branch": s.git_branch,
+        "title": s.title,
+        "version": s.version,
+        "models": list(s.models),
+        "first_ts": fmt.iso(s.first_ts),
+        "last_ts": fmt.iso(s.last_ts),
+        "requests": t.requests,
+        "input_tokens": t.input_tokens,
+        "output_tokens": t.output_tokens,
+        "output_tokens_is_lower_bound": s.output_is_lower_bound,
+        "cache_read_tokens": t.cache_read_tokens,
+        "cache_creation_tokens": t.cache_creation_tokens,
+        "cache_creation_5m_tokens": s.cache_creation_5m_tokens,
+        "cache_creation_1h_tokens": s.cache_creation_1h_tokens,
+        "web_search_requests": s.web_search_requests,
+        "cache_hit_rate": t.cache_hit_rate,
+        "cost_usd": _round(s.cost_usd),
+        "cost_usd_priced": _round(t.cost_usd),
+        "unpriced_requests": t.unpriced_requests,
+        "reported_cost_usd": _round(s.reported_cost_usd),
+        "tool_calls": s.tool_calls,
+        "tool_errors": s.tool_errors,
+        "tools": {
+            tool.name: {
+                "calls": tool.calls,
+                "errors": tool.errors,
+                "mean_duration_ms": _round(tool.mean_duration_ms),
+                "max_duration_ms": _round(tool.max_duration_ms) if tool.timed else None,
+            }
+            for tool in s.tools
+        },
+        "subagents": s.subagent_count,
+        "agents": [
+            {
+                "id": a.agent_id,
+                "type": a.agent_type,
+                "description": a.description,
+                "requests": a.requests,
+                "cost_usd": _round(a.cost_usd),
+                "compaction": a.is_compaction,
+            }
+            for a in s.subagents
+        ],
+        "prompts": s.prompts,
+        "api_errors": s.api_errors,
+        "compactions": s.compactions,
+        "context_tokens": s.context_tokens,
+        "context_window": s.context_window,
+        "sources": sorted(src.value for src in s.sources),
+        "files_deleted": s.files_deleted,
+    }
+    cache_json = getattr(s.cache, "to_json", None)
+    if callable(cache_json):
+        doc["cache"] = cache_json()
+    if s.activity:
+        doc["telemetry"] = dict(s.activity)
+    return doc
+
+
+def totals_json(sessions: Sequence[SessionStats]) -> dict[str, Any]:
+    cost = sum(s.tokens.cost_usd for s in sessions)
+    unpriced = sum(s.tokens.unpriced_requests for s in sessions)
+    input_t = sum(s.tokens.input_tokens for s in sessions)
+    read = sum(s.tokens.cache_read_tokens for s in sessions)
+    write = sum(s.tokens.cache_creation_tokens for s in sessions)
+    denominator = input_t + read + write
+    return {
+        "sessions": len(sessions),
+        "requests": sum(s.tokens.requests for s in sessions),
+        "input_tokens": input_t,
+        "output_tokens": sum(s.tokens.output_tokens for s in sessions),
+        "cache_read_tokens": read,
+        "cache_creation_tokens": write,
+        "web_search_requests": sum(s.web_search_requests for s in sessions),
+        "cache_hit_rate": read / denominator if denominator else None,
+        "cost_usd": None if unpriced else _round(cost),
+        "cost_usd_priced": _round(cost),
+        "unpriced_requests": unpriced,
+        "tool_calls": sum(s.tool_calls for s in sessions),
+        "tool_errors": sum(s.tool_errors for s in sessions),
+    }
+
+
+def document(snapshot: Snapshot, sessions: Sequence[SessionStats]) -> dict[str, Any]:
+    return {
+        "schema": JSON_SCHEMA_VERSION,
+        "generated_at": fmt.iso(snapshot.generated_at),
+        "sessions": [session_json(s) for s in sessions],
+        "totals": totals_json(sessions),
+        "warnings": list(snapshot.warnings),
+    }
+
+
+def table(snapshot: Snapshot, sessions: Sequence[SessionStats], width: int = 200):  # -> rich Table
+    """The Rich table of ``--once``. Every cell is a Text: nothing from a log is markup.
+    On a narrow terminal the title, then the model, columns are left out."""
+    from rich.table import Table
+    from rich.text import Text
+
+    now = snapshot.generated_at
+    grid = Table(title=f"cctop: {len(sessions)} session(s)", title_justify="left", pad_edge=False, box=None)
+    # (header, minimum width, numeric): numbers never shrink, the title gives way first.
+    dropped = {"title", "model"} if width < 90 else {"title"} if width < 110 else set()
+    keep = [i for i, column in enumerate(_COLUMNS) if column[0] not in dropped]
+    for header, min_width, numeric in (_COLUMNS[i] for i in keep):
+        grid.add_column(
+            header,
+            justify="right" if numeric else "left",
+            no_wrap=True,
+            overflow="ellipsis",
+            min_width=min_width,
+            max_width=None if numeric or header == "title" else 18,
+            ratio=1 if header == "title" else None,
+        )
+    for s in sessions:
+        t = s.tokens
+        output = fmt.tokens(t.output_tokens) + ("+" if s.output_is_lower_bound else "")
+        tools = f"{s.tool_calls}" + (f" ({s.tool_errors}!)" if s.tool_errors else "")
+        cells = (
+            fmt.ago(s.last_ts, now),
+            s.project,
+            s.title or "",
+            _short_model(s.models),
+            str(t.requests),
+            fmt.tokens(t.input_tokens),
+            output,
+            fmt.tokens(t.cache_read_tokens),
+            fmt.tokens(t.cache_creation_tokens),
+            fmt.percent(t.cache_hit_rate),
+            fmt.money(s.cost_usd, partial=t.cost_usd),
+            tools,
+        )
+        grid.add_row(*(Text(fmt.safe_text(cells[i])) for i in keep))
+    totals = totals_json(sessions)
+    cost_text = fmt.money(totals["cost_usd"], partial=totals["cost_usd_priced"])
+    grid.add_section()
+    total_cells = (
+        "total", "", "", "", str(totals["requests"]), fmt.tokens(totals["input_tokens"]),
+        fmt.tokens(totals["output_tokens"]), fmt.tokens(totals["cache_read_tokens"]),
+        fmt.tokens(totals["cache_creation_tokens"]), fmt.percent(totals["cache_hit_rate"]), cost_text,
+        str(totals["tool_calls"]),
+    )  # fmt: skip
+    grid.add_row(*(Text(total_cells[i], style="bold") for i in keep))
+    return grid
+
+
+_COLUMNS = (
+    ("last", 4, True),
+    ("project", 7, False),
+    ("title", 8, False),
+    ("model", 6, False),
+    ("req", 3, True),
+    ("input", 5, True),
+    ("output", 6, True),
+    ("cache r", 6, True),
+    ("cache w", 6, True),
+    ("hit", 4, True),
+    ("cost", 6, True),
+    ("tools", 5, True),
+)
+
+
+def _short_model(models: Sequence[str]) -> str:
+    if not models:
+        return "-"
+    first = models[0].removeprefix("claude-")
+    return first + (f" +{len(models) - 1}" if len(models) > 1 else "")

@@ -1,0 +1,344 @@
+"""Claude Code transcript lines (bytes) -> records.
+
+Pure parsing: callers hand in bytes they read (whole files, or complete lines appended
+to a tailed file). A byte-level prefilter keeps orjson away from the lines that can never
+matter (progress mirrors, file-history snapshots, queue operations, attachments ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import PurePath
+
+import orjson
+
+from cctop.model.records import (
+    ApiCall,
+    ApiError,
+    Compaction,
+    Prompt,
+    Record,
+    SessionMeta,
+    SubagentMeta,
+    TitleKind,
+    ToolResult,
+    ToolUse,
+)
+
+# A line is parsed only when it holds one of these; anything else cannot carry usage,
+# tool calls, prompts, titles or compactions.
+_MARKERS = (
+    b'"assistant"',
+    b'"user"',
+    b"compact_boundary",
+    b'"ai-title"',
+    b'"custom-title"',
+    b'"summary"',
+)
+_TITLE_MAX = 80
+# User-line text that Claude Code writes itself: slash-command echoes, interruptions.
+_NOT_PROMPTS = ("<command-", "<local-command", "<bash-", "<system-reminder", "[Request interrupted")
+
+
+@dataclass(frozen=True, slots=True)
+class FileRole:
+    """What a transcript file is, from its path alone (never from the encoded dir name)."""
+
+    session_id: str | None  # None: legacy flat agent file, session comes from its lines
+    agent_id: str | None  # None: the session's main chain
+
+
+def classify(relative: PurePath) -> FileRole | None:
+    """Role of a file given its path relative to a ``projects/`` root; None = not a transcript."""
+    parts = relative.parts
+    name = parts[-1] if parts else ""
+    if not name.endswith(".jsonl") or name == "journal.jsonl" or len(parts) < 2:
+        return None
+    stem = name[: -len(".jsonl")]
+    if len(parts) == 2:  # projects/<enc>/<file>.jsonl
+        if stem.startswith("agent-"):
+            return FileRole(session_id=None, agent_id=stem[len("agent-") :])
+        return FileRole(session_id=stem, agent_id=None)
+    # projects/<enc>/<session>/subagents/agent-*.jsonl, .../workflows/**/agent-*.jsonl
+    if stem.startswith("agent-") and parts[2] in ("subagents", "workflows"):
+        return FileRole(session_id=parts[1], agent_id=stem[len("agent-") :])
+    return None
+
+
+def parse_timestamp(value: object) -> float | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        if value.endswith("Z"):  # Python 3.10's fromisoformat does not take "Z"
+            value = value[:-1] + "+00:00"
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        return None
+
+
+def _int(value: object) -> int:
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        return max(value, 0)
+    if isinstance(value, float):
+        return max(int(value), 0)
+    return 0
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def shorten(text: str, limit: int = _TITLE_MAX) -> str:
+    """One line, at most ``limit`` characters: titles come from free text."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+class TranscriptParser:
+    """Parses the lines of one transcript file, remembering what it already reported
+    (cwd, branch, version) so a long file yields one SessionMeta per change, not per line."""
+
+    def __init__(self, role: FileRole) -> None:
+        self.role = role
+        self.malformed = 0  # complete lines that were not valid JSON objects
+        self._meta_seen: dict[str, tuple[str | None, str | None, str | None]] = {}
+        self._subagent_announced = False
+        self._first_prompt_seen: set[str] = set()
+
+    def feed(self, data: bytes) -> list[Record]:
+        """Parse complete lines; ``data`` must end at a line boundary (the tailer ensures it)."""
+        out: list[Record] = []
+        for line in data.split(b"\n"):
+            if not line or not any(marker in line for marker in _MARKERS):
+                continue
+            try:
+                obj = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                self.malformed += 1
+                continue
+            if isinstance(obj, dict):
+                self._parse_object(obj, out)
+            else:
+                self.malformed += 1
+        return out
+
+    def feed_tail(self, line: bytes) -> list[Record]:
+        """A last line with no newline yet: parsed only if it is already whole JSON."""
+        malformed = self.malformed
+        records = self.feed(line)
+        self.malformed = malformed  # an unfinished line is not a malformed one
+        return records
+
+    # -- one line ---------------------------------------------------------------
+
+    def _session_of(self, obj: dict) -> str | None:
+        return self.role.session_id or _str(obj.get("sessionId"))
+
+    def _parse_object(self, obj: dict, out: list[Record]) -> None:
+        kind = obj.get("type")
+        session_id = self._session_of(obj)
+        if session_id is None:
+            return
+        if kind == "assistant":
+            self._meta(obj, session_id, out)
+            self._assistant(obj, session_id, out)
+        elif kind == "user":
+            self._meta(obj, session_id, out)
+            self._user(obj, session_id, out)
+        elif kind == "system":
+            if obj.get("subtype") == "compact_boundary":
+                meta = obj.get("compactMetadata") if isinstance(obj.get("compactMetadata"), dict) else {}
+                out.append(
+                    Compaction(
+                        session_id=session_id,
+                        agent_id=self.role.agent_id,
+                        timestamp=parse_timestamp(obj.get("timestamp")),
+                        trigger=_str(meta.get("trigger")),
+                        pre_tokens=_int(meta.get("preTokens")) or None,
+                    )
+                )
+        elif self.role.agent_id is None:
+            # Titles describe the main session; subagent files carry none worth showing.
+            self._title(kind, obj, session_id, out)
+
+    def _meta(self, obj: dict, session_id: str, out: list[Record]) -> None:
+        if self.role.agent_id is not None and not self._subagent_announced:
+            self._subagent_announced = True
+            out.append(SubagentMeta(session_id=session_id, agent_id=self.role.agent_id))
+        facts = (_str(obj.get("cwd")), _str(obj.get("gitBranch")), _str(obj.get("version")))
+        if facts != self._meta_seen.get(session_id) and any(facts):
+            self._meta_seen[session_id] = facts
+            out.append(
+                SessionMeta(
+                    session_id=session_id,
+                    timestamp=parse_timestamp(obj.get("timestamp")),
+                    cwd=facts[0],
+                    git_branch=facts[1],
+                    version=facts[2],
+                )
+            )
+
+    def _assistant(self, obj: dict, session_id: str, out: list[Record]) -> None:
+        message = obj.get("message")
+        if not isinstance(message, dict):
+            return
+        timestamp = parse_timestamp(obj.get("timestamp"))
+        agent_id = self.role.agent_id
+        model = _str(message.get("model")) or ""
+        usage = message.get("usage")
+        if isinstance(usage, dict):
+            split = usage.get("cache_creation") if isinstance(usage.get("cache_creation"), dict) else {}
+            server = usage.get("server_tool_use") if isinstance(usage.get("server_tool_use"), dict) else {}
+            cost = obj.get("costUSD")
+            out.append(
+                ApiCall(
+                    session_id=session_id,
+                    agent_id=agent_id,
+                    model=model,
+                    message_id=_str(message.get("id")),
+                    request_id=_str(obj.get("requestId")),
+                    timestamp=timestamp,
+                    input_tokens=_int(usage.get("input_tokens")),
+                    output_tokens=_int(usage.get("output_tokens")),
+                    cache_read_tokens=_int(usage.get("cache_read_input_tokens")),
+                    cache_creation_tokens=_int(usage.get("cache_creation_input_tokens")),
+                    cache_creation_5m_tokens=_int(split.get("ephemeral_5m_input_tokens")),
+                    cache_creation_1h_tokens=_int(split.get("ephemeral_1h_input_tokens")),
+                    web_search_requests=_int(server.get("web_search_requests")),
+                    speed=_str(usage.get("speed")),
+                    inference_geo=_str(usage.get("inference_geo")),
+                    # Older versions wrote mid-stream snapshots with stop_reason null; the
+                    # end-of-stream line adds ``iterations``.
+                    final=message.get("stop_reason") is not None or "iterations" in usage,
+                    is_sidechain=obj.get("isSidechain") is True,
+                    reported_cost_usd=float(cost) if isinstance(cost, (int, float)) else None,
+                )
+            )
+        if obj.get("isApiErrorMessage") is True:
+            status = obj.get("apiErrorStatus")
+            out.append(
+                ApiError(
+                    session_id=session_id,
+                    timestamp=timestamp,
+                    status=str(status) if status is not None else None,
+                    error=_str(obj.get("error")),
+                    model=model or None,
+                )
+            )
+        content = message.get("content")
+        if isinstance(content, list):
+            for block in content:
+                if isinstance(block, dict) and block.get("type") == "tool_use":
+                    tool_id = _str(block.get("id"))
+                    if tool_id:
+                        out.append(
+                            ToolUse(
+                                session_id=session_id,
+                                agent_id=agent_id,
+                                tool_use_id=tool_id,
+                                name=_str(block.get("name")) or "?",
+                                timestamp=timestamp,
+                            )
+                        )
+
+    def _user(self, obj: dict, session_id: str, out: list[Record]) -> None:
+        message = obj.get("message")
+        if not isinstance(message, dict):
+            return
+        timestamp = parse_timestamp(obj.get("timestamp"))
+        content = message.get("content")
+        prompt_text: str | None = None
+        if isinstance(content, str):
+            prompt_text = content
+        elif isinstance(content, list):
+            texts = []
+            for block in content:
+                if not isinstance(block, dict):
+                    continue
+                if block.get("type") == "tool_result":
+                    tool_id = _str(block.get("tool_use_id"))
+                    if tool_id:
+                        out.append(
+                            ToolResult(
+                                session_id=session_id,
+                                tool_use_id=tool_id,
+                                is_error=block.get("is_error") is True,
+                                timestamp=timestamp,
+                            )
+                        )
+                elif block.get("type") == "text" and isinstance(block.get("text"), str):
+                    texts.append(block["text"])
+            if texts and len(texts) == len(content):
+                prompt_text = "\n".join(texts)
+        if prompt_text is None or self.role.agent_id is not None:
+            return  # a subagent's "prompt" is its task, written by the parent
+        if obj.get("isMeta") is True or obj.get("isCompactSummary") is True:
+            return
+        stripped = prompt_text.lstrip()
+        if stripped.startswith(_NOT_PROMPTS):
+            return
+        out.append(
+            Prompt(
+                session_id=session_id,
+                prompt_id=_str(obj.get("uuid")) or f"{session_id}:{timestamp}",
+                timestamp=timestamp,
+                length=len(prompt_text),
+            )
+        )
+        if session_id not in self._first_prompt_seen and stripped:
+            self._first_prompt_seen.add(session_id)
+            out.append(
+                SessionMeta(
+                    session_id=session_id,
+                    timestamp=timestamp,
+                    title=shorten(stripped),
+                    title_kind=TitleKind.FIRST_PROMPT,
+                )
+            )
+
+    def _title(self, kind: object, obj: dict, session_id: str, out: list[Record]) -> None:
+        if kind == "custom-title":
+            text, title_kind = obj.get("customTitle"), TitleKind.CUSTOM
+        elif kind == "ai-title":
+            text, title_kind = obj.get("aiTitle"), TitleKind.AI
+        elif kind == "summary":
+            text, title_kind = obj.get("summary"), TitleKind.SUMMARY
+        else:
+            return
+        if isinstance(text, str) and text.strip():
+            out.append(SessionMeta(session_id=session_id, title=shorten(text), title_kind=title_kind))
+
+
+def parse_subagent_meta(session_id: str, agent_id: str, data: bytes) -> SubagentMeta | None:
+    """``agent-<id>.meta.json`` -> SubagentMeta; None when unreadable."""
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    return SubagentMeta(
+        session_id=session_id,
+        agent_id=agent_id,
+        agent_type=_str(obj.get("agentType")),
+        description=_str(obj.get("description")),
+    )
+
+
+def complete_prefix(data: bytes) -> bytes:
+    """The part of ``data`` that ends with a newline: a half-written last line waits."""
+    end = data.rfind(b"\n")
+    return data[: end + 1] if end >= 0 else b""
+
+
+def parse_all(role: FileRole, chunks: Iterable[bytes]) -> tuple[list[Record], int]:
+    """Convenience for tests and one-shot reads: records and malformed-line count."""
+    parser = TranscriptParser(role)
+    records: list[Record] = []
+    for chunk in chunks:
+        records.extend(parser.feed(chunk))
+    return records, parser.malformed

@@ -1,0 +1,74 @@
+"""Reading whole transcript files once: the cold path of ``--once`` and of start-up."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from cctop.model.records import Record
+from cctop.sources.discovery import TranscriptFile, Warn, subagent_meta_path
+from cctop.sources.jsonl import TranscriptParser, complete_prefix, parse_subagent_meta
+
+# Files are read in blocks so a 1 GB transcript never sits in memory twice; a block is cut
+# at its last newline and the remainder carried into the next one.
+BLOCK = 8 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class FileResult:
+    records: list[Record]
+    offset: int  # bytes consumed: the end of the last complete line
+    malformed: int
+
+
+def read_file(file: TranscriptFile, warn: Warn, start: int = 0, include_tail: bool = False) -> FileResult:
+    """Parse the complete lines of ``file`` from ``start``. A last line without its newline is
+    left unread (it may be half-written) unless ``include_tail`` and it parses on its own;
+    ``offset`` never moves past it either way."""
+    parser = TranscriptParser(file.role)
+    records: list[Record] = []
+    offset = start
+    try:
+        with open(file.path, "rb") as handle:
+            handle.seek(start)
+            carry = b""
+            while True:
+                block = handle.read(BLOCK)
+                if not block:
+                    break
+                data = carry + block
+                whole = complete_prefix(data)
+                carry = data[len(whole) :]
+                if whole:
+                    records.extend(parser.feed(whole))
+                    offset += len(whole)
+            if carry and include_tail:
+                records.extend(parser.feed_tail(carry))
+    except OSError as exc:
+        warn(f"cannot read {file.path}: {exc.strerror or exc}")
+    records.extend(_subagent_meta(file))
+    if parser.malformed:
+        warn(f"{file.path}: skipped {parser.malformed} malformed line(s)")
+    return FileResult(records, offset, parser.malformed)
+
+
+def _subagent_meta(file: TranscriptFile) -> list[Record]:
+    role = file.role
+    if role.agent_id is None or role.session_id is None:
+        return []
+    try:
+        data = subagent_meta_path(file.path).read_bytes()
+    except OSError:
+        return []
+    meta = parse_subagent_meta(role.session_id, role.agent_id, data)
+    return [meta] if meta else []
+
+
+def read_all(files: Iterable[TranscriptFile], warn: Warn, sink: Callable[[list[Record]], None]) -> int:
+    """Read every file, newest first, handing each file's records to ``sink``. Returns bytes read."""
+    total = 0
+    for file in sorted(files, key=lambda f: f.mtime, reverse=True):
+        result = read_file(file, warn, include_tail=True)
+        total += result.offset
+        sink(result.records)
+    return total
