@@ -5,7 +5,8 @@ chosen per conversation: a marker such as ``<<e2e:tools>>`` in the user's prompt
 task prompt) names the script, and the number of assistant messages already in the request after
 that prompt says which turn is next. Routing by content rather than arrival order keeps the
 CLI's side calls (token counting, title or quota checks, ...) from shifting the script.
-Requests without a marker get a short text answer with zero usage and are logged.
+Requests without a marker or without tools (side calls) get a short text answer with zero
+usage and are logged.
 
 Run standalone (``python tests/e2e/fake_api.py --port 8765``) to poke at a CLI by hand.
 """
@@ -110,6 +111,8 @@ class Served:
     message_id: str | None = None
     request_id: str | None = None
     usage: Usage | None = None
+    tools: tuple[str, ...] = ()
+    system: str = ""
 
 
 @dataclass
@@ -195,6 +198,10 @@ class FakeAnthropicApi:
 
     def answer(self, request: Mapping[str, Any]) -> tuple[Turn, Served, str, str]:
         name, step = route(request.get("messages") or [])
+        if not request.get("tools"):
+            # Side calls (session title generation, ...) quote the prompt but offer no tools. Their
+            # cost never reaches a transcript, so they answer with zero usage.
+            name = None
         script = self.scripts.get(name) if name else None
         turn = script.turn(step) if script else FALLBACK_TURN
         ident = self._next_id()
@@ -207,6 +214,8 @@ class FakeAnthropicApi:
             message_id=f"msg_e2e{ident}",
             request_id=f"req_e2e{ident}",
             usage=turn.usage,
+            tools=tuple(t.get("name", "") for t in request.get("tools") or [] if isinstance(t, dict)),
+            system=_text_of(request.get("system"))[:300],
         )
         with self._lock:
             self.served.append(served)
