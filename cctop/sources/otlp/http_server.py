@@ -119,6 +119,8 @@ class _Handler(BaseHTTPRequestHandler):
                 encode_status(_GRPC_CODE.get(exc.status, 2), exc.message, content_type),
                 content_type,
             )
+            if exc.close:
+                self._linger()
         except TimeoutError:
             self.server.ingest.failed("HTTP", "client too slow: timed out")
             self.close_connection = True
@@ -221,6 +223,21 @@ class _Handler(BaseHTTPRequestHandler):
             ) from exc
         except zlib.error as exc:
             raise HttpError(400, f"bad {encoding} data", close=False) from exc
+
+    def _linger(self) -> None:
+        """Read and drop what the client is still sending before closing: closing with
+        unread data makes the kernel send a reset, which can destroy the error reply
+        before the client reads it."""
+        with contextlib.suppress(OSError):
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
+            deadline = time.monotonic() + self.server.timeout_s
+            budget = 4 * self.server.max_body_bytes
+            while budget > 0 and time.monotonic() < deadline:
+                data = self.rfile.read1(65536)
+                if not data:
+                    break
+                budget -= len(data)
 
     def _reply(self, status: int, payload: bytes, content_type: str, allow: bool = False) -> None:
         try:

@@ -90,7 +90,7 @@ class OtlpListener:
         self._http = server
         self._http_port = server.server_address[1]
         self._http_thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="cctop-otlp-http", daemon=True
+            target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="cctop-otlp-http", daemon=True
         )
         self._http_thread.start()
 
