@@ -1,0 +1,248 @@
+"""The one benchmark command (``make bench``): every figure next to a baseline from the same run.
+
+    python bench/run.py                 # 1 GB corpus (built once into bench/corpus/)
+    python bench/run.py --size 100M     # a quick run
+
+Measures, on the same corpus with the page cache warm for everyone:
+- baseline: ``grep -rc '"usage"'`` over the tree;
+- cold: ``cctop --once --json --no-store`` (MB/s, API calls/s, x baseline, peak RSS);
+- warm: ``cctop --once --json --store S`` a second time, after a first run filled S.
+Then runs the other benchmark modules found beside this file (otlp_bench.py, latency_bench.py,
+tui_bench.py) as subprocesses, each printing its own table and writing its JSON into bench/out/.
+They get the corpus as ``CCTOP_BENCH_CORPUS`` and the output dir as ``CCTOP_BENCH_OUT``.
+Writes bench/out/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+sys.path.insert(0, str(BENCH))
+
+import corpus as corpus_builder  # noqa: E402 - bench/ is not a package
+
+OUT = BENCH / "out"
+CORPORA = BENCH / "corpus"
+OTHER_BENCHMARKS = ("otlp_bench", "latency_bench", "tui_bench")
+# Targets from the benchmarks issue, as multiples of the grep baseline.
+COLD_TARGET_X = 20.0
+WARM_TARGET_X = 2.5
+RSS_TARGET_MB = 300.0
+
+
+@dataclass
+class Measure:
+    name: str
+    seconds: list[float] = field(default_factory=list)  # one per repeat
+    peak_rss_mb: float = 0.0
+    output: str = ""  # stdout of the last repeat (not saved)
+
+    @property
+    def best(self) -> float:
+        return min(self.seconds)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+
+def run_child(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MB) of the child alone, and its stdout."""
+    with tempfile.TemporaryFile() as out:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.PIPE, env=env, cwd=REPO)
+        assert process.stderr is not None
+        err = process.stderr.read()
+        _, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        code = process.returncode
+        if code not in (0, 1) or (code == 1 and command[0] != "grep"):
+            raise SystemExit(f"{' '.join(command)} exited {code}: {err.decode(errors='replace')[-2000:]}")
+        out.seek(0)
+        text = out.read().decode(errors="replace")
+    return elapsed, usage.ru_maxrss / 1024, text
+
+
+def measure(name: str, command: list[str], repeat: int, env: dict[str, str] | None = None) -> Measure:
+    result = Measure(name)
+    for _ in range(repeat):
+        seconds, rss, text = run_child(command, env)
+        result.seconds.append(seconds)
+        result.peak_rss_mb = max(result.peak_rss_mb, rss)
+        result.output = text
+    return result
+
+
+def tree_bytes(root: Path) -> tuple[int, int]:
+    files = total = 0
+    for directory, _, names in os.walk(root):
+        for name in names:
+            files += 1
+            total += os.path.getsize(os.path.join(directory, name))
+    return files, total
+
+
+def ensure_corpus(size: int, seed: int) -> Path:
+    label = size_label(size)
+    directory = CORPORA / f"{label}-seed{seed}"
+    manifest = directory / "manifest.json"
+    if manifest.exists():
+        return directory
+    if directory.exists():
+        shutil.rmtree(directory)  # a half-built corpus from an interrupted run
+    print(f"building the {label} corpus in {directory} ...", file=sys.stderr)
+    building = directory.with_name(directory.name + ".building")
+    shutil.rmtree(building, ignore_errors=True)
+    built = corpus_builder.build(building, size, seed)
+    building.rename(directory)
+    print(f"  {built.files} files, {built.bytes / 2**20:.0f} MB in {built.seconds:.1f} s", file=sys.stderr)
+    return directory
+
+
+def size_label(size: int) -> str:
+    for unit, factor in (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+        if size % factor == 0:
+            return f"{size // factor}{unit}"
+    return str(size)
+
+
+def cctop_env(home: Path) -> dict[str, str]:
+    """The user's own ~/.claude and settings must not leak into the figures."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE", "CCTOP"))}
+    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), XDG_DATA_HOME=str(home / ".local"))
+    return env
+
+
+def totals_of(output: str) -> dict[str, Any]:
+    return json.loads(output)["totals"]
+
+
+def run_others(corpus: Path, only: set[str] | None) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    for name in OTHER_BENCHMARKS:
+        script = BENCH / f"{name}.py"
+        if not script.exists() or (only is not None and name not in only):
+            continue
+        print(f"\n== {name} ==", flush=True)
+        env = dict(os.environ, CCTOP_BENCH_CORPUS=str(corpus), CCTOP_BENCH_OUT=str(OUT))
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, str(script)], env=env, cwd=REPO)
+        json_path = OUT / f"{name}.json"
+        results[name] = {
+            "exit_code": done.returncode,
+            "seconds": round(time.perf_counter() - started, 2),
+            "json": str(json_path.relative_to(REPO)) if json_path.exists() else None,
+        }
+    return results
+
+
+def print_table(megabytes: float, rows: list[tuple[Measure, int, float | None]], baseline: float) -> None:
+    """One line per measure; ``count`` is what per-second rates count (usage lines or API calls)."""
+    header = (f"{'measure':42} {'seconds':>8} {'MB/s':>8} {'items/s':>10} {'x grep':>8} {'target':>10} "
+              f"{'RSS MB':>8}")
+    print(header)
+    print("-" * len(header))
+    for measure_, count, target in rows:
+        times = measure_.best / baseline
+        verdict = "" if target is None else f"<={target:g}x " + ("ok" if times <= target else "MISS")
+        rss = measure_.peak_rss_mb
+        rss_mark = "" if measure_.name.startswith("grep") or rss <= RSS_TARGET_MB else " MISS"
+        print(f"{measure_.name:42} {measure_.best:8.3f} {megabytes / measure_.best:8.0f} "
+              f"{count / measure_.best:10.0f} {times:8.1f} {verdict:>10} {rss:8.0f}{rss_mark}")
+
+
+def summary(measure_: Measure, megabytes: float, count: int, baseline: float) -> dict[str, Any]:
+    return {
+        "name": measure_.name,
+        "seconds": [round(s, 4) for s in measure_.seconds],
+        "best_s": round(measure_.best, 4),
+        "median_s": round(measure_.median, 4),
+        "mb_per_s": round(megabytes / measure_.best, 1),
+        "items_per_s": round(count / measure_.best, 1),
+        "x_baseline": round(measure_.best / baseline, 2),
+        "peak_rss_mb": round(measure_.peak_rss_mb, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="cctop benchmarks against same-run baselines")
+    parser.add_argument("--size", type=corpus_builder.parse_size, default=corpus_builder.GB,
+                        help="corpus size, e.g. 100M or 1G (default 1G)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement (best is kept)")
+    parser.add_argument("--only", default=None,
+                        help="comma list of other benchmarks to run (default: all found; 'none' for none)")
+    args = parser.parse_args(argv)
+    only = None if args.only is None else {s.strip() for s in args.only.split(",") if s.strip()}
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    corpus = ensure_corpus(args.size, args.seed)
+    projects = corpus / "projects"
+    files, size = tree_bytes(projects)
+    megabytes = size / 2**20
+    cctop = [sys.executable, "-m", "cctop", "--once", "--json"]
+
+    with tempfile.TemporaryDirectory(prefix="cctop-bench-") as scratch:
+        home = Path(scratch)
+        env = cctop_env(home)
+        # Everybody reads from the page cache: one untimed pass first.
+        subprocess.run(["grep", "-rc", '"usage"', str(projects)], stdout=subprocess.DEVNULL)
+        grep = measure("grep -rc '\"usage\"'", ["grep", "-rc", '"usage"', str(projects)], args.repeat)
+        usage_lines = sum(int(line.rsplit(":", 1)[1]) for line in grep.output.splitlines() if ":" in line)
+        cold = measure("cctop --once --json --no-store", [*cctop, "--no-store", "--claude-dir", str(corpus)],
+                       args.repeat, env)
+        store = home / "store.sqlite"
+        fill = measure("cctop --once --json (store: first run)",
+                       [*cctop, "--store", str(store), "--claude-dir", str(corpus)], 1, env)
+        warm = measure("cctop --once --json (store: warm)",
+                       [*cctop, "--store", str(store), "--claude-dir", str(corpus)], args.repeat, env)
+
+    totals = {key: totals_of(m.output) for key, m in (("cold", cold), ("fill", fill), ("warm", warm))}
+    calls = totals["cold"]["requests"]
+    print(f"\ncorpus {corpus.relative_to(REPO)}: {files} files, {megabytes:.0f} MB, {calls} API calls, "
+          f"{usage_lines} '\"usage\"' lines; best of {args.repeat}; {os.cpu_count()} cores")
+    print_table(megabytes, [(grep, usage_lines, None), (cold, calls, COLD_TARGET_X), (fill, calls, None),
+                            (warm, calls, WARM_TARGET_X)], grep.best)
+    same = totals["cold"] == totals["fill"] == totals["warm"]
+    print(f"cold, store-filling and warm totals identical: {same}")
+
+    results: dict[str, Any] = {
+        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
+                    "platform": platform.platform()},
+        "corpus": {"path": str(corpus.relative_to(REPO)), "files": files, "bytes": size, "api_calls": calls,
+                   "usage_lines": usage_lines, "seed": args.seed},
+        "repeat": args.repeat,
+        "measures": {
+            key: summary(m, megabytes, count, grep.best)
+            for key, m, count in (("baseline_grep", grep, usage_lines), ("cold", cold, calls),
+                                  ("store_fill", fill, calls), ("warm", warm, calls))
+        },
+        "targets": {"cold_x_baseline": COLD_TARGET_X, "warm_x_baseline": WARM_TARGET_X,
+                    "peak_rss_mb": RSS_TARGET_MB},
+        "totals_identical": same,
+        "totals": totals["cold"],
+    }
+    results["others"] = run_others(corpus, only)
+    (OUT / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwrote {(OUT / 'results.json').relative_to(REPO)}")
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
