@@ -1,0 +1,127 @@
+"""Shared test helpers: sample locations, transcript line builders, a ledger over files."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from cctop.model.ledger import Ledger
+from cctop.prices import packaged_pricebook
+from cctop.sources.discovery import find_transcripts
+from cctop.sources.reader import read_all
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO.parent / "shared" / "samples"
+REAL_CC = SAMPLES / "claude-code-2.1.197"
+SPOTTER = SAMPLES / "claude-jsonl"
+
+# Claude Code's own total_cost_usd for the real 2.1.197 runs (samples README).
+REAL_CC_COSTS = {
+    "2da9138a-9060-4234-9110-d4601e2b59d1": 0.209347,
+    "2ccb795b-01cb-489a-8d13-a582aba90816": 0.20960025,
+    "a4f1c02b-8334-4030-bda4-247b29589223": 0.20976525,
+}
+
+
+def spotter_tree(tmp_path: Path) -> Path:
+    """The spotter samples laid out as a real config dir: <tmp>/projects/-home-marco-spotter/..."""
+    project = tmp_path / "projects" / "-home-marco-spotter"
+    shutil.copytree(SPOTTER, project, ignore=shutil.ignore_patterns("README.md"))
+    return tmp_path
+
+
+def ledger_for(*roots: Path) -> Ledger:
+    """A fresh full parse of everything under the given projects/ roots."""
+    ledger = Ledger(packaged_pricebook())
+    files = [f for root in roots for f in find_transcripts(root, ledger.warn)]
+    read_all(files, ledger.warn, ledger.ingest)
+    return ledger
+
+
+def line(obj: dict[str, Any]) -> bytes:
+    return orjson.dumps(obj) + b"\n"
+
+
+def assistant(
+    session: str,
+    msg_id: str,
+    req_id: str | None,
+    *,
+    ts: str = "2026-11-20T10:00:00.000Z",
+    model: str = "claude-opus-4-8",
+    input_tokens: int = 10,
+    output_tokens: int = 5,
+    cache_read: int = 0,
+    cache_write: int = 0,
+    write_1h: int | None = None,
+    stop_reason: str | None = "end_turn",
+    content: list[dict] | None = None,
+    sidechain: bool = False,
+    **extra: Any,
+) -> dict[str, Any]:
+    usage: dict[str, Any] = {
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "cache_read_input_tokens": cache_read,
+        "cache_creation_input_tokens": cache_write,
+    }
+    if write_1h is not None:
+        usage["cache_creation"] = {
+            "ephemeral_5m_input_tokens": cache_write - write_1h,
+            "ephemeral_1h_input_tokens": write_1h,
+        }
+    obj: dict[str, Any] = {
+        "type": "assistant",
+        "sessionId": session,
+        "timestamp": ts,
+        "cwd": "/home/dev/proj",
+        "isSidechain": sidechain,
+        "uuid": f"u-{msg_id}-{output_tokens}",
+        "message": {
+            "id": msg_id,
+            "model": model,
+            "role": "assistant",
+            "stop_reason": stop_reason,
+            "content": content if content is not None else [{"type": "text", "text": "ok"}],
+            "usage": usage,
+        },
+    }
+    if req_id is not None:
+        obj["requestId"] = req_id
+    obj.update(extra)
+    return obj
+
+
+def user_prompt(session: str, text: str, *, ts: str = "2026-11-20T09:59:59.000Z", uuid: str = "p1") -> dict:
+    return {
+        "type": "user",
+        "sessionId": session,
+        "timestamp": ts,
+        "cwd": "/home/dev/proj",
+        "uuid": uuid,
+        "message": {"role": "user", "content": text},
+    }
+
+
+def tool_result(session: str, tool_id: str, *, is_error: bool | None = None, ts: str) -> dict:
+    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": tool_id, "content": "x"}
+    if is_error is not None:
+        block["is_error"] = is_error
+    return {
+        "type": "user",
+        "sessionId": session,
+        "timestamp": ts,
+        "uuid": f"r-{tool_id}",
+        "message": {"role": "user", "content": [block]},
+    }
+
+
+def write_session(root: Path, project: str, name: str, objs: list[dict]) -> Path:
+    """Write transcript lines to <root>/projects/<project>/<name>.jsonl (name may hold subdirs)."""
+    path = root / "projects" / project / f"{name}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"".join(line(o) for o in objs))
+    return path
