@@ -23,7 +23,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from cctop.model.records import Activity, ApiCall, Record
-from cctop.sources.otlp import OtlpConfig, OtlpListener
+from cctop.sources.otlp import OtlpConfig, OtlpListener, http_server
 from cctop.sources.otlp.http_server import BodyTooLarge, inflate
 
 CAPTURE = (
@@ -325,6 +325,26 @@ def test_stalled_clients_time_out_without_blocking_others(listener: OtlpListener
     assert "timed out" in (listener.status.last_error or "")
 
 
+def test_connection_flood_gets_503_and_frees_up(
+    listener: OtlpListener, sink: Sink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(http_server, "MAX_CONNECTIONS", 4)
+    port = listener.status.http_port
+    hogs = [socket.create_connection(("127.0.0.1", port)) for _ in range(4)]
+    time.sleep(0.1)  # let the server accept them
+    status, _, headers = post(port, "/v1/logs", api_request_body("req_flooded"))
+    assert status == 503 and headers["Retry-After"] == "1"  # retryable per OTLP
+    for hog in hogs:
+        hog.close()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # the server notices the closed sockets
+        if post(port, "/v1/logs", api_request_body("req_later"))[0] == 200:
+            break
+        time.sleep(0.05)
+    assert "req_later" in {c.request_id for c in sink.calls()}
+    assert "req_flooded" not in {c.request_id for c in sink.calls()}
+
+
 def test_hostile_bytes_in_status_are_sanitised(listener: OtlpListener, sink: Sink) -> None:
     raw = socket.create_connection(("127.0.0.1", listener.status.http_port))
     raw.sendall(
@@ -382,3 +402,20 @@ def test_stop_releases_the_port(sink: Sink) -> None:
     finally:
         again.stop()
         kept_alive.close()
+
+
+def test_ipv6_loopback(sink: Sink) -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    otlp = OtlpListener(OtlpConfig(bind="::1", http_port=-1, grpc_port=0), sink)
+    try:
+        if otlp.start():
+            pytest.skip("IPv6 loopback unavailable here")
+        assert otlp.status.endpoints == (f"http://[::1]:{otlp.status.http_port}",)
+        connection = http.client.HTTPConnection("::1", otlp.status.http_port, timeout=5)
+        connection.request("POST", "/v1/logs", body=api_request_body("req_v6"), headers={"Content-Type": PB})
+        assert connection.getresponse().status == 200
+        connection.close()
+        assert [c.request_id for c in sink.calls()] == ["req_v6"]
+    finally:
+        otlp.stop()

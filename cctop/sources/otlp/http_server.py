@@ -35,6 +35,12 @@ _CONTENT_TYPES = {PROTOBUF: PROTOBUF, "application/protobuf": PROTOBUF, JSON: JS
 _GRPC_CODE = {400: 3, 401: 16, 404: 12, 405: 12, 411: 3, 413: 8, 415: 3, 408: 4, 500: 13}
 
 
+MAX_CONNECTIONS = 128
+_BUSY_REPLY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+)
+
+
 class HttpError(Exception):
     def __init__(self, status: int, message: str, *, close: bool = True) -> None:
         super().__init__(message)
@@ -60,7 +66,17 @@ class OtlpHttpServer(ThreadingHTTPServer):
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._connections_lock:
-            self._connections.add(request)
+            full = len(self._connections) >= MAX_CONNECTIONS
+            if not full:
+                self._connections.add(request)
+        if full:
+            # Too many open connections (stalled or hostile clients): a retryable
+            # answer without spending a thread on it.
+            with contextlib.suppress(OSError):
+                request.sendall(_BUSY_REPLY)
+            self.ingest.failed("HTTP", f"503 more than {MAX_CONNECTIONS} connections")
+            super().shutdown_request(request)
+            return
         super().process_request(request, client_address)
 
     def shutdown_request(self, request: Any) -> None:
