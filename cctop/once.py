@@ -10,14 +10,14 @@ import orjson
 from cctop import report
 from cctop.runtime import make_runtime, missing_roots_message
 from cctop.sources.discovery import find_transcripts
-from cctop.sources.reader import read_all
+from cctop.sources.parallel import read_many
 
 
 def run_once(args: argparse.Namespace) -> int:
     runtime = make_runtime(args)
     ledger = runtime.ledger
     files = [f for root in runtime.roots for f in find_transcripts(root, runtime.warn)]
-    read_all(files, runtime.warn, ledger.ingest)
+    read_many(files, runtime.warn, ledger.ingest)
     snapshot = ledger.snapshot()
     session_filter = report.SessionFilter(since=args.since, project=args.project, session=args.session)
     sessions = report.select(snapshot, session_filter)

@@ -7,6 +7,7 @@ matter (progress mirrors, file-history snapshots, queue operations, attachments 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,15 +29,8 @@ from cctop.model.records import (
 )
 
 # A line is parsed only when it holds one of these; anything else cannot carry usage,
-# tool calls, prompts, titles or compactions.
-_MARKERS = (
-    b'"assistant"',
-    b'"user"',
-    b"compact_boundary",
-    b'"ai-title"',
-    b'"custom-title"',
-    b'"summary"',
-)
+# tool calls, prompts, titles or compactions. One compiled search runs at C speed.
+_WORTH_PARSING = re.compile(rb'"(?:assistant|user|ai-title|custom-title|summary)"|compact_boundary')
 _TITLE_MAX = 80
 # User-line text that Claude Code writes itself: slash-command echoes, interruptions.
 _NOT_PROMPTS = ("<command-", "<local-command", "<bash-", "<system-reminder", "[Request interrupted")
@@ -112,8 +106,9 @@ class TranscriptParser:
     def feed(self, data: bytes) -> list[Record]:
         """Parse complete lines; ``data`` must end at a line boundary (the tailer ensures it)."""
         out: list[Record] = []
+        search = _WORTH_PARSING.search
         for line in data.split(b"\n"):
-            if not line or not any(marker in line for marker in _MARKERS):
+            if not line or search(line) is None:
                 continue
             try:
                 obj = orjson.loads(line)
@@ -124,7 +119,7 @@ class TranscriptParser:
                 self._parse_object(obj, out)
             else:
                 self.malformed += 1
-        return out
+        return _collapse_calls(out)
 
     def feed_tail(self, line: bytes) -> list[Record]:
         """A last line with no newline yet: parsed only if it is already whole JSON."""
@@ -311,6 +306,32 @@ class TranscriptParser:
             return
         if isinstance(text, str) and text.strip():
             out.append(SessionMeta(session_id=session_id, title=shorten(text), title_kind=title_kind))
+
+
+def _collapse_calls(records: list[Record]) -> list[Record]:
+    """Keep one sighting per API call within a batch (the ledger's rule: most output, then a
+    final line). Claude Code writes a line per content block, so this halves the ledger's work."""
+    best: dict[str, int] = {}
+    drop: set[int] = set()
+    for index, record in enumerate(records):
+        if type(record) is not ApiCall or not record.message_id:
+            continue
+        key = record.key
+        seen = best.get(key)
+        if seen is None:
+            best[key] = index
+            continue
+        old = records[seen]
+        if record.output_tokens > old.output_tokens or (
+            record.output_tokens == old.output_tokens and record.final and not old.final
+        ):
+            drop.add(seen)
+            best[key] = index
+        else:
+            drop.add(index)
+    if not drop:
+        return records
+    return [record for index, record in enumerate(records) if index not in drop]
 
 
 def parse_subagent_meta(session_id: str, agent_id: str, data: bytes) -> SubagentMeta | None:
