@@ -1,0 +1,373 @@
+"""Prompt-cache analysis of one session's calls: hit rates, dollars saved and lost, cache
+breaks with their likely cause, and the TTL countdown of the main chain.
+
+Pure: calls in, frozen figures out. One pass over the calls, O(n), with per-agent state
+only; ``summarize`` allocates nothing per call, ``analyze_requests`` one RequestCache.
+
+Break rule (per agent: the main chain, or one subagent). Let P = read + write of the agent's
+previous request (what it left cached) and R its read. The current request, reading r, is a
+break when r is at least ``MIN_LOST_TOKENS`` below P and either
+  * r < ``KEEP_RATIO`` x P (the cache was (nearly) lost), or
+  * r < ``STABLE_RATIO`` x R and at least ``MIN_LOST_TOKENS`` below R (part of the prefix that
+    had already been read back once is gone: it was invalidated, not merely not reused).
+Skipping only the previous request's newest write (a moved breakpoint) is a dip, not a break.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from types import MappingProxyType
+from typing import Any
+
+from cctop.model.pricing import Rates
+from cctop.model.records import ApiCall
+from cctop.model.snapshot import PricedCall
+
+TTL_5M = 300.0
+TTL_1H = 3600.0
+# The smallest prompt Anthropic caches is 1,024 tokens: a smaller loss cannot be a lost cache.
+MIN_LOST_TOKENS = 1024
+KEEP_RATIO = 0.5
+STABLE_RATIO = 0.9
+RECENT_REQUESTS = 10
+# A request of another model whose prompt is below this share of what the agent had cached
+# is a side call (a title or summary query), not the conversation moving to that model.
+SIDE_CALL_RATIO = 0.5
+SYNTHETIC_MODEL = "<synthetic>"
+
+TTL_EXPIRED = "ttl_expired"
+MODEL_CHANGED = "model_changed"
+COMPACTED = "compacted"
+PREFIX_CHANGED = "prefix_changed"
+CAUSES = (TTL_EXPIRED, MODEL_CHANGED, COMPACTED, PREFIX_CHANGED)
+
+RatesFor = Callable[[ApiCall], "Rates | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class CacheBreak:
+    timestamp: float | None
+    agent_id: str | None
+    cause: str  # one of CAUSES
+    tokens: int  # tokens re-sent (written, or uncached input) because the cache was lost
+    extra_cost_usd: float | None  # their price minus what reading them would have cost
+
+
+@dataclass(frozen=True, slots=True)
+class RequestCache:
+    read_tokens: int
+    write_tokens: int
+    uncached_tokens: int
+    hit_rate: float | None
+    saved_usd: float | None  # cache reads at the input rate minus at the cache-read rate
+    write_premium_usd: float | None  # cache writes at their 5m/1h rate minus at the input rate
+    cache_break: CacheBreak | None
+
+
+@dataclass(frozen=True, slots=True)
+class CacheSummary:
+    hit_rate: float | None
+    hit_rate_recent: float | None  # over the last RECENT_REQUESTS requests
+    saved_usd: float
+    break_cost_usd: float
+    breaks: tuple[CacheBreak, ...]  # oldest first
+    breaks_by_cause: Mapping[str, int]  # every cause, zero included
+    write_5m_tokens: int  # writes without a 5m/1h split count as 5m, as they are priced
+    write_1h_tokens: int
+    last_request_ts: float | None
+    ttl_seconds: float | None
+    expires_at: float | None
+    rewrite_cost_usd: float | None
+
+    def seconds_left(self, now: float) -> float | None:
+        """Seconds until the main chain's cache expires; 0.0 once expired, None if unknown."""
+        if self.expires_at is None:
+            return None
+        return max(0.0, self.expires_at - now)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "hit_rate": self.hit_rate,
+            "hit_rate_recent": self.hit_rate_recent,
+            "saved_usd": _round(self.saved_usd),
+            "break_cost_usd": _round(self.break_cost_usd),
+            "write_5m_tokens": self.write_5m_tokens,
+            "write_1h_tokens": self.write_1h_tokens,
+            "ttl_seconds": self.ttl_seconds,
+            "expires_at": _iso(self.expires_at),
+            "rewrite_cost_usd": _round(self.rewrite_cost_usd),
+            "breaks_by_cause": dict(self.breaks_by_cause),
+            "breaks": [
+                {
+                    "timestamp": _iso(b.timestamp),
+                    "agent_id": b.agent_id,
+                    "cause": b.cause,
+                    "tokens": b.tokens,
+                    "extra_cost_usd": _round(b.extra_cost_usd),
+                }
+                for b in self.breaks
+            ],
+        }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 9)
+
+
+def _iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    text = datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")
+
+
+def default_model_key(model: str) -> str:
+    """Same cache, same key: ``claude-opus-4-8[1m]`` (telemetry) is ``claude-opus-4-8`` (transcript)."""
+    return model.strip().lower().replace("[1m]", "")
+
+
+class _Agent:
+    """What one agent's previous request left behind."""
+
+    __slots__ = ("prefix", "read", "ts", "model", "ttl", "ttl_known")
+
+    def __init__(self) -> None:
+        self.prefix = 0
+        self.read = 0
+        self.ts: float | None = None
+        self.model = ""  # raw model id of the previous request
+        self.ttl = TTL_5M
+        self.ttl_known = False  # set once a write reported its 5m/1h split
+
+
+@dataclass(slots=True)
+class _Totals:
+    input: int = 0
+    read: int = 0
+    write: int = 0
+    saved: float = 0.0
+    break_cost: float = 0.0
+    w5m: int = 0
+    w1h: int = 0
+    last: ApiCall | None = None  # the main chain's latest request that used the cache
+    last_ttl: float = TTL_5M
+
+
+def _split(call: ApiCall) -> tuple[int, int]:
+    """(5m, 1h) written tokens as priced: a remainder outside the reported split is 5m."""
+    w5m, w1h = call.cache_creation_5m_tokens, call.cache_creation_1h_tokens
+    remainder = call.cache_creation_tokens - w5m - w1h
+    return (w5m + remainder if remainder > 0 else w5m), w1h
+
+
+def _scan(
+    calls: Sequence[PricedCall],
+    compaction_times: Sequence[float],
+    rates_for: RatesFor,
+    model_key: Callable[[str], str],
+    out: list[RequestCache] | None,
+) -> tuple[_Totals, list[CacheBreak]]:
+    agents: dict[str | None, _Agent] = {}
+    t = _Totals()
+    breaks: list[CacheBreak] = []
+    emit = out.append if out is not None else None
+    for priced in calls:
+        call = priced.call
+        read = call.cache_read_tokens
+        w1h = call.cache_creation_1h_tokens
+        w5m = call.cache_creation_tokens - w1h
+        if w5m < call.cache_creation_5m_tokens:  # the split says more than the total
+            w5m = call.cache_creation_5m_tokens
+        write = w5m + w1h
+        uncached = call.input_tokens
+        prompt = read + write + uncached
+        if prompt == 0 or call.model == SYNTHETIC_MODEL:
+            if emit is not None:
+                emit(RequestCache(read, write, uncached, None, 0.0, 0.0, None))
+            continue
+        rates = rates_for(call)
+        saved = premium = None
+        if rates is not None:
+            saved = read * (rates.input - rates.cache_read)
+            premium = w5m * (rates.cache_write_5m - rates.input) + w1h * (rates.cache_write_1h - rates.input)
+
+        ts = call.timestamp
+        agent = agents.get(call.agent_id)
+        cache_break: CacheBreak | None = None
+        if agent is None:
+            agent = agents[call.agent_id] = _Agent()
+        else:
+            same_model = call.model == agent.model or model_key(call.model) == model_key(agent.model)
+            if not same_model and prompt < SIDE_CALL_RATIO * agent.prefix:
+                # A side query on another model: it neither breaks nor replaces this agent's cache.
+                if emit is not None:
+                    emit(RequestCache(read, write, uncached, read / prompt, saved, premium, None))
+                _add(t, uncached, read, w5m, w1h, saved)
+                continue
+            gap = ts - agent.ts if ts is not None and agent.ts is not None else None
+            lost = agent.prefix - read
+            if lost > MIN_LOST_TOKENS and (
+                read < KEEP_RATIO * agent.prefix
+                or (read < STABLE_RATIO * agent.read and agent.read - read > MIN_LOST_TOKENS)
+            ):
+                cache_break = _break(call, agent, same_model, gap, lost, w5m, w1h, rates, compaction_times)
+                breaks.append(cache_break)
+                if cache_break.extra_cost_usd is not None:
+                    t.break_cost += cache_break.extra_cost_usd
+            elif gap is not None and gap > agent.ttl and read > MIN_LOST_TOKENS and not agent.ttl_known:
+                # Telemetry gives no 5m/1h split; a cache that outlived 5 minutes was written for 1h.
+                agent.ttl = TTL_1H
+        _add(t, uncached, read, w5m, w1h, saved)
+        if w1h:
+            agent.ttl, agent.ttl_known = TTL_1H, True
+        elif call.cache_creation_5m_tokens:
+            agent.ttl, agent.ttl_known = TTL_5M, True
+        agent.prefix = read + write
+        agent.read = read
+        agent.model = call.model
+        if ts is not None:
+            agent.ts = ts
+        if call.agent_id is None and (read or write):
+            t.last, t.last_ttl = call, agent.ttl
+        if emit is not None:
+            emit(RequestCache(read, write, uncached, read / prompt, saved, premium, cache_break))
+    return t, breaks
+
+
+def _add(t: _Totals, uncached: int, read: int, w5m: int, w1h: int, saved: float | None) -> None:
+    t.input += uncached
+    t.read += read
+    t.write += w5m + w1h
+    t.w5m += w5m
+    t.w1h += w1h
+    if saved is not None:
+        t.saved += saved
+
+
+def _break(
+    call: ApiCall,
+    agent: _Agent,
+    same_model: bool,
+    gap: float | None,
+    lost: int,
+    w5m: int,
+    w1h: int,
+    rates: Rates | None,
+    compaction_times: Sequence[float],
+) -> CacheBreak:
+    if gap is not None and gap > agent.ttl:
+        cause = TTL_EXPIRED
+    elif not same_model:
+        cause = MODEL_CHANGED
+    elif _compaction_between(compaction_times, agent.ts, call.timestamp):
+        cause = COMPACTED
+    else:
+        cause = PREFIX_CHANGED
+    # Only what had been cached counts as lost: new content would have been written anyway.
+    # Writes first (they carry the cache), then any uncached input.
+    written = min(w5m + w1h, lost)
+    resent_input = min(call.input_tokens, lost - written)
+    extra = None
+    if rates is not None:
+        extra = resent_input * (rates.input - rates.cache_read)
+        if written:
+            write_cost = w5m * rates.cache_write_5m + w1h * rates.cache_write_1h
+            extra += written * (write_cost / (w5m + w1h) - rates.cache_read)
+    return CacheBreak(call.timestamp, call.agent_id, cause, written + resent_input, extra)
+
+
+def _compaction_between(times: Sequence[float], start: float | None, end: float | None) -> bool:
+    if start is None or end is None or not times:
+        return False
+    index = bisect_right(times, start)
+    return index < len(times) and times[index] <= end
+
+
+def analyze_requests(
+    calls: Sequence[PricedCall],
+    compaction_times: Sequence[float],
+    rates_for: RatesFor,
+    model_key: Callable[[str], str] = default_model_key,
+) -> tuple[RequestCache, ...]:
+    """Per-call cache figures, in the order of ``calls`` (oldest first)."""
+    out: list[RequestCache] = []
+    _scan(calls, sorted(compaction_times), rates_for, model_key, out)
+    return tuple(out)
+
+
+def summarize(
+    calls: Sequence[PricedCall],
+    compaction_times: Sequence[float],
+    rates_for: RatesFor,
+    now: float,
+    model_key: Callable[[str], str] = default_model_key,
+) -> CacheSummary:
+    """The session's cache figures. ``now`` is not baked in: a summary stays valid while the
+    clock moves, and ``seconds_left(now)`` gives the countdown."""
+    del now  # part of the ledger's hook signature; see the docstring
+    totals, breaks = _scan(calls, sorted(compaction_times), rates_for, model_key, None)
+    by_cause = dict.fromkeys(CAUSES, 0)
+    for b in breaks:
+        by_cause[b.cause] += 1
+    last, ttl = totals.last, totals.last_ttl
+    last_ts = expires_at = rewrite = ttl_seconds = None
+    if last is not None:
+        last_ts = last.timestamp
+        ttl_seconds = ttl
+        expires_at = last_ts + ttl if last_ts is not None else None
+        rates = rates_for(last)
+        if rates is not None:
+            cached = last.cache_read_tokens + sum(_split(last))
+            rewrite = cached * (rates.cache_write_1h if ttl == TTL_1H else rates.cache_write_5m)
+    return CacheSummary(
+        hit_rate=_rate(totals.input, totals.read, totals.write),
+        hit_rate_recent=_recent_hit_rate(calls),
+        saved_usd=totals.saved,
+        break_cost_usd=totals.break_cost,
+        breaks=tuple(breaks),
+        breaks_by_cause=MappingProxyType(by_cause),
+        write_5m_tokens=totals.w5m,
+        write_1h_tokens=totals.w1h,
+        last_request_ts=last_ts,
+        ttl_seconds=ttl_seconds,
+        expires_at=expires_at,
+        rewrite_cost_usd=rewrite,
+    )
+
+
+def _rate(uncached: int, read: int, write: int) -> float | None:
+    total = uncached + read + write
+    return read / total if total else None
+
+
+def _recent_hit_rate(calls: Sequence[PricedCall]) -> float | None:
+    uncached = read = write = seen = 0
+    for index in range(len(calls) - 1, -1, -1):
+        call = calls[index].call
+        w5m, w1h = _split(call)
+        if call.model == SYNTHETIC_MODEL or not (call.input_tokens or call.cache_read_tokens or w5m or w1h):
+            continue
+        uncached += call.input_tokens
+        read += call.cache_read_tokens
+        write += w5m + w1h
+        seen += 1
+        if seen == RECENT_REQUESTS:
+            break
+    return _rate(uncached, read, write)
+
+
+def make_summarizer(pricebook: Any) -> Callable[[Sequence[PricedCall], Sequence[float], float], CacheSummary]:
+    """The ledger's cache hook, priced and model-matched by ``pricebook`` (a PriceBook)."""
+    rates_for = pricebook.rates_for
+    # The book's own model resolution (dates, regions, ``[1m]``), cached per raw id.
+    model_key = getattr(pricebook, "normalize", default_model_key)
+
+    def summarizer(
+        calls: Sequence[PricedCall], compaction_times: Sequence[float], now: float
+    ) -> CacheSummary:
+        return summarize(calls, compaction_times, rates_for, now, model_key)
+
+    return summarizer
