@@ -82,8 +82,11 @@ def test_progress_mirrors_and_task_summaries_add_nothing():
     records = parser.feed((SPOTTER / "subagent.jsonl").read_bytes())
     calls = [r for r in records if isinstance(r, ApiCall)]
     raw = [orjson.loads(x) for x in (SPOTTER / "subagent.jsonl").read_bytes().splitlines()]
-    top_level_assistant = sum(1 for o in raw if o.get("type") == "assistant")
-    assert len(calls) == top_level_assistant  # one sighting per top-level assistant line, no more
+    top_level_keys = {
+        (o["message"]["id"], o.get("requestId")) for o in raw if o.get("type") == "assistant"
+    }
+    # One sighting per response among the top-level lines; nested mirrors add none.
+    assert len(calls) == len(top_level_keys) == 12
     assert sum(1 for o in raw if o.get("type") == "progress") > 0
 
 
