@@ -210,7 +210,7 @@ def build(out: Path, size: int, seed: int = 7, end: float | None = None,
     project_names = [f"-home-dev-{rng.choice(kinds)}{i:02d}" for i in range(projects)]
     weights = [1.0 / (i + 1) ** 0.8 for i in range(projects)]
     root = out / "projects"
-    slots = iter(sizes)
+    slots = _Budget(sizes, size)
     copy = 0
 
     def fill(target: int, pool: list[Template], session_id: bytes, cwd: bytes, start: float,
@@ -230,7 +230,7 @@ def build(out: Path, size: int, seed: int = 7, end: float | None = None,
             when += template.span_s + rng.uniform(20, 900)
         return written, when
 
-    for target in slots:
+    while (target := slots.take(manifest.bytes)) is not None:
         project = rng.choices(range(projects), weights)[0]
         session_id = _uuid(rng)
         cwd = project_names[project].replace("-", "/").encode()
@@ -246,7 +246,7 @@ def build(out: Path, size: int, seed: int = 7, end: float | None = None,
         manifest.sessions += 1
         if rng.random() < SUBAGENT_SHARE:
             for _ in range(rng.randint(1, 3)):
-                sub_target = next(slots, None)
+                sub_target = slots.take(manifest.bytes)
                 if sub_target is None:
                     break
                 count, written = _subagent(directory, session_id, cwd, start, sub_target, subagents,
@@ -259,6 +259,26 @@ def build(out: Path, size: int, seed: int = 7, end: float | None = None,
     manifest.seconds = round(time.perf_counter() - started, 2)
     (out / "manifest.json").write_text(json.dumps(manifest.__dict__, indent=2) + "\n")
     return manifest
+
+
+class _Budget:
+    """Hands out file sizes, scaled as files get written so the total lands near the goal
+    (whole copies overshoot small targets)."""
+
+    def __init__(self, sizes: list[int], goal: int) -> None:
+        self._sizes = sizes
+        self._goal = goal
+        self._next = 0
+        self._left = sum(sizes)
+
+    def take(self, written: int) -> int | None:
+        if self._next >= len(self._sizes):
+            return None
+        size = self._sizes[self._next]
+        scale = max(self._goal - written, 0) / self._left if self._left else 1.0
+        self._left -= size
+        self._next += 1
+        return max(1, int(size * scale))
 
 
 def _subagent(directory: Path, session_id: bytes, cwd: bytes, start: float, target: int,
