@@ -1,0 +1,70 @@
+"""SessionStats <-> JSON-able dicts, for the store's per-session aggregate cache.
+
+A warm ``--once`` whose transcripts did not change since the last run prints these instead of
+rebuilding the ledger call by call. The cache summary (computed by cctop.model.cache, when
+present) is kept as its JSON form only: that is all the one-shot report reads from it.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Any
+
+from cctop.model.records import Source
+from cctop.model.snapshot import SessionStats, SubagentStats, TokenTotals, ToolStats
+
+
+class StoredCache:
+    """A cache summary read back from the store: it only answers ``to_json()``."""
+
+    __slots__ = ("_doc",)
+
+    def __init__(self, doc: Any) -> None:
+        self._doc = doc
+
+    def to_json(self) -> Any:
+        return self._doc
+
+
+_PLAIN = (
+    "id", "cwd", "project", "git_branch", "title", "version", "first_ts", "last_ts",
+    "cache_creation_5m_tokens", "cache_creation_1h_tokens", "web_search_requests",
+    "output_is_lower_bound", "reported_cost_usd", "tool_calls", "tool_errors", "prompts",
+    "api_errors", "compactions", "context_tokens", "context_window", "files_deleted",
+)  # fmt: skip
+
+
+def stats_to_json(stats: SessionStats) -> dict[str, Any]:
+    doc: dict[str, Any] = {name: getattr(stats, name) for name in _PLAIN}
+    t = stats.tokens
+    doc["tokens"] = [
+        t.requests, t.input_tokens, t.output_tokens, t.cache_read_tokens,
+        t.cache_creation_tokens, t.cost_usd, t.unpriced_requests,
+    ]  # fmt: skip
+    doc["models"] = list(stats.models)
+    doc["tools"] = [
+        [x.name, x.calls, x.errors, x.timed, x.total_duration_ms, x.max_duration_ms] for x in stats.tools
+    ]
+    doc["subagents"] = [
+        [a.agent_id, a.agent_type, a.description, a.requests, a.cost_usd, a.is_compaction]
+        for a in stats.subagents
+    ]
+    doc["sources"] = sorted(s.value for s in stats.sources)
+    doc["activity"] = dict(stats.activity)
+    to_json = getattr(stats.cache, "to_json", None)
+    doc["cache"] = to_json() if callable(to_json) else None
+    return doc
+
+
+def stats_from_json(doc: dict[str, Any]) -> SessionStats:
+    cache = doc["cache"]
+    return SessionStats(
+        **{name: doc[name] for name in _PLAIN},
+        tokens=TokenTotals(*doc["tokens"]),
+        models=tuple(doc["models"]),
+        tools=tuple(ToolStats(*row) for row in doc["tools"]),
+        subagents=tuple(SubagentStats(*row) for row in doc["subagents"]),
+        sources=frozenset(Source(s) for s in doc["sources"]),
+        activity=MappingProxyType(doc["activity"]),
+        cache=None if cache is None else StoredCache(cache),
+    )

@@ -1,0 +1,310 @@
+"""The persistent store (stdlib sqlite3, WAL): what was parsed, so restarts skip re-reading.
+
+- ``files``: per transcript its identity (device, inode), the size last seen, the offset of the
+  last complete line read, the sessions it fed, and whether it is gone from disk.
+- ``chunks``: the records parsed from one byte range of one file, as one compact blob (see
+  record_codec). A file's new chunk and its new offset are written in one transaction, so a
+  kill at any point neither loses nor doubles a line. The ledger dedupes on load.
+- ``snapshot_cache``: the per-session aggregates of the last full build, valid while the store's
+  generation (bumped by every write) and the price table are unchanged. Prices are never
+  stored with calls: a price fix re-prices history.
+
+Several cctop processes may share one store: WAL lets readers run beside the writer, writes are
+short ``BEGIN IMMEDIATE`` transactions with a busy timeout, and a writer that finds a file
+already advanced by another process leaves it alone.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from cctop.model.records import Record
+from cctop.model.snapshot import SessionStats
+from cctop.sources import record_codec
+from cctop.sources.stats_codec import stats_from_json, stats_to_json
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 5000
+
+Warn = Callable[[str], None]
+
+_MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE files (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE,
+        device INTEGER NOT NULL,
+        inode INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        offset INTEGER NOT NULL,
+        mtime REAL NOT NULL,
+        sessions TEXT NOT NULL DEFAULT '',
+        gone INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE chunks (
+        file_id INTEGER NOT NULL REFERENCES files(id),
+        start INTEGER NOT NULL,
+        end INTEGER NOT NULL,
+        data BLOB NOT NULL
+    );
+    CREATE INDEX chunks_by_file ON chunks(file_id, start);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value);
+    INSERT INTO meta VALUES ('generation', 0);
+    CREATE TABLE snapshot_cache (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        generation INTEGER NOT NULL,
+        price_key TEXT NOT NULL,
+        warnings BLOB NOT NULL,
+        sessions BLOB NOT NULL
+    );
+    """,
+}
+
+
+class StoreError(Exception):
+    """The store cannot be used; the message says why and what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    path: str
+    device: int
+    inode: int
+    size: int
+    offset: int
+    mtime: float
+    sessions: frozenset[str]
+    gone: bool
+
+
+def default_path() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("cctop")) / "cctop.sqlite3"
+
+
+class Store:
+    def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
+        self.path = path
+        self._db = connection
+
+    # -- opening ----------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path, warn: Warn, rebuild: bool = False) -> Store:
+        """Open (creating or migrating) the store. ``rebuild`` discards it first. A corrupt
+        store is moved aside with a warning and rebuilt; an unusable one raises StoreError."""
+        path = Path(path).expanduser()
+        if rebuild:
+            _remove(path)
+        try:
+            return cls._connect(path)
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and not _is_corruption(exc):
+                raise StoreError(f"cannot open the store {path}: {exc}") from exc
+            aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
+            warn(
+                f"the store {path} is unreadable ({exc}); moved it to {aside.name} "
+                "and rebuilt it from the transcripts"
+            )
+            try:
+                os.replace(path, aside)
+                _remove(path)
+                return cls._connect(path)
+            except (OSError, sqlite3.DatabaseError) as again:
+                raise StoreError(
+                    f"the store {path} is unreadable ({exc}) and could not be rebuilt ({again}); "
+                    "remove it, run with --rebuild, or use --no-store"
+                ) from again
+
+    @classmethod
+    def _connect(cls, path: Path) -> Store:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the store directory {path.parent}: {exc}") from exc
+        db = sqlite3.connect(
+            path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
+        try:
+            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+            _migrate(db)
+            db.execute("SELECT count(*) FROM files").fetchone()
+        except BaseException:
+            db.close()
+            raise
+        return cls(path, db)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- files and records --------------------------------------------------------
+
+    def files(self) -> dict[str, StoredFile]:
+        rows = self._db.execute(
+            "SELECT path, device, inode, size, offset, mtime, sessions, gone FROM files"
+        ).fetchall()
+        return {
+            row[0]: StoredFile(
+                row[0], row[1], row[2], row[3], row[4], row[5], frozenset(row[6].split()), bool(row[7])
+            )
+            for row in rows
+        }
+
+    def generation(self) -> int:
+        return self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0]
+
+    def load(self, paths: Sequence[str]) -> Iterator[list[Record]]:
+        """Every stored record of ``paths``, one list per path (maybe empty), in the order given."""
+        ids = dict(self._db.execute("SELECT path, id FROM files").fetchall())
+        for path in paths:
+            records: list[Record] = []
+            for (data,) in self._db.execute(
+                "SELECT data FROM chunks WHERE file_id = ? ORDER BY start", (ids.get(path),)
+            ):
+                records.extend(record_codec.decode(data))
+            yield records
+
+    def commit(
+        self,
+        path: str,
+        device: int,
+        inode: int,
+        size: int,
+        mtime: float,
+        start: int,
+        end: int,
+        records: Sequence[Record],
+    ) -> bool:
+        """Store the records of bytes ``start``..``end`` and move the offset to ``end``, atomically.
+        ``start == 0`` replaces whatever the file had (a new, shrunk or replaced file). Returns
+        False when another process already stored this range (nothing is written then)."""
+        sessions = {r.session_id for r in records if getattr(r, "session_id", None)}
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            row = db.execute(
+                "SELECT id, device, inode, offset, sessions FROM files WHERE path = ?", (path,)
+            ).fetchone()
+            if row is not None and start > 0 and (row[1], row[2], row[3]) != (device, inode, start):
+                db.execute("ROLLBACK")
+                return False
+            if row is None:
+                file_id = db.execute(
+                    "INSERT INTO files (path, device, inode, size, offset, mtime, sessions) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (path, device, inode, size, end, mtime, " ".join(sorted(sessions))),
+                ).lastrowid
+            else:
+                file_id = row[0]
+                if start == 0:
+                    db.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,))
+                else:
+                    sessions |= set(row[4].split())
+                db.execute(
+                    "UPDATE files SET device = ?, inode = ?, size = ?, offset = ?, mtime = ?, "
+                    "sessions = ?, gone = 0 WHERE id = ?",
+                    (device, inode, size, end, mtime, " ".join(sorted(sessions)), file_id),
+                )
+            if records:
+                db.execute(
+                    "INSERT INTO chunks (file_id, start, end, data) VALUES (?, ?, ?, ?)",
+                    (file_id, start, end, record_codec.encode(records)),
+                )
+            _bump(db)
+            db.execute("COMMIT")
+            return True
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
+    def mark_gone(self, paths: Sequence[str]) -> None:
+        """The files were deleted: their records stay (history), flagged as gone."""
+        if not paths:
+            return
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany("UPDATE files SET gone = 1 WHERE path = ? AND gone = 0", [(p,) for p in paths])
+            _bump(db)
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
+    # -- aggregate cache -------------------------------------------------------------
+
+    def cached_sessions(self, generation: int, price_key: str) -> tuple[list[SessionStats], list[str]] | None:
+        """The sessions and warnings saved at ``generation`` with these prices, else None."""
+        row = self._db.execute(
+            "SELECT warnings, sessions FROM snapshot_cache WHERE id = 1 AND generation = ? AND price_key = ?",
+            (generation, price_key),
+        ).fetchone()
+        if row is None:
+            return None
+        return [stats_from_json(doc) for doc in orjson.loads(row[1])], orjson.loads(row[0])
+
+    def save_sessions(
+        self, generation: int, price_key: str, sessions: Sequence[SessionStats], warnings: Sequence[str]
+    ) -> None:
+        blob = orjson.dumps([stats_to_json(s) for s in sessions])
+        self._db.execute(
+            "INSERT OR REPLACE INTO snapshot_cache (id, generation, price_key, warnings, sessions) "
+            "VALUES (1, ?, ?, ?, ?)",
+            (generation, price_key, orjson.dumps(list(warnings)), blob),
+        )
+
+
+def _bump(db: sqlite3.Connection) -> None:
+    db.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"the store was written by a newer cctop (schema {version} > {SCHEMA_VERSION}); "
+            "upgrade cctop, or use --store PATH / --no-store"
+        )
+    while version < SCHEMA_VERSION:
+        version += 1
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have migrated meanwhile: re-check inside the write lock.
+            if db.execute("PRAGMA user_version").fetchone()[0] < version:
+                for statement in _MIGRATIONS[version].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {version}")
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
+
+def _is_corruption(exc: sqlite3.Error) -> bool:
+    text = str(exc).lower()
+    return any(word in text for word in ("malformed", "not a database", "corrupt", "disk image"))
+
+
+def _remove(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            os.remove(f"{path}{suffix}")
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise StoreError(f"cannot remove the store {path}{suffix}: {exc}") from exc

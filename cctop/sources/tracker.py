@@ -1,0 +1,278 @@
+"""Per-file reading state shared by the live tailer and the warm ``--once``.
+
+For every transcript: its identity (device, inode), the size last seen, the offset of the end of
+its last complete line and the parser that read up to there. ``update(path)`` reads whatever was
+appended since; a file that shrank or was replaced is read again from 0 (the ledger's global
+dedupe keeps totals exact), a file that vanished is forgotten but its sessions stay.
+Not thread-safe: one thread drives a tracker.
+"""
+
+from __future__ import annotations
+
+import os
+import stat as stat_mod
+from collections.abc import Callable
+from pathlib import Path, PurePath
+
+from cctop.model.records import Record, SubagentMeta
+from cctop.sources.discovery import TranscriptFile, Warn, find_transcripts, subagent_meta_path
+from cctop.sources.jsonl import FileRole, TranscriptParser, classify, complete_prefix, parse_subagent_meta
+from cctop.sources.store import Store, StoredFile
+
+# Appended bytes are read in blocks; each block's complete lines are parsed, stored and handed
+# on before the next, so a huge file or line never sits in memory more than about twice.
+BLOCK = 8 * 1024 * 1024
+
+Sink = Callable[[list[Record]], None]
+
+
+class _File:
+    __slots__ = ("path", "role", "device", "inode", "size", "offset", "parser", "sessions")
+
+    def __init__(self, path: str, role: FileRole) -> None:
+        self.path = path
+        self.role = role
+        self.device = -1
+        self.inode = -1
+        self.size = -1
+        self.offset = 0
+        self.parser: TranscriptParser | None = None
+        self.sessions: set[str] = set()
+        if role.session_id:
+            self.sessions.add(role.session_id)
+
+
+class FileTracker:
+    def __init__(
+        self,
+        roots: list[Path],
+        sink: Sink,
+        warn: Warn,
+        store: Store | None = None,
+        on_deleted: Callable[[str], None] | None = None,
+        include_tail: bool = False,
+    ) -> None:
+        self.roots = [Path(r) for r in roots]
+        self._sink = sink
+        self._warn = warn
+        self._store = store
+        self._on_deleted = on_deleted
+        # --once also counts a last line that lacks its newline but is already whole JSON;
+        # it is never stored, and the offset stays before it.
+        self._include_tail = include_tail
+        self._files: dict[str, _File] = {}
+        self._session_files: dict[str, set[str]] = {}
+        self._warned: set[str] = set()
+        self.bytes_read = 0
+        self.records_loaded = 0
+
+    @property
+    def file_count(self) -> int:
+        return len(self._files)
+
+    def warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            self._warn(message)
+
+    # -- discovery -------------------------------------------------------------------
+
+    def role_of(self, path: str) -> FileRole | None:
+        for root in self.roots:
+            try:
+                relative = PurePath(path).relative_to(root)
+            except ValueError:
+                continue
+            return classify(relative)
+        return None
+
+    def scan(self) -> list[TranscriptFile]:
+        """Every transcript under the roots, newest first."""
+        found = [f for root in self.roots for f in find_transcripts(root, self._warn_message)]
+        found.sort(key=lambda f: f.mtime, reverse=True)
+        return found
+
+    def scan_dir(self, directory: str) -> list[str]:
+        """Transcript paths under a directory that appeared inside a root (a new project,
+        session or subagents dir)."""
+        found = []
+        for top, _dirs, names in os.walk(
+            directory, onerror=lambda e: self._warn_message(f"cannot read {e.filename}: {e.strerror or e}")
+        ):
+            for name in names:
+                path = os.path.join(top, name)
+                if name.endswith(".jsonl") and self.role_of(path) is not None:
+                    found.append(path)
+        return found
+
+    def _warn_message(self, message: str) -> None:
+        self.warn_once(message, message)
+
+    # -- the store ----------------------------------------------------------------------
+
+    def load_store(self, present: set[str] | None = None) -> dict[str, StoredFile]:
+        """Feed every stored record to the sink, newest file first, and take over the stored
+        offsets. Stored files not in ``present`` (when given) are marked gone."""
+        if self._store is None:
+            return {}
+        stored = self._store.files()
+        order = sorted(stored.values(), key=lambda f: f.mtime, reverse=True)
+        for file, records in zip(order, self._store.load([f.path for f in order]), strict=True):
+            self.records_loaded += len(records)
+            if records:
+                self._sink(records)
+            if file.gone:
+                continue
+            role = self.role_of(file.path)
+            if role is None:
+                continue
+            state = _File(file.path, role)
+            state.device, state.inode = file.device, file.inode
+            state.size, state.offset = file.size, file.offset
+            state.sessions |= file.sessions
+            self._adopt(state)
+        if present is not None:
+            missing = [p for p in self._files if p not in present]
+            for path in missing:
+                self.forget(path)
+        for file in order:
+            if file.gone:
+                for session_id in file.sessions:
+                    if not self._session_files.get(session_id):
+                        self._deleted(session_id)
+        return stored
+
+    # -- one file ---------------------------------------------------------------------
+
+    def update(self, path: str, role: FileRole | None = None) -> bool:
+        """Read what was appended to ``path`` since the last call. Returns True if it exists."""
+        state = self._files.get(path)
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            if state is not None:
+                self.forget(path)
+            return False
+        except OSError as exc:
+            self.warn_once(path, f"cannot read {path}: {exc.strerror or exc}")
+            return False
+        if not stat_mod.S_ISREG(st.st_mode):
+            return False
+        if state is None:
+            role = role or self.role_of(path)
+            if role is None:
+                return False
+            state = _File(path, role)
+            self._adopt(state)
+        if (st.st_dev, st.st_ino) != (state.device, state.inode) or st.st_size < state.offset:
+            # New, replaced (rename-over) or truncated: everything again from 0.
+            state.device, state.inode, state.offset, state.parser = st.st_dev, st.st_ino, 0, None
+        elif st.st_size == state.size and not self._include_tail:
+            return True
+        state.size = st.st_size
+        self._read(state, st)
+        return True
+
+    def _read(self, state: _File, st: os.stat_result) -> None:
+        first = state.offset == 0
+        if state.parser is None:
+            state.parser = TranscriptParser(state.role)
+        parser = state.parser
+        try:
+            handle = open(state.path, "rb")  # noqa: SIM115 - closed by the with below
+        except OSError as exc:
+            self.warn_once(state.path, f"cannot read {state.path}: {exc.strerror or exc}")
+            return
+        malformed = parser.malformed
+        with handle:
+            if os.fstat(handle.fileno()).st_ino != state.inode:
+                return  # replaced between stat and open: the next event reads the new one
+            handle.seek(state.offset)
+            carry = b""
+            while True:
+                try:
+                    block = handle.read(BLOCK)
+                except OSError as exc:
+                    self.warn_once(state.path, f"cannot read {state.path}: {exc.strerror or exc}")
+                    return
+                if not block:
+                    break
+                data = carry + block if carry else block
+                whole = complete_prefix(data)
+                carry = data[len(whole) :]
+                if whole:
+                    records = parser.feed(whole)
+                    if first:
+                        records.extend(self._subagent_meta(state))
+                        first = False
+                    self._commit(state, st, state.offset + len(whole), records)
+            if first and state.offset == 0:
+                self._commit(state, st, 0, self._subagent_meta(state))  # remember an empty file
+            if carry and self._include_tail:
+                tail = TranscriptParser(state.role).feed_tail(carry)
+                if tail:
+                    self._sink(tail)
+        if parser.malformed > malformed:
+            self._warn(f"{state.path}: skipped {parser.malformed - malformed} malformed line(s)")
+
+    def _commit(self, state: _File, st: os.stat_result, end: int, records: list[Record]) -> None:
+        """Store first, then hand on: a kill in between re-delivers from the store, never loses."""
+        if self._store is not None:
+            self._store.commit(
+                state.path, state.device, state.inode, state.size, st.st_mtime, state.offset, end, records
+            )
+        self.bytes_read += end - state.offset
+        state.offset = end
+        for record in records:
+            session_id = getattr(record, "session_id", None)
+            if session_id and session_id not in state.sessions:
+                state.sessions.add(session_id)
+                self._session_files.setdefault(session_id, set()).add(state.path)
+        if records:
+            self._sink(records)
+
+    def _subagent_meta(self, state: _File) -> list[Record]:
+        role = state.role
+        if role.agent_id is None or role.session_id is None:
+            return []
+        try:
+            data = subagent_meta_path(Path(state.path)).read_bytes()
+        except OSError:
+            return []
+        meta = parse_subagent_meta(role.session_id, role.agent_id, data)
+        return [meta] if isinstance(meta, SubagentMeta) else []
+
+    # -- bookkeeping -------------------------------------------------------------------
+
+    def _adopt(self, state: _File) -> None:
+        self._files[state.path] = state
+        for session_id in state.sessions:
+            self._session_files.setdefault(session_id, set()).add(state.path)
+
+    def forget(self, path: str) -> None:
+        """The file is gone: its sessions stay; one with no file left is reported deleted."""
+        state = self._files.pop(path, None)
+        if state is None:
+            return
+        if self._store is not None:
+            self._store.mark_gone([path])
+        for session_id in state.sessions:
+            paths = self._session_files.get(session_id)
+            if paths is not None:
+                paths.discard(path)
+                if not paths:
+                    self._deleted(session_id)
+
+    def _deleted(self, session_id: str) -> None:
+        if self._on_deleted is not None:
+            self._on_deleted(session_id)
+
+    def known_paths(self) -> list[str]:
+        return list(self._files)
+
+    def changed(self, file: TranscriptFile) -> bool:
+        """Does a scanned file differ from what was read (for polling and the warm check)?"""
+        state = self._files.get(str(file.path))
+        if state is None:
+            return True
+        return (file.device, file.inode, file.size) != (state.device, state.inode, state.size)
