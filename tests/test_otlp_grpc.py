@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import socket
 import threading
 from collections.abc import Iterator
@@ -144,3 +145,31 @@ def test_busy_grpc_port_is_a_warning_and_http_still_works(sink: Sink) -> None:
     finally:
         otlp.stop()
         blocker.close()
+
+
+def test_a_failing_sink_is_internal_and_counted() -> None:
+    def broken(_batch) -> None:
+        raise RuntimeError("model \x1b[31mbroke")
+
+    otlp = OtlpListener(OtlpConfig(http_port=-1, grpc_port=-1), broken)
+    otlp.start()
+    try:
+        with (
+            grpc.insecure_channel(f"127.0.0.1:{otlp.status.grpc_port}") as chan,
+            pytest.raises(grpc.RpcError) as caught,
+        ):
+            LogsServiceStub(chan).Export(api_request("req_1"), timeout=5)
+        assert caught.value.code() == grpc.StatusCode.INTERNAL
+        connection = http.client.HTTPConnection("127.0.0.1", otlp.status.http_port, timeout=5)
+        connection.request(
+            "POST",
+            "/v1/logs",
+            body=api_request("req_2").SerializeToString(),
+            headers={"Content-Type": "application/x-protobuf"},
+        )
+        assert connection.getresponse().status == 500
+        connection.close()
+        status = otlp.status
+        assert status.errors == 2 and "RuntimeError" in status.last_error and status.last_error.isprintable()
+    finally:
+        otlp.stop()

@@ -37,7 +37,11 @@ class _Export:
         except UndecodableBody as exc:
             self._ingest.failed("gRPC", str(exc))
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        decoded = self._ingest.export(self._signal, request)
+        try:
+            decoded = self._ingest.export(self._signal, request)
+        except Exception as exc:  # noqa: BLE001 - report it; never kill the worker silently
+            self._ingest.failed("gRPC", f"internal error: {type(exc).__name__}: {exc}")
+            context.abort(grpc.StatusCode.INTERNAL, "internal error")
         response = self._signal.response()
         if decoded.rejected:
             partial = response.partial_success
