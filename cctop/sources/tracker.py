@@ -27,7 +27,7 @@ Sink = Callable[[list[Record]], None]
 
 
 class _File:
-    __slots__ = ("path", "role", "device", "inode", "size", "offset", "parser", "sessions")
+    __slots__ = ("path", "role", "device", "inode", "size", "mtime", "offset", "parser", "sessions")
 
     def __init__(self, path: str, role: FileRole) -> None:
         self.path = path
@@ -35,6 +35,7 @@ class _File:
         self.device = -1
         self.inode = -1
         self.size = -1
+        self.mtime = 0.0
         self.offset = 0
         self.parser: TranscriptParser | None = None
         self.sessions: set[str] = set()
@@ -128,7 +129,7 @@ class FileTracker:
                 continue
             state = _File(file.path, role)
             state.device, state.inode = file.device, file.inode
-            state.size, state.offset = file.size, file.offset
+            state.size, state.offset, state.mtime = file.size, file.offset, file.mtime
             state.sessions |= file.sessions
             self._adopt(state)
         if present is not None:
@@ -169,11 +170,11 @@ class FileTracker:
             state.device, state.inode, state.offset, state.parser = st.st_dev, st.st_ino, 0, None
         elif st.st_size == state.size and not self._include_tail:
             return True
-        state.size = st.st_size
-        self._read(state, st)
+        state.size, state.mtime = st.st_size, st.st_mtime
+        self._read(state)
         return True
 
-    def _read(self, state: _File, st: os.stat_result) -> None:
+    def _read(self, state: _File) -> None:
         first = state.offset == 0
         if state.parser is None:
             state.parser = TranscriptParser(state.role)
@@ -205,9 +206,9 @@ class FileTracker:
                     if first:
                         records.extend(self._subagent_meta(state))
                         first = False
-                    self._commit(state, st, state.offset + len(whole), records)
+                    self._commit(state, state.offset + len(whole), records)
             if first and state.offset == 0:
-                self._commit(state, st, 0, self._subagent_meta(state))  # remember an empty file
+                self._commit(state, 0, self._subagent_meta(state))  # remember an empty file
             if carry and self._include_tail:
                 tail = TranscriptParser(state.role).feed_tail(carry)
                 if tail:
@@ -215,11 +216,11 @@ class FileTracker:
         if parser.malformed > malformed:
             self._warn(f"{state.path}: skipped {parser.malformed - malformed} malformed line(s)")
 
-    def _commit(self, state: _File, st: os.stat_result, end: int, records: list[Record]) -> None:
+    def _commit(self, state: _File, end: int, records: list[Record]) -> None:
         """Store first, then hand on: a kill in between re-delivers from the store, never loses."""
         if self._store is not None:
             self._store.commit(
-                state.path, state.device, state.inode, state.size, st.st_mtime, state.offset, end, records
+                state.path, state.device, state.inode, state.size, state.mtime, state.offset, end, records
             )
         self.bytes_read += end - state.offset
         state.offset = end
@@ -230,6 +231,15 @@ class FileTracker:
                 self._session_files.setdefault(session_id, set()).add(state.path)
         if records:
             self._sink(records)
+
+    def refresh_meta(self, path: str) -> None:
+        """An ``agent-*.meta.json`` changed: hand on its facts if its transcript is known."""
+        state = self._files.get(path)
+        if state is None or state.size < 0:
+            return
+        records = self._subagent_meta(state)
+        if records:
+            self._commit(state, state.offset, records)
 
     def _subagent_meta(self, state: _File) -> list[Record]:
         role = state.role

@@ -1,0 +1,257 @@
+"""Live tailing of every transcript under the roots, in background threads.
+
+watchdog observers (recursive, one per root) only mark paths dirty; one worker thread drains
+the dirty set, so a burst of events on a file costs one read. The worker serves dirty files
+before the start-up backfill, and the backfill goes newest file first, so live sessions show
+at once while history fills in behind (``status`` counts the progress).
+
+If inotify runs out of watches or no native observer works, the worker polls instead
+(stat + size about once a second), after one clear warning. Roots that do not exist yet are
+looked for on the same cadence and watched once they appear.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cctop.model.records import Record
+from cctop.sources.discovery import Warn
+from cctop.sources.store import Store
+from cctop.sources.tracker import FileTracker
+
+POLL_INTERVAL_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class TailerStatus:
+    files_watched: int
+    bytes_read: int
+    backfill_done: int  # files
+    backfill_total: int
+    polling: bool  # fell back to stat polling
+    records_from_store: int
+
+    @property
+    def backfilling(self) -> bool:
+        return self.backfill_done < self.backfill_total
+
+
+class Tailer:
+    def __init__(
+        self,
+        roots: list[Path],
+        sink: Callable[[list[Record]], None],
+        warn: Warn,
+        store: Store | None = None,
+        on_deleted: Callable[[str], None] | None = None,
+    ) -> None:
+        self._warn = warn
+        self._tracker = FileTracker(roots, sink, warn, store=store, on_deleted=on_deleted)
+        self._roots = self._tracker.roots
+        self._lock = threading.Condition()
+        self._dirty: dict[str, None] = {}  # ordered set of paths
+        self._dirty_dirs: dict[str, None] = {}
+        self._backfill: list[str] = []
+        self._backfill_total = 0
+        self._backfill_done = 0
+        self._started = False
+        self._busy = True  # until the first backfill is queued
+        self._stopping = False
+        self._polling = False
+        self._watched_roots: set[Path] = set()
+        self._observers: list = []
+        self._worker: threading.Thread | None = None
+
+    # -- public ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        self._worker = threading.Thread(target=self._run, name="cctop-tailer", daemon=True)
+        self._worker.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        with self._lock:
+            self._stopping = True
+            self._lock.notify_all()
+        for observer in self._observers:
+            with contextlib.suppress(Exception):  # shutting down anyway
+                observer.stop()
+        for observer in self._observers:
+            if observer.is_alive():
+                observer.join(timeout)
+        if self._worker is not None:
+            self._worker.join(timeout)
+
+    @property
+    def status(self) -> TailerStatus:
+        with self._lock:
+            return TailerStatus(
+                files_watched=self._tracker.file_count,
+                bytes_read=self._tracker.bytes_read,
+                backfill_done=self._backfill_done,
+                backfill_total=self._backfill_total,
+                polling=self._polling,
+                records_from_store=self._tracker.records_loaded,
+            )
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Block until the backfill is done and no file is waiting to be read (for tests and
+        ``--once``-like callers). Events still in the observer's queue are not counted."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._busy or self._dirty or self._dirty_dirs or self._backfill:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._lock.wait(left)
+            return True
+
+    def touch(self, path: str | os.PathLike[str]) -> None:
+        """Mark a path dirty (what the observers do; also usable by callers that know better)."""
+        with self._lock:
+            self._dirty[os.fspath(path)] = None
+            self._lock.notify_all()
+
+    # -- watching ---------------------------------------------------------------------
+
+    def _watch_roots(self) -> None:
+        """Schedule an observer on every root that exists and is not watched yet."""
+        for root in self._roots:
+            if root in self._watched_roots or not root.is_dir():
+                continue
+            self._watched_roots.add(root)
+            if self._polling:
+                continue
+            try:
+                self._observers.append(self._observe(root))
+            except Exception as exc:  # noqa: BLE001 - any observer failure means: poll
+                self._polling = True
+                self._warn(
+                    f"cannot watch {root} for changes ({_reason(exc)}); polling every "
+                    f"{POLL_INTERVAL_S:g} s instead (raise fs.inotify.max_user_watches to avoid this)"
+                )
+
+    def _observe(self, root: Path):
+        from watchdog.events import FileSystemEventHandler
+        from watchdog.observers import Observer
+
+        tailer = self
+
+        class Handler(FileSystemEventHandler):
+            def on_any_event(self, event) -> None:
+                if event.event_type in ("opened", "closed_no_write"):
+                    return
+                tailer._on_event(event)
+
+        observer = Observer()
+        observer.daemon = True
+        observer.schedule(Handler(), str(root), recursive=True)
+        observer.start()
+        return observer
+
+    def _on_event(self, event) -> None:
+        paths = [os.fsdecode(event.src_path)]
+        dest = getattr(event, "dest_path", None)
+        if dest:
+            paths.append(os.fsdecode(dest))
+        with self._lock:
+            for path in paths:
+                if event.is_directory:
+                    if event.event_type in ("created", "moved") and os.path.isdir(path):
+                        self._dirty_dirs[path] = None
+                elif path.endswith((".jsonl", ".meta.json")):
+                    self._dirty[path] = None
+            self._lock.notify_all()
+
+    # -- the worker ---------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            self._startup()
+            self._loop()
+        except Exception as exc:  # noqa: BLE001 - report, never die silently
+            self._warn(f"transcript tailer stopped: {type(exc).__name__}: {exc}")
+            with self._lock:
+                self._busy = False
+                self._lock.notify_all()
+
+    def _startup(self) -> None:
+        self._watch_roots()  # first, so nothing written during the backfill is missed
+        files = self._tracker.scan()
+        self._tracker.load_store(present={str(f.path) for f in files})
+        pending = [str(f.path) for f in files if self._tracker.changed(f)]
+        with self._lock:
+            self._backfill = pending[::-1]  # popped from the end: newest first
+            self._backfill_total = len(pending)
+            self._busy = False
+            self._lock.notify_all()
+
+    def _loop(self) -> None:
+        next_poll = time.monotonic() + POLL_INTERVAL_S
+        while True:
+            with self._lock:
+                while not (self._stopping or self._dirty or self._dirty_dirs or self._backfill):
+                    left = next_poll - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._lock.wait(left)
+                if self._stopping:
+                    return
+                dirs, self._dirty_dirs = list(self._dirty_dirs), {}
+                paths, self._dirty = list(self._dirty), {}
+                backfill = self._backfill.pop() if not (paths or dirs) and self._backfill else None
+                self._busy = True
+            for directory in dirs:
+                paths.extend(self._tracker.scan_dir(directory))
+            for path in paths:
+                if path.endswith(".meta.json"):
+                    self._tracker.refresh_meta(path[: -len(".meta.json")] + ".jsonl")
+                else:
+                    self._tracker.update(path)
+            if backfill is not None:
+                self._tracker.update(backfill)
+            if time.monotonic() >= next_poll:
+                self._periodic()
+                next_poll = time.monotonic() + POLL_INTERVAL_S
+            with self._lock:
+                if backfill is not None:
+                    self._backfill_done += 1
+                self._busy = False
+                self._lock.notify_all()
+
+    def _periodic(self) -> None:
+        """Roots that appeared get watched and read; when polling, changed files get read."""
+        if not self._polling and any(not o.is_alive() for o in self._observers):
+            self._polling = True
+            self._warn(
+                f"a file watcher stopped (inotify limit?); polling every {POLL_INTERVAL_S:g} s instead"
+            )
+        fresh = [r for r in self._roots if r not in self._watched_roots and r.is_dir()]
+        if fresh:
+            self._watch_roots()
+            for root in fresh:
+                for path in self._tracker.scan_dir(str(root)):
+                    self._tracker.update(path)
+        if self._polling:
+            present = set()
+            for file in self._tracker.scan():
+                present.add(str(file.path))
+                if self._tracker.changed(file):
+                    self._tracker.update(str(file.path), file.role)
+            for path in self._tracker.known_paths():
+                if path not in present:
+                    self._tracker.update(path)  # confirms the deletion
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return f"{exc.strerror or exc} (errno {exc.errno})"
+    return f"{type(exc).__name__}: {exc}"
