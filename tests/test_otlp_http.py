@@ -222,6 +222,14 @@ def test_undecodable_body_is_400(listener: OtlpListener, sink: Sink, body: bytes
 def test_wrong_content_type_is_415(listener: OtlpListener, sink: Sink) -> None:
     status, _, _ = post(listener.status.http_port, "/v1/logs", b"hello", {"Content-Type": "text/plain"})
     assert status == 415
+    connection = http.client.HTTPConnection("127.0.0.1", listener.status.http_port, timeout=5)
+    connection.putrequest("POST", "/v1/logs")  # no Content-Type at all
+    connection.putheader("Content-Length", "5")
+    connection.endheaders(b"hello")
+    response = connection.getresponse()
+    assert response.status == 415 and response.getheader("Content-Type") == PB
+    assert rpc_status(response.read())[0] == 3
+    connection.close()
     assert_serving(listener, sink)
 
 

@@ -109,14 +109,15 @@ class _Handler(BaseHTTPRequestHandler):
         """Silent: client bytes must never reach the terminal under the TUI."""
 
     def do_POST(self) -> None:
-        content_type = JSON
+        declared = self.headers.get("Content-Type") or ""
+        supported = _content_type(declared)
+        # Errors are answered in the request's content type, or the nearest guess.
+        content_type = supported or (JSON if "json" in declared.lower() else PROTOBUF)
         try:
             signal = self._signal()
-            content_type = _content_type(self.headers.get("Content-Type"))
             if not self.server.ingest.authorized(self.headers.get("Authorization")):
                 raise HttpError(401, "missing or wrong bearer token")
-            if content_type is None:
-                content_type = JSON if "json" in (self.headers.get("Content-Type") or "") else PROTOBUF
+            if supported is None:
                 raise HttpError(415, "content type must be application/x-protobuf or application/json")
             body = self._inflate(self._read_body())
             try:
@@ -296,7 +297,5 @@ def inflate(data: bytes, cap: int, *, gzip: bool = True) -> bytes:
             raise zlib.error("truncated compressed data")
 
 
-def _content_type(header: str | None) -> str | None:
-    if not header:
-        return None
+def _content_type(header: str) -> str | None:
     return _CONTENT_TYPES.get(header.split(";", 1)[0].strip().lower())
