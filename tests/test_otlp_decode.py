@@ -358,6 +358,13 @@ def test_metrics_cumulative_resume_counts_both_processes() -> None:
     assert (first, resend, resumed) == (30.0, 0.0, 4.0)
 
 
+def test_metrics_non_finite_values_are_skipped() -> None:
+    decoder = OtlpDecoder()
+    delta = AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA
+    request = _sum_request([(1, 2, float("nan")), (2, 3, float("inf")), (3, 4, 2.0)], delta)
+    assert [a.value for a in only(decoder.decode_metrics(request).records, Activity)] == [2.0]
+
+
 def test_metrics_without_session_are_unattributed_not_dropped() -> None:
     decoder = OtlpDecoder()
     out = decoder.decode_metrics(_sum_request([(1, 2, 3.0)], 1, session=None))

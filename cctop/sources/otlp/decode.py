@@ -10,6 +10,7 @@ plus the span name for spans.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Hashable
 from dataclasses import dataclass, field
@@ -124,6 +125,8 @@ class OtlpDecoder:
         for point in data.data_points:
             kind_of_value = point.WhichOneof("value")
             value = float(point.as_int) if kind_of_value == "as_int" else point.as_double
+            if not math.isfinite(value):
+                continue  # a NaN would poison every total it is added to
             attrs = attributes(point.attributes)
             series = (resource_key, metric.name, tuple(sorted((k, repr(v)) for k, v in attrs.items())))
             with self._deltas_lock:
