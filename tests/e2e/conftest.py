@@ -110,11 +110,12 @@ class ClaudeHome:
         env.update(extra or {})
         return env
 
-    def start(self, prompt: str, *args: str, env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
+    def start(self, prompt: str, *args: str, env: Mapping[str, str] | None = None,
+              cwd: Path | None = None) -> subprocess.Popen[str]:
         self.workdir.mkdir(parents=True, exist_ok=True)
         command = [self.claude, "-p", prompt, "--output-format", "json",
                    "--allowedTools", "Bash,Read,Agent", *args]
-        return subprocess.Popen(command, cwd=self.workdir, env=self.env(env), text=True,
+        return subprocess.Popen(command, cwd=cwd or self.workdir, env=self.env(env), text=True,
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def run(self, prompt: str, *args: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 MARKER = re.compile(r"<<e2e:([A-Za-z0-9_.-]+)>>")
+HOLD_LIMIT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -85,11 +86,13 @@ Block = Text | ToolCall
 
 @dataclass(frozen=True)
 class Turn:
-    """One scripted response. ``delay_s`` holds the answer back, to watch a session mid-run."""
+    """One scripted response. ``delay_s`` or ``hold`` (answer once the event is set, or after
+    ``HOLD_LIMIT_S``) keep the CLI waiting, to watch a session mid-run."""
 
     blocks: Sequence[Block]
     usage: Usage
     delay_s: float = 0.0
+    hold: threading.Event | None = field(default=None, compare=False)
 
     @property
     def stop_reason(self) -> str:
@@ -293,6 +296,8 @@ class FakeAnthropicApi:
                 turn, served, message_id, request_id = api.answer(request)
                 if turn.delay_s:
                     time.sleep(turn.delay_s)
+                if turn.hold is not None:
+                    turn.hold.wait(HOLD_LIMIT_S)
                 model = request.get("model") or "claude-opus-4-8"
                 headers = {"request-id": request_id}
                 if not served.stream:
