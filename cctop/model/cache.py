@@ -143,17 +143,16 @@ class _Agent:
         self.ttl_known = False  # set once a write reported its 5m/1h split
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Totals:
-    input: int = 0
-    read: int = 0
-    write: int = 0
-    saved: float = 0.0
-    break_cost: float = 0.0
-    w5m: int = 0
-    w1h: int = 0
-    last: ApiCall | None = None  # the main chain's latest request that used the cache
-    last_ttl: float = TTL_5M
+    uncached: int
+    read: int
+    w5m: int
+    w1h: int
+    saved: float
+    break_cost: float
+    last: ApiCall | None  # the main chain's latest request that used the cache
+    last_ttl: float
 
 
 def _split(call: ApiCall) -> tuple[int, int]:
@@ -171,9 +170,13 @@ def _scan(
     out: list[RequestCache] | None,
 ) -> tuple[_Totals, list[CacheBreak]]:
     agents: dict[str | None, _Agent] = {}
-    t = _Totals()
     breaks: list[CacheBreak] = []
     emit = out.append if out is not None else None
+    # Plain locals, not attributes: this loop runs over every call of a changed session.
+    sum_uncached = sum_read = sum_5m = sum_1h = 0
+    sum_saved = break_cost = 0.0
+    last: ApiCall | None = None
+    last_ttl = TTL_5M
     for priced in calls:
         call = priced.call
         read = call.cache_read_tokens
@@ -188,11 +191,15 @@ def _scan(
             if emit is not None:
                 emit(RequestCache(read, write, uncached, None, 0.0, 0.0, None))
             continue
+        sum_uncached += uncached
+        sum_read += read
+        sum_5m += w5m
+        sum_1h += w1h
         rates = rates_for(call)
-        saved = premium = None
+        saved = None
         if rates is not None:
             saved = read * (rates.input - rates.cache_read)
-            premium = w5m * (rates.cache_write_5m - rates.input) + w1h * (rates.cache_write_1h - rates.input)
+            sum_saved += saved
 
         ts = call.timestamp
         agent = agents.get(call.agent_id)
@@ -204,8 +211,7 @@ def _scan(
             if not same_model and prompt < SIDE_CALL_RATIO * agent.prefix:
                 # A side query on another model: it neither breaks nor replaces this agent's cache.
                 if emit is not None:
-                    emit(RequestCache(read, write, uncached, read / prompt, saved, premium, None))
-                _add(t, uncached, read, w5m, w1h, saved)
+                    emit(_request(read, w5m, w1h, uncached, saved, rates, None))
                 continue
             gap = ts - agent.ts if ts is not None and agent.ts is not None else None
             lost = agent.prefix - read
@@ -216,11 +222,10 @@ def _scan(
                 cache_break = _break(call, agent, same_model, gap, lost, w5m, w1h, rates, compaction_times)
                 breaks.append(cache_break)
                 if cache_break.extra_cost_usd is not None:
-                    t.break_cost += cache_break.extra_cost_usd
+                    break_cost += cache_break.extra_cost_usd
             elif gap is not None and gap > agent.ttl and read > MIN_LOST_TOKENS and not agent.ttl_known:
                 # Telemetry gives no 5m/1h split; a cache that outlived 5 minutes was written for 1h.
                 agent.ttl = TTL_1H
-        _add(t, uncached, read, w5m, w1h, saved)
         if w1h:
             agent.ttl, agent.ttl_known = TTL_1H, True
         elif call.cache_creation_5m_tokens:
@@ -231,20 +236,27 @@ def _scan(
         if ts is not None:
             agent.ts = ts
         if call.agent_id is None and (read or write):
-            t.last, t.last_ttl = call, agent.ttl
+            last, last_ttl = call, agent.ttl
         if emit is not None:
-            emit(RequestCache(read, write, uncached, read / prompt, saved, premium, cache_break))
-    return t, breaks
+            emit(_request(read, w5m, w1h, uncached, saved, rates, cache_break))
+    totals = _Totals(sum_uncached, sum_read, sum_5m, sum_1h, sum_saved, break_cost, last, last_ttl)
+    return totals, breaks
 
 
-def _add(t: _Totals, uncached: int, read: int, w5m: int, w1h: int, saved: float | None) -> None:
-    t.input += uncached
-    t.read += read
-    t.write += w5m + w1h
-    t.w5m += w5m
-    t.w1h += w1h
-    if saved is not None:
-        t.saved += saved
+def _request(
+    read: int,
+    w5m: int,
+    w1h: int,
+    uncached: int,
+    saved: float | None,
+    rates: Rates | None,
+    cache_break: CacheBreak | None,
+) -> RequestCache:
+    premium = None
+    if rates is not None:
+        premium = w5m * (rates.cache_write_5m - rates.input) + w1h * (rates.cache_write_1h - rates.input)
+    write = w5m + w1h
+    return RequestCache(read, write, uncached, read / (read + write + uncached), saved, premium, cache_break)
 
 
 def _break(
@@ -323,7 +335,7 @@ def summarize(
             cached = last.cache_read_tokens + sum(_split(last))
             rewrite = cached * (rates.cache_write_1h if ttl == TTL_1H else rates.cache_write_5m)
     return CacheSummary(
-        hit_rate=_rate(totals.input, totals.read, totals.write),
+        hit_rate=_rate(totals.uncached, totals.read, totals.w5m + totals.w1h),
         hit_rate_recent=_recent_hit_rate(calls),
         saved_usd=totals.saved,
         break_cost_usd=totals.break_cost,
