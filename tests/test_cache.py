@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -487,3 +488,47 @@ def test_once_json_carries_the_cache_object(tmp_path: Path) -> None:
     assert [b["cause"] for b in cache["breaks"]] == ["ttl_expired"]
     assert cache["breaks"][0]["timestamp"] == "2026-11-20T11:06:40.000Z"
     assert cache["expires_at"] == "2026-11-20T12:06:40.000Z"
+
+
+# -- telemetry-only sessions ---------------------------------------------------------------
+
+CAPTURE = REPO.parent / "shared" / "samples" / "claude-code-2.1.197" / "otlp-http-json-capture.jsonl"
+
+
+def test_telemetry_only_subagent_calls_in_the_main_chain_are_not_breaks() -> None:
+    # The real capture: its subagent calls (read 0, 11,283 written) come between main-chain
+    # calls that had 19,054 tokens cached. 2.1.197 names the agent; without that attribute
+    # (stripped here) they would land in the main chain and must not look like breaks.
+    from cctop.sources.otlp.codec import SIGNALS, parse_json
+    from cctop.sources.otlp.decode import OtlpDecoder
+
+    decoder = OtlpDecoder()
+    records: list = []
+    for text in CAPTURE.read_text().splitlines():
+        line = json.loads(text)
+        request = parse_json(SIGNALS[line["kind"]], json.dumps(line["body"]).encode())
+        records += decoder.decode(line["kind"], request).records
+    calls = sorted((r for r in records if isinstance(r, ApiCall)), key=lambda c: c.timestamp or 0.0)
+    assert [c.agent_id is not None for c in calls] == [False, True, True, False, False]
+    for agent_names in (True, False):
+        ledger = Ledger(BOOK, cache_summarizer=make_summarizer(BOOK))
+        ledger.ingest(
+            r if agent_names or not isinstance(r, ApiCall) else replace(r, agent_id=None) for r in records
+        )
+        stats = ledger.snapshot().sessions["e59a59f8-31f3-403d-b973-b161a7430aad"]
+        cache = stats.cache
+        assert isinstance(cache, CacheSummary)
+        assert cache.breaks == ()
+        assert cache.write_5m_tokens == stats.tokens.cache_creation_tokens  # no split: priced as 5m
+        assert cache.saved_usd == pytest.approx((8_242 + 13_457 + 13_510) * 4.50 * M)
+
+
+def test_telemetry_only_call_that_resends_everything_is_still_a_break() -> None:
+    calls = [
+        _priced(OPUS, T0, cache_creation_tokens=30_000),
+        _priced(OPUS, T0 + 10, input_tokens=2_000),  # a subagent's first call, maybe: not a break
+        _priced(OPUS, T0 + 20, cache_read_tokens=30_000, cache_creation_tokens=1_000),
+        _priced(OPUS, T0 + 30, cache_creation_tokens=31_500),  # everything resent: a break
+    ]
+    s = summarize(calls, [], BOOK.rates_for, T0)
+    assert [(b.cause, b.tokens, b.timestamp) for b in s.breaks] == [("prefix_changed", 31_000, T0 + 30)]

@@ -23,7 +23,7 @@ from types import MappingProxyType
 from typing import Any
 
 from cctop.model.pricing import Rates
-from cctop.model.records import ApiCall
+from cctop.model.records import ApiCall, Source
 from cctop.model.snapshot import PricedCall
 
 TTL_5M = 300.0
@@ -37,6 +37,9 @@ RECENT_REQUESTS = 10
 # is a side call (a title or summary query), not the conversation moving to that model.
 SIDE_CALL_RATIO = 0.5
 SYNTHETIC_MODEL = "<synthetic>"
+# Telemetry names no subagent, so a main-chain call known only from OTLP may be a subagent's.
+# Such a call is a break only if it resends (nearly) all the previous call had cached.
+RESEND_RATIO = 0.9
 
 TTL_EXPIRED = "ttl_expired"
 MODEL_CHANGED = "model_changed"
@@ -215,9 +218,17 @@ def _scan(
                 continue
             gap = ts - agent.ts if ts is not None and agent.ts is not None else None
             lost = agent.prefix - read
-            if lost > MIN_LOST_TOKENS and (
-                read < KEEP_RATIO * agent.prefix
-                or (read < STABLE_RATIO * agent.read and agent.read - read > MIN_LOST_TOKENS)
+            if (
+                lost > MIN_LOST_TOKENS
+                and (
+                    read < KEEP_RATIO * agent.prefix
+                    or (read < STABLE_RATIO * agent.read and agent.read - read > MIN_LOST_TOKENS)
+                )
+                and (
+                    call.agent_id is not None
+                    or Source.TRANSCRIPT in priced.sources
+                    or prompt >= RESEND_RATIO * agent.prefix
+                )
             ):
                 cache_break = _break(call, agent, same_model, gap, lost, w5m, w1h, rates, compaction_times)
                 breaks.append(cache_break)
