@@ -16,6 +16,8 @@ class Runtime:
     ledger: Ledger
     roots: list[Path]
     warnings: list[str] = field(default_factory=list)
+    pricebook: object = None
+    cache_summaries: bool = False  # whether sessions carry a cache summary
 
     def warn(self, message: str) -> None:
         self.ledger.warn(message)
@@ -23,12 +25,29 @@ class Runtime:
 
 def make_runtime(args: argparse.Namespace) -> Runtime:
     pricebook, price_warnings = load_pricebook(args.prices)
-    ledger = Ledger(pricebook, cache_summarizer=_cache_summarizer(pricebook))
+    summarizer = _cache_summarizer(pricebook)
+    ledger = Ledger(pricebook, cache_summarizer=summarizer)
     roots = unique_roots(args.claude_dir) if args.claude_dir else default_roots()
-    runtime = Runtime(ledger, roots)
+    runtime = Runtime(ledger, roots, pricebook=pricebook, cache_summaries=summarizer is not None)
     for message in price_warnings:
         runtime.warn(message)
     return runtime
+
+
+def open_store(args: argparse.Namespace, warn):
+    """The history store for these arguments, or None (``--no-store``, or unusable: said on stderr)."""
+    if getattr(args, "no_store", False):
+        return None
+    from cctop.sources.store import Store, StoreError, default_path
+
+    path = args.store if getattr(args, "store", None) else default_path()
+    try:
+        return Store.open(path, warn, rebuild=getattr(args, "rebuild", False))
+    except StoreError as exc:
+        import sys
+
+        print(f"cctop: {exc}; continuing without the store", file=sys.stderr)
+        return None
 
 
 def _cache_summarizer(pricebook):

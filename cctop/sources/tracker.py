@@ -280,6 +280,15 @@ class FileTracker:
     def known_paths(self) -> list[str]:
         return list(self._files)
 
+    def needs_full_read(self, file: TranscriptFile) -> bool:
+        """Unknown, replaced or shrunk since the store last read it."""
+        state = self._files.get(str(file.path))
+        return (
+            state is None
+            or (file.device, file.inode) != (state.device, state.inode)
+            or (file.size < state.offset)
+        )
+
     def changed(self, file: TranscriptFile) -> bool:
         """Does a scanned file differ from what was read (for polling and the warm check)?"""
         state = self._files.get(str(file.path))
