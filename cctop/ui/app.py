@@ -1,0 +1,312 @@
+"""The cctop Textual app: the refresh loop, the screens, the command palette.
+
+Data path: sources ingest into the Ledger from their own threads. A short timer notices
+``ledger.version`` moving and a thread worker takes the snapshot off the UI thread and
+posts it back as a message; screens diff it into their widgets. When nothing changed, a
+tick only re-checks the clock-driven cells (relative times, cache countdown) and touches
+no widget unless one of them moved.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from rich.text import Text
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+
+from cctop.model.ledger import Ledger
+from cctop.model.snapshot import SessionDetail, Snapshot
+from cctop.ui import rows
+from cctop.ui.messages import SnapshotFailed, SnapshotReady
+from cctop.ui.screens.help import HelpScreen
+from cctop.ui.screens.main import MainScreen
+from cctop.ui.screens.session import SessionScreen
+from cctop.ui.theme import role_styles
+
+WAKE_INTERVAL_S = 0.15  # how often the (cheap) version check runs
+MIN_FRAME_GAP_S = 0.25  # at most 4 data frames a second in a burst
+WINDOW_REFRESH_S = 30.0  # header windows (last hour, burn rate) move with the clock
+REFRESH_STEPS = (0.5, 1.0, 2.0, 5.0, 10.0)
+
+StatusPart = Callable[[], str | None]
+
+
+class CctopApp(App):
+    CSS_PATH = "cctop.tcss"
+    TITLE = "cctop"
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("question_mark,f1", "help", "Help", key_display="?", id="help"),
+        Binding("space", "toggle_pause", "Pause", id="pause"),
+        Binding("plus,equals_sign", "faster", "Faster", key_display="+", show=False, id="faster"),
+        Binding("minus", "slower", "Slower", key_display="-", show=False, id="slower"),
+    ]
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        *,
+        now: Callable[[], float] = time.time,
+        sources: Sequence[StatusPart] = (),
+        roots: Sequence[Path] = (),
+        refresh: float = 1.0,
+        open_session: str | None = None,
+        cwd: str | None = None,
+        otlp: bool = False,
+        startup_warnings: Iterable[str] = (),
+        rates_for: Callable | None = None,
+    ) -> None:
+        super().__init__()
+        self.ledger = ledger
+        self.clock = now
+        self._sources = tuple(sources)
+        self.roots = tuple(roots)
+        self.refresh_interval = refresh
+        self._open_spec = open_session
+        self._cwd = cwd if cwd is not None else os.getcwd()
+        self.otlp = otlp
+        self._startup_warnings = tuple(startup_warnings)
+        self._rates_for = rates_for
+        self.snapshot: Snapshot | None = None
+        self.detail: SessionDetail | None = None
+        self.analysis: tuple | None = None
+        self.paused = False
+        self._styles: dict[str, str] = {}
+        self._pending = False
+        self._seen_version = -1
+        self._last_frame = 0.0
+        self._last_window = 0.0
+        self._tick_timer = None
+        self.frames = 0  # snapshots applied (tests, benchmarks)
+
+    # -- lifecycle --------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self._styles = role_styles(self.get_css_variables())
+        self.theme_changed_signal.subscribe(self, self._on_theme)
+        self.push_screen(MainScreen())
+        self._tick_timer = self.set_interval(self.refresh_interval, self._tick)
+        self.set_interval(WAKE_INTERVAL_S, self._wake)
+        for warning in self._startup_warnings:
+            self.notify(warning, severity="warning", markup=False, timeout=10)
+        self.request_snapshot()
+
+    def _on_theme(self, _theme) -> None:
+        self._styles = role_styles(self.get_css_variables())
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen):
+                screen.table.restyle()
+        self.redraw()
+
+    def style_for(self, role: str) -> str:
+        return self._styles.get(role, "")
+
+    # -- refresh loop -------------------------------------------------------------
+
+    def _wake(self) -> None:
+        """Cheap: an int comparison. Starts a snapshot when data moved (throttled)."""
+        if self._pending or self.ledger.version == self._seen_version:
+            return
+        if time.monotonic() - self._last_frame >= MIN_FRAME_GAP_S:
+            self.request_snapshot()
+
+    def _tick(self) -> None:
+        """Clock-driven: relative times, cache countdowns, the header's time windows."""
+        if self._pending:
+            return
+        now = self.clock()
+        if self.ledger.version != self._seen_version or now - self._last_window >= WINDOW_REFRESH_S:
+            self.request_snapshot()
+        else:
+            self.redraw()
+
+    def request_snapshot(self) -> None:
+        if self._pending:
+            return
+        self._pending = True
+        now = self.clock()
+        detail_id = self.screen.session_id if isinstance(self.screen, SessionScreen) else None
+        self.run_worker(
+            lambda: self._compute(now, detail_id),
+            thread=True,
+            group="snapshot",
+            exit_on_error=False,
+            description="take a snapshot",
+        )
+
+    def _compute(self, now: float, detail_id: str | None) -> None:
+        """Runs in a worker thread: reads the ledger, posts the result, touches no widget."""
+        try:
+            snapshot = self.ledger.snapshot(now)
+            detail = self.ledger.session_detail(detail_id, now) if detail_id else None
+            analysis = analyze(detail, self._rates_for) if detail is not None else None
+            message: Message = SnapshotReady(snapshot, detail, detail_id, now, analysis)
+        except Exception as exc:  # keep the app alive, and say what broke
+            message = SnapshotFailed(f"{type(exc).__name__}: {exc}")
+        self.post_message(message)
+
+    def on_snapshot_ready(self, message: SnapshotReady) -> None:
+        self._pending = False
+        self._seen_version = message.snapshot.version
+        self._last_frame = time.monotonic()
+        self._last_window = message.now
+        self.snapshot = message.snapshot
+        self.detail = message.detail
+        self.analysis = message.analysis
+        self.frames += 1
+        self._maybe_open_requested()
+        self.redraw(message.now)
+
+    def on_snapshot_failed(self, message: SnapshotFailed) -> None:
+        self._pending = False
+        self._last_frame = time.monotonic()
+        self.notify(message.error, title="snapshot failed", severity="error", markup=False)
+
+    def redraw(self, now: float | None = None) -> None:
+        """Hand the latest data to the visible screen (it diffs; unchanged cells cost nothing)."""
+        screen = self.screen
+        show = getattr(screen, "show", None)
+        if show is None:
+            return
+        detail = self.detail
+        if isinstance(screen, SessionScreen) and (detail is None or detail.stats.id != screen.session_id):
+            if not self._pending:
+                self.request_snapshot()  # just opened: fetch its detail now
+            return
+        show(self.snapshot, detail, self.clock() if now is None else now)
+
+    # -- header parts ---------------------------------------------------------------
+
+    def source_parts(self) -> list[str]:
+        parts = []
+        for source in self._sources:
+            try:
+                part = source()
+            except Exception as exc:  # a status provider must never take the header down
+                part = f"status error: {exc}"
+            if part:
+                parts.append(part)
+        parts.append(f"refresh {self.refresh_interval:g}s")
+        return parts
+
+    def notes(self, snapshot: Snapshot | None) -> Iterable[str]:
+        if self.paused:
+            yield "PAUSED (space resumes)"
+        if snapshot is not None and snapshot.warnings:
+            yield f"{len(snapshot.warnings)} warning(s): ? shows them"
+
+    def empty_message(self) -> Text:
+        text = Text("No Claude Code sessions found yet.\n\n", style="bold")
+        text.append("Looked for transcripts in:\n", style="")
+        for root in self.roots or (Path("~/.claude/projects"),):
+            text.append(f"  {root}\n", style="")
+        text.append(
+            "\nPoint cctop elsewhere with --claude-dir PATH (repeatable) or CLAUDE_CONFIG_DIR.\n", style=""
+        )
+        if self.otlp:
+            text.append("Listening for OpenTelemetry: start claude with the environment from ", style="")
+        else:
+            text.append("For live telemetry too, run cctop --otlp and start claude with ", style="")
+        text.append('eval "$(cctop otlp-env)"', style="bold")
+        text.append(".\n", style="")
+        return text
+
+    # -- sessions ---------------------------------------------------------------------
+
+    def open_session(self, session_id: str) -> None:
+        if isinstance(self.screen, SessionScreen):
+            self.pop_screen()
+        self.push_screen(SessionScreen(session_id))
+
+    def _maybe_open_requested(self) -> None:
+        spec, snapshot = self._open_spec, self.snapshot
+        if not spec or snapshot is None:
+            return
+        found = resolve_session(snapshot, spec, self._cwd)
+        if found is not None:
+            self._open_spec = None
+            self.open_session(found)
+
+    # -- actions ------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        warnings = list(self._startup_warnings)
+        if self.snapshot is not None:
+            warnings.extend(self.snapshot.warnings)
+        self.push_screen(HelpScreen(warnings))
+
+    def action_toggle_pause(self) -> None:
+        self.paused = not self.paused
+        self.redraw()
+
+    def action_faster(self) -> None:
+        self._set_refresh(-1)
+
+    def action_slower(self) -> None:
+        self._set_refresh(1)
+
+    def _set_refresh(self, step: int) -> None:
+        steps = REFRESH_STEPS
+        index = min(range(len(steps)), key=lambda i: abs(steps[i] - self.refresh_interval))
+        self.refresh_interval = steps[max(0, min(len(steps) - 1, index + step))]
+        if self._tick_timer is not None:
+            self._tick_timer.stop()
+        self._tick_timer = self.set_interval(self.refresh_interval, self._tick)
+        self.redraw()
+
+    def notify_sort(self, key: str) -> None:
+        label = next(c.label for c in rows.COLUMNS if c.key == key)
+        self.notify(f"sorted by {label}", timeout=1.5)
+
+    def _main(self) -> MainScreen | None:
+        return next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Pause / resume", "Freeze the sessions table (space)", self.action_toggle_pause)
+        yield SystemCommand("Refresh faster", "Shorter refresh interval (+)", self.action_faster)
+        yield SystemCommand("Refresh slower", "Longer refresh interval (-)", self.action_slower)
+        yield SystemCommand("Help", "Keys and what the columns mean (?)", self.action_help)
+        main = self._main()
+        if main is None or screen is not main:
+            return
+        yield SystemCommand("Filter sessions", "By project, title, model or id (/)", main.action_filter)
+        yield SystemCommand("Reverse sort", "Flip the order (r)", main.action_reverse)
+        yield SystemCommand("Toggle subagent tree", "Subagents under their session (t)", main.action_tree)
+        yield SystemCommand("Toggle history", "Older sessions too, or only today's (h)", main.action_history)
+        for column in rows.COLUMNS:
+            if column.key in rows.SORTABLE:
+                yield SystemCommand(
+                    f"Sort by {column.label}", f"Order sessions by the {column.label} column",
+                    lambda key=column.key: main.sort_by(key),
+                )  # fmt: skip
+
+
+def resolve_session(snapshot: Snapshot, spec: str, cwd: str) -> str | None:
+    """``latest``: most recently active; ``here``: most recent in ``cwd``; else an id prefix."""
+    sessions = sorted(snapshot.sessions.values(), key=lambda s: s.last_ts or 0.0, reverse=True)
+    if spec == "latest":
+        return sessions[0].id if sessions else None
+    if spec == "here":
+        here = os.path.normpath(cwd)
+        return next((s.id for s in sessions if s.cwd and os.path.normpath(s.cwd) == here), None)
+    return next((s.id for s in sessions if s.id.startswith(spec)), None)
+
+
+def analyze(detail: SessionDetail, rates_for: Callable | None) -> tuple | None:
+    """Per-request cache figures (hit rate, break) for the session screen's strip."""
+    if rates_for is None:
+        return None
+    try:
+        from cctop.model.cache import analyze_requests
+    except ImportError:
+        return None
+    return analyze_requests(detail.calls, detail.compaction_times, rates_for)

@@ -1,0 +1,83 @@
+"""Sample data for screenshots, snapshot tests and the TUI benchmark.
+
+Lays the real transcripts from ``shared/samples`` out as a ``projects/`` tree (each file
+named after its session, subagent files under ``<session>/subagents/``) and loads it into
+a Ledger, with a fixed clock just after the newest line so the pictures never change.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+from cctop.model.ledger import Ledger
+from cctop.sources.discovery import find_transcripts
+from cctop.sources.reader import read_all
+
+_SESSION_ID = re.compile(rb'"sessionId":"([0-9a-f-]{36})"')
+
+
+def default_samples() -> Path:
+    """``shared/samples`` beside the repository checkout."""
+    return Path(__file__).resolve().parents[2].parent / "shared" / "samples"
+
+
+def _session_of(path: Path) -> str:
+    match = _SESSION_ID.search(path.read_bytes())
+    if match is None:
+        raise ValueError(f"{path}: no sessionId")
+    return match.group(1).decode()
+
+
+def lay_out_samples(dest: Path, samples: Path | None = None) -> Path:
+    """Copy the sample transcripts under ``dest/projects``; returns that projects dir."""
+    samples = default_samples() if samples is None else samples
+    projects = dest / "projects"
+    real = samples / "claude-code-2.1.197" / "projects"
+    shutil.copytree(real, projects, dirs_exist_ok=True)
+    spotter = projects / "-Users-marco-spotter"
+    spotter.mkdir(parents=True, exist_ok=True)
+    old = samples / "claude-jsonl"
+    for name in ("tool_heavy.jsonl", "subagent.jsonl"):
+        shutil.copyfile(old / name, spotter / f"{_session_of(old / name)}.jsonl")
+    for agents in old.glob("*/subagents"):
+        shutil.copytree(agents, spotter / agents.parent.name / "subagents", dirs_exist_ok=True)
+    return projects
+
+
+def load(projects: Path, ledger: Ledger) -> int:
+    """Read every transcript under ``projects`` into ``ledger`` (synchronously)."""
+    files = list(find_transcripts(projects, ledger.warn))
+    read_all(files, ledger.warn, ledger.ingest)
+    return len(files)
+
+
+def make_ledger() -> Ledger:
+    from cctop.model.cache import make_summarizer
+    from cctop.prices import load_pricebook
+
+    pricebook, _ = load_pricebook(None)
+    return Ledger(pricebook, cache_summarizer=make_summarizer(pricebook))
+
+
+def fixed_now(ledger: Ledger, after: float = 40.0) -> float:
+    """A clock ``after`` seconds past the newest activity: that session shows as live."""
+    snapshot = ledger.snapshot(0.0)
+    newest = max((s.last_ts or 0.0) for s in snapshot.sessions.values())
+    return newest + after
+
+
+async def settle(app, pilot, timeout: float = 5.0) -> None:
+    """Wait until the app has applied a snapshot of the ledger's current version."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await pilot.pause(0.02)
+        if app.frames and not app._pending and app.snapshot is not None:
+            if app.snapshot.version == app.ledger.version:
+                await pilot.pause()
+                return
+            app.request_snapshot()
+    raise TimeoutError("the app did not show the ledger's data in time")

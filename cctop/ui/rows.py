@@ -1,0 +1,170 @@
+"""Session rows for the main table: plain cell values, computed without touching widgets.
+
+A cell is ``(text, role)``: the text is already safe (``format.safe_text``) and the role
+names a theme colour the widget maps through the active theme. Comparing these tuples is
+how the table decides which cells changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cctop import format as fmt
+from cctop.model.snapshot import SessionStats, SubagentStats
+
+LIVE_WINDOW_S = 120.0
+IDLE_WINDOW_S = 6 * 3600.0
+
+Cell = tuple[str, str]  # (text, role): role is "" | "live" | "muted" | "warn" | "error" | "accent"
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str
+    label: str
+    width: int  # content width; the table adds one blank column of gap
+    numeric: bool
+    sort: Callable[[SessionStats, float], Any] | None = None
+
+
+def _num(value: float | int | None) -> float:
+    return float("-inf") if value is None else float(value)
+
+
+def _ttl_left(stats: SessionStats, now: float) -> float | None:
+    seconds_left = getattr(stats.cache, "seconds_left", None)
+    if not callable(seconds_left):
+        return None
+    value = seconds_left(now)
+    return None if value is None else float(value)
+
+
+def state_of(stats: SessionStats, now: float, day_start: float) -> str:
+    """live: written in the last two minutes; idle: earlier today (or in the last hours);
+    history: older, or every file of it deleted."""
+    last = stats.last_ts
+    if stats.files_deleted or last is None:
+        return "hist"
+    if now - last <= LIVE_WINDOW_S:
+        return "live"
+    if last >= day_start or now - last <= IDLE_WINDOW_S:
+        return "idle"
+    return "hist"
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("state", "st", 4, False, lambda s, now: _num(s.last_ts)),
+    Column("project", "project", 11, False, lambda s, now: s.project.lower()),
+    Column("title", "title", 18, False, lambda s, now: (s.title or "").lower()),
+    Column("model", "model", 9, False, lambda s, now: s.models[0] if s.models else ""),
+    Column("last", "last", 4, True, lambda s, now: _num(s.last_ts)),
+    Column("input", "in", 6, True, lambda s, now: s.tokens.input_tokens),
+    Column("output", "out", 7, True, lambda s, now: s.tokens.output_tokens),
+    Column("cache_read", "read", 6, True, lambda s, now: s.tokens.cache_read_tokens),
+    Column("cache_write", "write", 7, True, lambda s, now: s.tokens.cache_creation_tokens),
+    Column("hit", "hit", 4, True, lambda s, now: _num(s.tokens.cache_hit_rate)),
+    Column("cost", "cost", 7, True, lambda s, now: s.tokens.cost_usd),
+    Column("tools", "tools", 6, True, lambda s, now: s.tool_calls),
+    Column("subagents", "sub", 3, True, lambda s, now: s.subagent_count),
+    Column("context", "ctx", 4, True, lambda s, now: _num(s.context_fill)),
+    Column("ttl", "cache", 7, True, lambda s, now: _num(_ttl_left(s, now))),
+)
+COLUMN_KEYS = tuple(c.key for c in COLUMNS)
+SORTABLE = tuple(c.key for c in COLUMNS if c.sort is not None and c.key != "state")
+DEFAULT_SORT = "last"
+
+
+def short_model(models: Sequence[str]) -> str:
+    if not models:
+        return "-"
+    name = models[0].removeprefix("claude-")
+    # Drop a trailing date stamp (claude-sonnet-4-5-20250929) to keep the column narrow.
+    head, _, tail = name.rpartition("-")
+    if head and tail.isdigit() and len(tail) == 8:
+        name = head
+    return name + (f"+{len(models) - 1}" if len(models) > 1 else "")
+
+
+def clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def ttl_text(seconds_left: float | None) -> Cell:
+    if seconds_left is None:
+        return ("-", "muted")
+    if seconds_left <= 0:
+        return ("expired", "muted")
+    seconds = int(seconds_left)
+    text = (
+        f"{seconds // 60}:{seconds % 60:02d}"
+        if seconds < 3600
+        else f"{seconds // 3600}h{seconds % 3600 // 60:02d}"
+    )
+    return (text, "warn" if seconds_left <= 60 else "")
+
+
+def hit_role(rate: float | None) -> str:
+    if rate is None:
+        return "muted"
+    if rate >= 0.8:
+        return "live"
+    return "" if rate >= 0.5 else "warn"
+
+
+def fill_role(fill: float | None) -> str:
+    if fill is None:
+        return "muted"
+    if fill >= 0.95:
+        return "error"
+    return "warn" if fill >= 0.8 else ""
+
+
+def session_cells(stats: SessionStats, now: float, day_start: float) -> tuple[Cell, ...]:
+    t = stats.tokens
+    state = state_of(stats, now, day_start)
+    output = fmt.tokens(t.output_tokens) + ("+" if stats.output_is_lower_bound else "")
+    cost = fmt.money(stats.cost_usd, partial=t.cost_usd)
+    tools = str(stats.tool_calls) + (f" {stats.tool_errors}!" if stats.tool_errors else "")
+    return (
+        (state, {"live": "live", "idle": "", "hist": "muted"}[state]),
+        (clip(fmt.safe_text(stats.project), 11), "accent" if state == "live" else ""),
+        (clip(fmt.safe_text(stats.title or ""), 18), ""),
+        (clip(fmt.safe_text(short_model(stats.models)), 9), ""),
+        (fmt.ago(stats.last_ts, now), ""),
+        (fmt.tokens(t.input_tokens), ""),
+        (output, ""),
+        (fmt.tokens(t.cache_read_tokens), ""),
+        (fmt.tokens(t.cache_creation_tokens), ""),
+        (fmt.percent(t.cache_hit_rate), hit_role(t.cache_hit_rate)),
+        (cost, "warn" if stats.cost_usd is None else ""),
+        (tools, "error" if stats.tool_errors else ""),
+        (str(stats.subagent_count) if stats.subagent_count else "-", ""),
+        (fmt.percent(stats.context_fill), fill_role(stats.context_fill)),
+        ttl_text(_ttl_left(stats, now)),
+    )
+
+
+def subagent_cells(agent: SubagentStats, last: bool) -> tuple[Cell, ...]:
+    branch = "└ " if last else "├ "
+    kind = "compact" if agent.is_compaction else (agent.agent_type or "agent")
+    about = agent.description or agent.agent_id
+    blank: Cell = ("", "")
+    return (
+        blank,
+        (clip(branch + fmt.safe_text(kind), 11), "muted"),
+        (clip(fmt.safe_text(f"{about} ({agent.requests} req)"), 18), "muted"),
+        blank, blank, blank, blank, blank, blank, blank,
+        (fmt.money(agent.cost_usd), "muted"),
+        blank, blank, blank, blank,
+    )  # fmt: skip
+
+
+def matches(stats: SessionStats, needle: str) -> bool:
+    """The ``/`` filter: a case-insensitive substring of project, title, model, id or cwd."""
+    if not needle:
+        return True
+    needle = needle.lower()
+    haystack = (stats.project, stats.title or "", " ".join(stats.models), stats.id, stats.cwd or "")
+    return any(needle in field.lower() for field in haystack)

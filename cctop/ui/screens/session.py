@@ -1,0 +1,302 @@
+"""One session, followed live: summary, cache strip, requests, tools, subagents, activity."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, RichLog, Static
+
+from cctop import format as fmt
+from cctop.model.snapshot import FeedItem, PricedCall, SessionDetail, SessionStats, Snapshot
+from cctop.ui.rows import clip, fill_role, hit_role, short_model, ttl_text
+from cctop.ui.widgets.cache_strip import CacheStrip
+
+if TYPE_CHECKING:
+    from cctop.ui.app import CctopApp
+
+Cell = tuple[str, str]
+
+REQUEST_COLUMNS = (
+    ("time", "time", 8, False),
+    ("model", "model", 10, False),
+    ("agent", "agent", 12, False),
+    ("input", "in", 6, True),
+    ("output", "out", 7, True),
+    ("cache_read", "read", 6, True),
+    ("cache_write", "write", 7, True),
+    ("hit", "hit", 4, True),
+    ("cost", "cost", 7, True),
+)
+TOOL_COLUMNS = (("tool", "tool", 14, False), ("calls", "calls", 5, True), ("errors", "err", 3, True),
+                ("mean", "mean", 6, True), ("max", "max", 6, True))  # fmt: skip
+AGENT_COLUMNS = (("agent", "subagent", 16, False), ("requests", "req", 3, True), ("cost", "cost", 7, True))
+
+
+def _table(columns, **kwargs) -> DataTable:
+    table = DataTable(cursor_type="row", cell_padding=0, **kwargs)
+    for key, label, width, numeric in columns:
+        table.add_column(Text(label, justify="right" if numeric else "left"), width=width + 1, key=key)
+    return table
+
+
+class SessionScreen(Screen):
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="back"),
+        Binding("j", "cursor_down", "Down", show=False, id="session_down"),
+        Binding("k", "cursor_up", "Up", show=False, id="session_up"),
+    ]
+
+    app: CctopApp
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__()
+        self.session_id = session_id
+        self._requests: list[tuple[Cell, ...]] = []
+        self._tools: tuple = ()
+        self._agents: tuple = ()
+        self._feed: tuple[FeedItem, ...] = ()
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("loading…"), id="summary")
+        yield CacheStrip(self.app.style_for, id="cache_strip")
+        yield _table(REQUEST_COLUMNS, id="requests")
+        with Horizontal(id="bottom"):
+            yield _table(TOOL_COLUMNS, id="tools")
+            yield _table(AGENT_COLUMNS, id="agents")
+            yield RichLog(
+                id="feed", max_lines=200, markup=False, highlight=False, wrap=False, auto_scroll=True
+            )
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#requests", DataTable).focus()
+        self.app.redraw()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_cursor_down(self) -> None:
+        self.query_one("#requests", DataTable).action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        self.query_one("#requests", DataTable).action_cursor_up()
+
+    # -- data -------------------------------------------------------------------
+
+    def show(self, snapshot: Snapshot | None, detail: SessionDetail | None, now: float) -> None:
+        if detail is None or detail.stats.id != self.session_id:
+            return
+        style = self.app.style_for
+        stats = detail.stats
+        self.query_one("#summary", Static).update(summary_text(stats, now, style))
+        analysis = self.app.analysis
+        if analysis is not None and len(analysis) == len(detail.calls):
+            rates = [getattr(r, "hit_rate", None) for r in analysis]
+            marks = ["break" if getattr(r, "cache_break", None) else "" for r in analysis]
+            marks = [m or c for m, c in zip(marks, break_marks(detail, compactions_only=True), strict=True)]
+        else:
+            rates, marks = [c.hit_rate for c in detail.calls], break_marks(detail)
+        self.query_one(CacheStrip).set_data(rates, marks)
+        self._show_requests(detail, style)
+        self._show_tools(stats, style)
+        self._show_agents(stats, style)
+        self._show_feed(detail.feed, style)
+
+    def _show_requests(self, detail: SessionDetail, style) -> None:
+        table = self.query_one("#requests", DataTable)
+        names = {a.agent_id: a.agent_type or a.description or a.agent_id for a in detail.stats.subagents}
+        wanted = [request_cells(call, names) for call in detail.calls]
+        at_bottom = not table.row_count or table.cursor_row >= table.row_count - 1
+        with self.app.batch_update():
+            if len(wanted) < len(self._requests):
+                table.clear()
+                self._requests = []
+            for index, cells in enumerate(wanted):
+                key = str(index)
+                if index >= len(self._requests):
+                    table.add_row(*_texts(cells, REQUEST_COLUMNS, style), key=key)
+                    self._requests.append(cells)
+                elif self._requests[index] != cells:
+                    for (column, *_), new, old in zip(
+                        REQUEST_COLUMNS, cells, self._requests[index], strict=True
+                    ):
+                        if new != old:
+                            table.update_cell(key, column, _text(new, column, REQUEST_COLUMNS, style))
+                    self._requests[index] = cells
+            if at_bottom and table.row_count:
+                table.move_cursor(row=table.row_count - 1, animate=False)  # follow the newest
+
+    def _show_tools(self, stats: SessionStats, style) -> None:
+        cells = tuple(
+            (
+                (clip(fmt.safe_text(t.name), 14), ""),
+                (str(t.calls), ""),
+                (str(t.errors) if t.errors else "-", "error" if t.errors else "muted"),
+                (_ms(t.mean_duration_ms), ""),
+                (_ms(t.max_duration_ms) if t.timed else "-", ""),
+            )
+            for t in stats.tools
+        )
+        if cells != self._tools:
+            self._tools = cells
+            _refill(self.query_one("#tools", DataTable), cells, TOOL_COLUMNS, style)
+
+    def _show_agents(self, stats: SessionStats, style) -> None:
+        cells = tuple(
+            (
+                (clip(fmt.safe_text(_agent_name(a)), 16), "muted" if a.is_compaction else ""),
+                (str(a.requests), ""),
+                (fmt.money(a.cost_usd), ""),
+            )
+            for a in stats.subagents
+        )
+        if cells != self._agents:
+            self._agents = cells
+            _refill(self.query_one("#agents", DataTable), cells, AGENT_COLUMNS, style)
+
+    def _show_feed(self, feed: tuple[FeedItem, ...], style) -> None:
+        if feed == self._feed:
+            return
+        log = self.query_one("#feed", RichLog)
+        old = self._feed
+        start = 0
+        if old and old[-1] in feed:
+            start = len(feed) - feed[::-1].index(old[-1])  # append only what is new
+        else:
+            log.clear()
+        for item in feed[start:]:
+            log.write(feed_text(item, style))
+        self._feed = feed
+
+
+def _agent_name(agent) -> str:
+    if agent.is_compaction:
+        return "compaction"
+    kind = agent.agent_type or "agent"
+    return f"{kind}: {agent.description}" if agent.description else kind
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else fmt.duration(value / 1000.0)
+
+
+def _text(cell: Cell, column: str, columns, style) -> Text:
+    numeric = next(c[3] for c in columns if c[0] == column)
+    return Text(cell[0], style=style(cell[1]), justify="right" if numeric else "left", no_wrap=True)
+
+
+def _texts(cells, columns, style) -> list[Text]:
+    return [_text(cell, column[0], columns, style) for cell, column in zip(cells, columns, strict=True)]
+
+
+def _refill(table: DataTable, rows, columns, style) -> None:
+    """Small side tables: rebuilt only when their content changed."""
+    table.clear()
+    for cells in rows:
+        table.add_row(*_texts(cells, columns, style))
+
+
+def request_cells(priced: PricedCall, agent_names: dict[str, str]) -> tuple[Cell, ...]:
+    call = priced.call
+    agent = "main" if call.agent_id is None else agent_names.get(call.agent_id, call.agent_id)
+    output = fmt.tokens(call.output_tokens) + ("" if call.final else "+")
+    return (
+        (fmt.clock(call.timestamp), ""),
+        (clip(fmt.safe_text(short_model((call.model,))), 10), ""),
+        (clip(fmt.safe_text(agent), 12), "" if call.agent_id is None else "muted"),
+        (fmt.tokens(call.input_tokens), ""),
+        (output, ""),
+        (fmt.tokens(call.cache_read_tokens), ""),
+        (fmt.tokens(call.cache_creation_tokens), ""),
+        (fmt.percent(priced.hit_rate), hit_role(priced.hit_rate)),
+        (fmt.money(priced.cost_usd), "warn" if priced.cost_usd is None else ""),
+    )
+
+
+def feed_text(item: FeedItem, style) -> Text:
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append(fmt.clock(item.timestamp) + " ", style=style("muted"))
+    marker = {"prompt": "› ", "tool": "• ", "compaction": "= ", "error": "! "}.get(item.kind, "  ")
+    text.append(marker, style=style("accent") if item.kind == "prompt" else "")
+    text.append(fmt.safe_text(item.text), style=style("error") if item.is_error else "")
+    if item.is_error and item.kind == "tool":
+        text.append(" ×", style=style("error"))
+    return text
+
+
+def break_marks(detail: SessionDetail, compactions_only: bool = False) -> list[str]:
+    """Which requests broke the cache (from the cache summary) or followed a compaction."""
+    breaks = () if compactions_only else getattr(detail.stats.cache, "breaks", ()) or ()
+    broken = {(getattr(b, "timestamp", None), getattr(b, "agent_id", None)) for b in breaks}
+    broken_ts = {ts for ts, _ in broken}
+    compactions = sorted(detail.compaction_times)
+    marks: list[str] = []
+    previous: float | None = None
+    for priced in detail.calls:
+        ts = priced.call.timestamp
+        if ts is not None and ts in broken_ts:
+            marks.append("break")
+        elif ts is not None and previous is not None and any(previous < c <= ts for c in compactions):
+            marks.append("compact")
+        else:
+            marks.append("")
+        if ts is not None:
+            previous = ts
+    return marks
+
+
+def summary_text(stats: SessionStats, now: float, style) -> Text:
+    t = stats.tokens
+    muted = style("muted")
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append(fmt.safe_text(stats.project), style=f"bold {style('accent')}")
+    if stats.git_branch:
+        text.append(" on " + fmt.safe_text(stats.git_branch), style=muted)
+    text.append("  " + fmt.safe_text(stats.title or "(untitled)"), style="bold")
+    text.append("  " + stats.id[:8], style=muted)
+    text.append("\n")
+    span = (stats.last_ts - stats.first_ts) if stats.first_ts and stats.last_ts else None
+    models = ", ".join(short_model((m,)) for m in stats.models) or "-"
+    text.append(f"{fmt.safe_text(models)} · {fmt.duration(span)} · last {fmt.ago(stats.last_ts, now)} · ")
+    text.append(f"{t.requests} requests · cost ")
+    text.append(fmt.money(stats.cost_usd, partial=t.cost_usd), style="bold")
+    if stats.reported_cost_usd is not None:
+        text.append(f" (Claude Code: {fmt.money(stats.reported_cost_usd)})", style=muted)
+    text.append("\n")
+    output = fmt.tokens(t.output_tokens) + ("+" if stats.output_is_lower_bound else "")
+    text.append(
+        f"in {fmt.tokens(t.input_tokens)} · out {output} · cache read {fmt.tokens(t.cache_read_tokens)}"
+        f" · cache write {fmt.tokens(t.cache_creation_tokens)}"
+        f" (5m {fmt.tokens(stats.cache_creation_5m_tokens)}, 1h {fmt.tokens(stats.cache_creation_1h_tokens)})"
+    )
+    text.append("\nhit ")
+    text.append(fmt.percent(t.cache_hit_rate), style=style(hit_role(t.cache_hit_rate)))
+    text.append(" · context ")
+    text.append(fmt.percent(stats.context_fill), style=style(fill_role(stats.context_fill)))
+    if stats.context_window:
+        text.append(f" of {fmt.tokens(stats.context_window)}")
+    text.append(f" · {stats.subagent_count} subagents · {stats.tool_calls} tools")
+    if stats.tool_errors:
+        text.append(f" ({stats.tool_errors} failed)", style=style("error"))
+    cache = stats.cache
+    if cache is not None:
+        seconds_left = getattr(cache, "seconds_left", None)
+        if callable(seconds_left):
+            ttl, role = ttl_text(seconds_left(now))
+            text.append(" · cache ")
+            text.append(ttl, style=style(role))
+        saved = getattr(cache, "saved_usd", None)
+        if saved is not None:
+            text.append(f" · saved {fmt.money(saved)}")
+        breaks = getattr(cache, "breaks", ()) or ()
+        if breaks:
+            text.append(f" · {len(breaks)} breaks", style=style("warn"))
+            cost = getattr(cache, "break_cost_usd", None)
+            if cost:
+                text.append(f" (+{fmt.money(cost)})", style=style("warn"))
+    return text

@@ -1,0 +1,75 @@
+"""Render the main, session and help screens from the sample transcripts to screenshots/.
+
+    python scripts/screenshots.py [--out screenshots] [--size 120x32]
+
+SVGs always; PNGs too when cairosvg (and a Fira Code font, Debian ``fonts-firacode``) is
+installed, since Rich's SVGs name that font.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from cctop.ui import demo  # noqa: E402
+from cctop.ui.app import CctopApp  # noqa: E402
+
+
+async def capture(out: Path, size: tuple[int, int]) -> list[Path]:
+    with tempfile.TemporaryDirectory() as tmp:
+        projects = demo.lay_out_samples(Path(tmp))
+        ledger = demo.make_ledger()
+        demo.load(projects, ledger)
+        now = demo.fixed_now(ledger)
+        app = CctopApp(ledger, now=lambda: now, roots=[projects], sources=[lambda: "transcripts: 9 files"])
+        written = []
+        async with app.run_test(size=size) as pilot:
+            await demo.settle(app, pilot)
+            await pilot.press("h", "t")
+            await pilot.pause()
+            written.append(Path(app.save_screenshot(filename="main.svg", path=str(out))))
+            await pilot.press("enter")
+            await demo.settle(app, pilot)
+            await pilot.pause(0.2)
+            written.append(Path(app.save_screenshot(filename="session.svg", path=str(out))))
+            await pilot.press("escape", "question_mark")
+            await pilot.pause(0.2)
+            written.append(Path(app.save_screenshot(filename="help.svg", path=str(out))))
+        return written
+
+
+def to_png(svgs: list[Path]) -> list[Path]:
+    try:
+        import cairosvg
+    except (ImportError, OSError) as exc:  # OSError: the cairo library itself is missing
+        print(f"no PNGs: cairosvg unavailable ({exc})", file=sys.stderr)
+        return []
+    pngs = []
+    for svg in svgs:
+        png = svg.with_suffix(".png")
+        cairosvg.svg2png(url=str(svg), write_to=str(png))
+        pngs.append(png)
+    return pngs
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "screenshots")
+    parser.add_argument("--size", default="120x32", help="terminal COLSxROWS")
+    args = parser.parse_args()
+    cols, rows = (int(n) for n in args.size.split("x"))
+    args.out.mkdir(parents=True, exist_ok=True)
+    svgs = asyncio.run(capture(args.out, (cols, rows)))
+    for path in svgs + to_png(svgs):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
