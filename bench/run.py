@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,11 @@ class Measure:
     seconds: list[float] = field(default_factory=list)  # one per repeat
     peak_rss_mb: float = 0.0
     output: str = ""  # stdout of the last repeat (not saved)
+    error: str | None = None  # why the command failed; the other measures still run
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and bool(self.seconds)
 
     @property
     def best(self) -> float:
@@ -60,31 +66,94 @@ class Measure:
         return statistics.median(self.seconds)
 
 
+class ChildFailed(RuntimeError):
+    pass
+
+
+def _tree_rss_kb(root: int) -> int:
+    """Resident memory of a process and all its descendants, from /proc (Linux)."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as handle:
+                fields = dict(line.split(":", 1) for line in handle if ":" in line)
+        except OSError:
+            continue
+        pid = int(entry)
+        parents[pid] = int(fields.get("PPid", "0"))
+        rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0])
+    total = 0
+    for pid, kb in rss.items():
+        walk = pid
+        while walk and walk != root:
+            walk = parents.get(walk, 0)
+        if walk == root:
+            total += kb
+    return total
+
+
+class TreeRssSampler(threading.Thread):
+    """Samples the summed RSS of a process tree: worker processes count too, which the
+    ``wait4`` figure (the largest single process) misses."""
+
+    def __init__(self, pid: int, interval_s: float = 0.1) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.interval_s = interval_s
+        self.peak_kb = 0
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        if not os.path.isdir("/proc"):
+            return
+        while not self._stop_event.wait(self.interval_s):
+            self.peak_kb = max(self.peak_kb, _tree_rss_kb(self.pid))
+
+    def stop(self) -> int:
+        self._stop_event.set()
+        self.join()
+        return self.peak_kb
+
+
 def run_child(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MB) of the child alone, and its stdout."""
+    """Wall seconds, peak RSS (MB: the larger of the whole process tree's sampled sum and the
+    largest single process) and stdout of one run."""
     with tempfile.TemporaryFile() as out:
         started = time.perf_counter()
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.PIPE, env=env, cwd=REPO)
+        sampler = TreeRssSampler(process.pid)
+        sampler.start()
         assert process.stderr is not None
         err = process.stderr.read()
         _, status, usage = os.wait4(process.pid, 0)
         elapsed = time.perf_counter() - started
+        tree_kb = sampler.stop()
         process.returncode = os.waitstatus_to_exitcode(status)
         code = process.returncode
         if code not in (0, 1) or (code == 1 and command[0] != "grep"):
-            raise SystemExit(f"{' '.join(command)} exited {code}: {err.decode(errors='replace')[-2000:]}")
+            raise ChildFailed(f"exited {code}: {err.decode(errors='replace').strip()[-1500:]}")
         out.seek(0)
         text = out.read().decode(errors="replace")
-    return elapsed, usage.ru_maxrss / 1024, text
+    return elapsed, max(usage.ru_maxrss, tree_kb) / 1024, text
 
 
 def measure(name: str, command: list[str], repeat: int, env: dict[str, str] | None = None) -> Measure:
     result = Measure(name)
     for _ in range(repeat):
-        seconds, rss, text = run_child(command, env)
+        try:
+            seconds, rss, text = run_child(command, env)
+        except ChildFailed as exc:
+            result.error = str(exc)
+            print(f"  {name}: FAILED {result.error}", file=sys.stderr, flush=True)
+            return result
         result.seconds.append(seconds)
         result.peak_rss_mb = max(result.peak_rss_mb, rss)
         result.output = text
+    print(f"  {name}: best {result.best:.3f} s, peak RSS {result.peak_rss_mb:.0f} MB", file=sys.stderr,
+          flush=True)
     return result
 
 
@@ -158,6 +227,9 @@ def print_table(megabytes: float, rows: list[tuple[Measure, int, float | None]],
     print(header)
     print("-" * len(header))
     for measure_, count, target in rows:
+        if not measure_.ok:
+            print(f"{measure_.name:42} FAILED: {(measure_.error or '').splitlines()[-1:]}")
+            continue
         times = measure_.best / baseline
         verdict = "" if target is None else f"<={target:g}x " + ("ok" if times <= target else "MISS")
         rss = measure_.peak_rss_mb
@@ -167,6 +239,8 @@ def print_table(megabytes: float, rows: list[tuple[Measure, int, float | None]],
 
 
 def summary(measure_: Measure, megabytes: float, count: int, baseline: float) -> dict[str, Any]:
+    if not measure_.ok:
+        return {"name": measure_.name, "error": measure_.error}
     return {
         "name": measure_.name,
         "seconds": [round(s, 4) for s in measure_.seconds],
@@ -212,14 +286,17 @@ def main(argv: list[str] | None = None) -> int:
         warm = measure("cctop --once --json (store: warm)",
                        [*cctop, "--store", str(store), "--claude-dir", str(corpus)], args.repeat, env)
 
-    totals = {key: totals_of(m.output) for key, m in (("cold", cold), ("fill", fill), ("warm", warm))}
-    calls = totals["cold"]["requests"]
+    if not grep.ok:
+        raise SystemExit(f"the grep baseline failed: {grep.error}")
+    runs = (("cold", cold), ("fill", fill), ("warm", warm))
+    totals = {key: totals_of(m.output) for key, m in runs if m.ok}
+    calls = next(iter(totals.values()), {}).get("requests", 0)
     print(f"\ncorpus {corpus.relative_to(REPO)}: {files} files, {megabytes:.0f} MB, {calls} API calls, "
           f"{usage_lines} '\"usage\"' lines; best of {args.repeat}; {os.cpu_count()} cores")
     print_table(megabytes, [(grep, usage_lines, None), (cold, calls, COLD_TARGET_X), (fill, calls, None),
                             (warm, calls, WARM_TARGET_X)], grep.best)
-    same = totals["cold"] == totals["fill"] == totals["warm"]
-    print(f"cold, store-filling and warm totals identical: {same}")
+    same = len(totals) == len(runs) and all(t == totals["cold"] for t in totals.values())
+    print(f"cold, store-filling and warm all succeeded with identical totals: {same}")
 
     results: dict[str, Any] = {
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -236,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         "targets": {"cold_x_baseline": COLD_TARGET_X, "warm_x_baseline": WARM_TARGET_X,
                     "peak_rss_mb": RSS_TARGET_MB},
         "totals_identical": same,
-        "totals": totals["cold"],
+        "totals": totals.get("cold"),
     }
     results["others"] = run_others(corpus, only)
     (OUT / "results.json").write_text(json.dumps(results, indent=2) + "\n")
