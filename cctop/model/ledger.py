@@ -66,7 +66,7 @@ CacheSummarizer = Callable[[Sequence[PricedCall], Sequence[float], float], objec
 
 
 class _CallEntry:
-    __slots__ = ("key", "call", "session_id", "cost", "reported", "sources")
+    __slots__ = ("key", "call", "session_id", "cost", "reported", "sources", "view")
 
     def __init__(self, key: str, call: ApiCall, session_id: str, cost: float | None) -> None:
         self.key = key
@@ -75,9 +75,12 @@ class _CallEntry:
         self.cost = cost
         self.reported = call.reported_cost_usd
         self.sources = {call.source}
+        self.view: PricedCall | None = None  # cached frozen view; None after any change
 
     def priced(self) -> PricedCall:
-        return PricedCall(self.call, self.cost, self.reported, frozenset(self.sources))
+        if self.view is None:
+            self.view = PricedCall(self.call, self.cost, self.reported, frozenset(self.sources))
+        return self.view
 
 
 class _ToolEntry:
@@ -241,6 +244,7 @@ class Ledger:
 
     def _merge(self, entry: _CallEntry, call: ApiCall) -> None:
         old = entry.call
+        entry.view = None
         entry.sources.add(call.source)
         if call.source is Source.OTLP:
             # Telemetry adds Claude Code's own cost and timings; transcript tokens stay.
