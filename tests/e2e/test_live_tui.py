@@ -12,6 +12,7 @@ import pty
 import re
 import select
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -24,6 +25,7 @@ import pytest
 
 from tests.e2e.conftest import REPO, ClaudeHome, finish
 from tests.e2e.fake_api import FakeAnthropicApi, Script, Text, ToolCall, Turn, Usage
+from tests.e2e.test_real_claude import otlp_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -137,5 +139,58 @@ def test_session_appears_live_while_claude_works(claude_bin: str, tmp_path: Path
         assert seen, f"session never shown; screen text ends with: {tui.text()[-3000:]}"
         assert still_working, "claude had already finished when the session appeared"
         assert result["num_turns"] >= 2
+    finally:
+        tui.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_otlp_only_session_appears_live_with_claude_codes_cost(claude_bin: str, tmp_path: Path) -> None:
+    """cctop --otlp, pointed at no transcripts of this claude: the session still shows up while
+    claude works, and once it is done with the cost Claude Code itself reported."""
+    release = threading.Event()
+    scripts = {
+        "otlplive": Script([
+            Turn([ToolCall("Bash", {"command": "echo otlp"})],
+                 Usage(input_tokens=14, output_tokens=50, cache_5m=1200, cache_1h=30000)),
+            Turn([Text("Finished.")],
+                 Usage(input_tokens=3, output_tokens=20, cache_read=31200, web_searches=3), hold=release),
+        ]),
+    }
+    port = _free_port()
+    cctop_home = tmp_path / "cctop-home"
+    unrelated = tmp_path / "unrelated-config"
+    (unrelated / "projects").mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE", "CCTOP"))}
+    env.update(HOME=str(cctop_home), XDG_CONFIG_HOME=str(cctop_home / ".config"),
+               XDG_DATA_HOME=str(cctop_home / ".local"), TERM="xterm-256color")
+    command = [sys.executable, "-m", "cctop", "--no-store", "--claude-dir", str(unrelated), "--otlp",
+               "--otlp-grpc-port", "0", "--otlp-http-port", str(port)]
+    tui = Terminal(command, env, REPO)
+    try:
+        with FakeAnthropicApi(scripts) as api:
+            home = ClaudeHome(claude_bin, tmp_path / "home", api.base_url)
+            assert tui.wait_for(f"127.0.0.1:{port}", timeout=15), f"no OTLP listener: {tui.text()[-2000:]}"
+            telemetry = otlp_env("http/protobuf", 0, port)
+            claude = home.start("<<e2e:otlplive>> over telemetry", "--model", "claude-opus-4-8",
+                                env=telemetry)
+            try:
+                # Only the table row names the model; the header and the empty-state text do not.
+                seen = tui.wait_for("opus-4-8", timeout=30)
+                still_working = claude.poll() is None
+            finally:
+                release.set()
+            result = finish(claude)
+        assert seen, f"OTLP session never shown; screen text ends with: {tui.text()[-3000:]}"
+        assert still_working, "claude had already finished when the session appeared"
+        own_cost = f"${result['total_cost_usd']:.2f}"
+        if not tui.wait_for(own_cost, timeout=5):
+            pytest.xfail(f"the TUI does not show Claude Code's own cost {own_cost} for an OTLP-only "
+                         "session (api_request events carry no 5m/1h split nor web searches, so "
+                         "cctop's own price is lower)")
     finally:
         tui.close()
