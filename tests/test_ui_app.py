@@ -1,0 +1,346 @@
+"""Pilot tests of the live TUI on the real sample transcripts (and a real tailer)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from rich.text import Text
+
+from cctop.model.records import ApiCall, SessionMeta, TitleKind, ToolResult, ToolUse
+from cctop.ui import demo, rows
+from cctop.ui.app import CctopApp, resolve_session
+from cctop.ui.screens.help import HelpScreen
+from cctop.ui.screens.main import MainScreen
+from cctop.ui.screens.session import SessionScreen
+from cctop.ui.widgets.session_table import SessionTable
+
+SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
+NEWEST = "e59a59f8-31f3-403d-b973-b161a7430aad"  # the newest sample session (it has a subagent)
+SIZE = (120, 32)
+
+
+@pytest.fixture
+def sample(tmp_path):
+    projects = demo.lay_out_samples(tmp_path, SAMPLES)
+    ledger = demo.make_ledger()
+    demo.load(projects, ledger)
+    return projects, ledger, demo.fixed_now(ledger)
+
+
+def make_app(sample, **kwargs) -> CctopApp:
+    projects, ledger, now = sample
+    kwargs.setdefault("now", lambda: now)
+    return CctopApp(ledger, roots=[projects], **kwargs)
+
+
+def table_of(app: CctopApp) -> SessionTable:
+    return app.screen.query_one(SessionTable)
+
+
+def row_keys(table: SessionTable) -> list[str]:
+    return [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(table.row_count)]
+
+
+def cell(table: SessionTable, row_key: str, column: str) -> str:
+    value = table.get_cell(row_key, column)
+    assert isinstance(value, Text)
+    return value.plain.strip()
+
+
+async def test_main_screen_lists_todays_sessions_newest_first_and_h_adds_history(sample):
+    app = make_app(sample)
+    async with app.run_test(size=SIZE) as pilot:
+        await demo.settle(app, pilot)
+        table = table_of(app)
+        keys = row_keys(table)
+        assert keys[0] == NEWEST
+        assert len(keys) == 4  # the 2.1.197 sessions; the Feb 2026 ones are history
+        assert all(cell(table, k, "state") == "live" for k in keys)
+        assert cell(table, NEWEST, "cost") == "$0.31"
+        assert cell(table, NEWEST, "subagents") == "1"
+        await pilot.press("h")
+        assert table.row_count == 7
+        assert {cell(table, k, "state") for k in row_keys(table)[4:]} == {"hist"}
+        # A session never seen to finish its last response shows its output as a lower bound.
+        assert any(cell(table, k, "output").endswith("+") for k in row_keys(table)[4:])
+
+
+async def test_navigation_drill_down_and_back_keeps_the_cursor(sample):
+    app = make_app(sample)
+    async with app.run_test(size=SIZE) as pilot:
+        await demo.settle(app, pilot)
+        table = table_of(app)
+        await pilot.press("j", "j")
+        assert table.cursor_row == 2
+        await pilot.press("k")
+        chosen = row_keys(table)[1]
+        assert table.cursor_session() == chosen
+        await pilot.press("enter")
+        await demo.settle(app, pilot)
+        assert isinstance(app.screen, SessionScreen)
+        assert app.screen.session_id == chosen
+        requests = app.screen.query_one("#requests")
+        assert requests.row_count == 3
+        assert requests.cursor_row == 2  # followed: the newest request is selected
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
+        assert table_of(app).cursor_session() == chosen
+
+
+async def test_sort_cycles_columns_and_keeps_the_cursor_on_its_session(sample):
+    app = make_app(sample)
+    async with app.run_test(size=SIZE) as pilot:
+        await demo.settle(app, pilot)
+        await pilot.press("h")
+        table = table_of(app)
+        await pilot.press("down", "down")
+        chosen = table.cursor_session()
+        await pilot.press("s")  # last -> input
+        assert table.view.sort == rows.SORTABLE[rows.SORTABLE.index("last") + 1]
+        snapshot = app.snapshot
+        inputs = [snapshot.sessions[k].tokens.input_tokens for k in row_keys(table)]
+        assert inputs == sorted(inputs, reverse=True)
+        assert table.cursor_session() == chosen
+        await pilot.press("r")
+        inputs = [snapshot.sessions[k].tokens.input_tokens for k in row_keys(table)]
+        assert inputs == sorted(inputs)
+        assert table.cursor_session() == chosen
+        while table.view.sort != "cost":
+            await pilot.press("greater_than_sign")
+        costs = [snapshot.sessions[k].tokens.cost_usd for k in row_keys(table)]
+        assert costs == sorted(costs, reverse=True)
+        assert table.cursor_session() == chosen
+        await pilot.press("less_than_sign")
+        assert table.view.sort == "hit"
+        assert "▼" in table.columns["hit"].label.plain
+
+
+async def test_order_stays_put_when_data_changes_until_asked(sample):
+    projects, ledger, now = sample
+    app = make_app(sample)
+    async with app.run_test(size=SIZE) as pilot:
+        await demo.settle(app, pilot)
+        table = table_of(app)
+        while table.view.sort != "cost":
+            await pilot.press("s")
+        before = row_keys(table)
+        last = before[-1]
+        # The cheapest session becomes the most expensive: its cells change, its place does not.
+        ledger.ingest([ApiCall(last, None, "claude-opus-4-8", "msg_big", "req_big", now - 1, 10, 200_000)])
+        await demo.settle(app, pilot)
+        assert row_keys(table) == before
+        assert cell(table, last, "output") != "191"
+        await pilot.press("r", "r")  # asking for the order again re-sorts
+        assert row_keys(table)[0] == last
+
+
+async def test_filter_by_project_title_or_id_and_escape_clears(sample):
+    app = make_app(sample)
+    async with app.run_test(size=SIZE) as pilot:
+        await demo.settle(app, pilot)
+        await pilot.press("h", "slash")
+        await pilot.press(*"spotter")
+        table = table_of(app)
+        assert table.row_count == 3
+        assert all(app.snapshot.sessions[k].project.startswith("spotter") for k in row_keys(table))
+        await pilot.press("enter")  # back to the table, filter kept
+        assert table.has_focus and table.row_count == 3
+        await pilot.press("slash", *"zzz")
+        assert table.row_count == 0
+        empty = app.screen.query_one("#empty")
+        assert empty.display and "zzz" in str(empty.render())
+        await pilot.press("escape")
+        await pilot.press("escape")
+        assert table.row_count == 7
+        await pilot.press("slash", *NEWEST[:8], "enter")
+        assert row_keys(table) == [NEWEST]
+
+
+async def test_tree_puts_subagents_under_their_session(sample):
+    app = make_app(sample)
+    async with app.run_test(size=SIZE) as pilot:
+        await demo.settle(app, pilot)
+        await pilot.press("t")
+        table = table_of(app)
+        keys = row_keys(table)
+        parent = keys.index(NEWEST)
+        child = keys[parent + 1]
+        assert child.startswith(NEWEST + "/")
+        assert "└" in cell(table, child, "project")
+        assert cell(table, child, "cost") == "$0.10"
+        table.move_cursor(row=parent + 1)
+        assert table.cursor_session() == NEWEST  # a subagent row opens its session
+        await pilot.press("t")
+        assert all("/" not in k for k in row_keys(table))
+
+
+async def test_pause_freezes_the_table_but_not_the_header(sample):
+    projects, ledger, now = sample
+    app = make_app(sample)
+    async with app.run_test(size=SIZE) as pilot:
+        await demo.settle(app, pilot)
+        table = table_of(app)
+        await pilot.press("space")
+        assert app.paused
+        before = cell(table, NEWEST, "output")
+        ledger.ingest([ApiCall(NEWEST, None, "claude-opus-4-8", "msg_p", "req_p", now - 1, 10, 90_000)])
+        await demo.settle(app, pilot)
+        assert cell(table, NEWEST, "output") == before
+        header = app.screen.query_one("#totals")
+        assert "PAUSED" in str(header.render())
+        await pilot.press("space")
+        assert cell(table, NEWEST, "output") == "90.3k+"  # not final: a lower bound
+
+
+async def test_nothing_changed_means_no_table_work(sample):
+    app = make_app(sample, refresh=0.5)
+    async with app.run_test(size=SIZE) as pilot:
+        await demo.settle(app, pilot)
+        table = table_of(app)
+        calls: list[dict] = []
+        original = table.update_cell
+
+        def spy(*args, **kwargs):
+            calls.append(kwargs)
+            return original(*args, **kwargs)
+
+        table.update_cell = spy
+        frames = table.frames
+        await pilot.pause(1.3)  # two ticks and many wake-ups, fixed clock, no new data
+        assert table.frames == frames and calls == []
+        # New data: only changed cells are touched, never with update_width.
+        _, ledger, now = sample
+        ledger.ingest([ApiCall(NEWEST, None, "claude-opus-4-8", "msg_n", "req_n", now, 1, 1)])
+        await demo.settle(app, pilot)
+        assert table.frames == frames + 1
+        assert calls and all(not kw.get("update_width") for kw in calls)
+        assert len(calls) < len(rows.COLUMNS)
+
+
+async def test_refresh_rate_keys_and_help(sample):
+    app = make_app(sample)
+    async with app.run_test(size=SIZE) as pilot:
+        await demo.settle(app, pilot)
+        await pilot.press("minus")
+        assert app.refresh_interval == 2.0
+        await pilot.press("plus", "plus")
+        assert app.refresh_interval == 0.5
+        assert "refresh 0.5s" in str(app.screen.query_one("#totals").render())
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        assert "lower bound" in str(app.screen.query_one("#help_text").render()) or "at least" in str(
+            app.screen.query_one("#help_text").render()
+        )
+        await pilot.press("escape")
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for wanted in ("Pause / resume", "Filter sessions", "Toggle subagent tree", "Sort by cost"):
+            assert wanted in titles
+
+
+@pytest.mark.parametrize("spec", ["latest", "here", "2da9138a"])
+async def test_open_session_from_the_command_line(sample, spec):
+    expected = {"latest": NEWEST, "here": NEWEST, "2da9138a": "2da9138a-9060-4234-9110-d4601e2b59d1"}[spec]
+    app = make_app(sample, open_session=spec, cwd="/home/dev/proj1")
+    async with app.run_test(size=SIZE) as pilot:
+        await demo.settle(app, pilot)
+        await demo.settle(app, pilot)
+        assert isinstance(app.screen, SessionScreen)
+        assert app.screen.session_id == expected
+    assert resolve_session(app.snapshot, "here", "/nowhere") is None
+
+
+async def test_empty_state_says_where_it_looked_and_how_to_change_it(tmp_path):
+    ledger = demo.make_ledger()
+    app = CctopApp(ledger, now=lambda: 1.8e9, roots=[tmp_path / "nothing" / "projects"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await demo.settle(app, pilot)
+        text = str(app.screen.query_one("#empty").render())
+        assert str(tmp_path / "nothing" / "projects") in text
+        assert "--claude-dir" in text and "--otlp" in text and "otlp-env" in text
+
+
+INJECTIONS = {
+    "title": "[bold]boom[/bold] [link=https://evil.example]x[/link]",
+    "tool": "\x1b[31mRed\x1b]8;;http://evil\x07Tool[/]",
+    "cwd": "/home/x/\x1b[2J[red]p",
+}
+
+
+async def test_log_text_is_shown_literally_never_as_markup_or_control_codes():
+    ledger = demo.make_ledger()
+    sid = "11111111-2222-3333-4444-555555555555"
+    now = 1.8e9
+    ledger.ingest(
+        [
+            SessionMeta(
+                sid, now - 5, cwd=INJECTIONS["cwd"], title=INJECTIONS["title"], title_kind=TitleKind.CUSTOM
+            ),
+            ApiCall(sid, None, "claude-[i]x[/i]", "m1", "r1", now - 5, 10, 20, 30, 40, final=True),
+            ToolUse(sid, None, "t1", INJECTIONS["tool"], now - 4),
+            ToolResult(sid, "t1", True, now - 3),
+        ]
+    )
+    app = CctopApp(ledger, now=lambda: now)
+    async with app.run_test(size=(160, 32)) as pilot:
+        await demo.settle(app, pilot)
+        table = table_of(app)
+        title = table.get_cell(sid, "title")
+        assert title.plain.startswith("[bold]boom[/bold]") and not title.spans
+        project = cell(table, sid, "project")
+        assert "\x1b" not in project and "\\x1b" in project
+        screen_text = app.export_screenshot()
+        assert "\x1b" not in screen_text and "[bold]boom[/bold]" in screen_text.replace("&#160;", " ")
+        await pilot.press("enter")
+        await demo.settle(app, pilot)
+        feed = app.screen.query_one("#feed")
+        shown = "\n".join(strip.text for strip in feed.lines)
+        assert "\\x1b[31mRed\\x1b]8;;http://evil\\x07Tool[/]" in shown
+        tools = app.screen.query_one("#tools")
+        assert tools.get_row_at(0)[0].plain.startswith("\\x1b[31mRed")
+        summary = str(app.screen.query_one("#summary").render())
+        assert "[bold]boom[/bold]" in summary and "\x1b" not in summary
+
+
+async def test_a_line_appended_to_a_real_transcript_reaches_the_screen(tmp_path):
+    from cctop.sources.tailer import Tailer
+
+    projects = demo.lay_out_samples(tmp_path, SAMPLES)
+    ledger = demo.make_ledger()
+    tailer = Tailer([projects], sink=ledger.ingest, warn=ledger.warn, on_deleted=ledger.mark_files_deleted)
+    tailer.start()
+    try:
+        assert tailer.wait_idle(20)
+        target = projects / "-home-dev-proj1" / "2da9138a-9060-4234-9110-d4601e2b59d1.jsonl"
+        template = [line for line in target.read_text().splitlines() if '"type":"assistant"' in line][-1]
+        app = CctopApp(ledger, now=time.time, roots=[projects], refresh=1.0)
+        async with app.run_test(size=SIZE) as pilot:
+            await demo.settle(app, pilot)
+            await pilot.press("h")
+            table = table_of(app)
+            sid = "2da9138a-9060-4234-9110-d4601e2b59d1"
+            before = cell(table, sid, "output")
+            assert before == "191"
+            line = json.loads(template)
+            line["message"]["id"] = "msg_appended"
+            line["requestId"] = "req_appended"
+            line["uuid"] = "00000000-0000-0000-0000-0000000000aa"
+            line["message"]["usage"]["output_tokens"] = 5000
+            line["timestamp"] = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+            with target.open("a") as handle:
+                handle.write(json.dumps(line) + "\n")
+            appended = time.monotonic()
+            while cell(table, sid, "output") == before:
+                assert time.monotonic() - appended < 5, "the appended line never reached the table"
+                await pilot.pause(0.02)
+            assert cell(table, sid, "output") == "5.2k"
+            assert cell(table, sid, "state") == "live"  # it just wrote
+    finally:
+        tailer.stop()
