@@ -234,9 +234,11 @@ class FakeAnthropicApi:
                 pass
 
             def do_GET(self) -> None:  # noqa: N802 - stdlib name
+                self._read_body()
                 self._other()
 
             def do_HEAD(self) -> None:  # noqa: N802
+                self._read_body()
                 self._other()
 
             def do_POST(self) -> None:  # noqa: N802
@@ -257,11 +259,10 @@ class FakeAnthropicApi:
                     self._other()
 
             def _other(self) -> None:
+                """Paths this fake does not know (connectivity checks, ...): logged, answered {}."""
                 with api._lock:
                     api.unknown_paths.append(f"{self.command} {self.path}")
                     api.served.append(Served(self.path, None, None, None, False))
-                if self.command == "POST":
-                    self._read_body()
                 self._json(200, {})
 
             def _read_body(self) -> bytes:
