@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from cctop.model.ledger import Ledger
+from cctop.model.records import ApiCall
 from cctop.prices import packaged_pricebook
 from cctop.sources.discovery import find_transcripts
 from cctop.sources.reader import read_all
@@ -125,3 +127,25 @@ def write_session(root: Path, project: str, name: str, objs: list[dict]) -> Path
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"".join(line(o) for o in objs))
     return path
+
+
+class RecordSink:
+    """A thread-safe sink for sources under test: keeps every record it is handed."""
+
+    def __init__(self) -> None:
+        self.records: list = []
+        self.lock = threading.Lock()
+
+    def __call__(self, batch) -> None:
+        with self.lock:
+            self.records.extend(batch)
+
+    def of(self, kind: type) -> list:
+        with self.lock:
+            return [r for r in self.records if isinstance(r, kind)]
+
+    def calls(self) -> list[ApiCall]:
+        return self.of(ApiCall)
+
+    def request_ids(self) -> list[str | None]:
+        return [c.request_id for c in self.calls()]

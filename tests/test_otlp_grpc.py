@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import http.client
 import socket
-import threading
 from collections.abc import Iterator
 
 import grpc
 import pytest
+from helpers import RecordSink
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
     ExportLogsServiceResponse,
@@ -16,26 +16,13 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2_grpc import LogsServiceStub
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
-from cctop.model.records import ApiCall, Record
 from cctop.sources.otlp import OtlpConfig, OtlpListener
 
 MAX_BODY = 64 * 1024
 EXPORT = "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.records: list[Record] = []
-        self.lock = threading.Lock()
-
-    def __call__(self, batch) -> None:
-        with self.lock:
-            self.records.extend(batch)
-
-    def request_ids(self) -> list[str | None]:
-        with self.lock:
-            return [r.request_id for r in self.records if isinstance(r, ApiCall)]
-
+Sink = RecordSink
 
 def api_request(request_id: str, padding: int = 0, session: str | None = "s-1") -> ExportLogsServiceRequest:
     request = ExportLogsServiceRequest()

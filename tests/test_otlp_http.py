@@ -8,7 +8,6 @@ import gzip
 import http.client
 import json
 import socket
-import threading
 import time
 import tracemalloc
 import zlib
@@ -17,13 +16,14 @@ from functools import lru_cache
 from pathlib import Path
 
 import pytest
+from helpers import RecordSink
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
     ExportLogsServiceResponse,
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
-from cctop.model.records import Activity, ApiCall, Record
+from cctop.model.records import Activity
 from cctop.sources.otlp import OtlpConfig, OtlpListener, http_server
 from cctop.sources.otlp.http_server import BodyTooLarge, inflate
 
@@ -35,19 +35,7 @@ PB = "application/x-protobuf"
 MAX_BODY = 1 << 20
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.records: list[Record] = []
-        self.lock = threading.Lock()
-
-    def __call__(self, batch) -> None:
-        with self.lock:
-            self.records.extend(batch)
-
-    def calls(self) -> list[ApiCall]:
-        with self.lock:
-            return [r for r in self.records if isinstance(r, ApiCall)]
-
+Sink = RecordSink
 
 @pytest.fixture
 def sink() -> Sink:

@@ -3,11 +3,11 @@ Claude-Code-shaped events and counters in, session figures out."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from helpers import RecordSink
 from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcLogExporter
 from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as GrpcMetricExporter
 from opentelemetry.exporter.otlp.proto.http import Compression as HttpCompression
@@ -19,7 +19,7 @@ from opentelemetry.sdk.metrics import Counter, MeterProvider
 from opentelemetry.sdk.metrics.export import AggregationTemporality, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 
-from cctop.model.records import Activity, ApiCall, Record, SessionMeta
+from cctop.model.records import Activity, ApiCall, SessionMeta
 from cctop.sources.otlp import OtlpConfig, OtlpListener
 
 TOKEN = "sdk-t0ken"
@@ -31,19 +31,7 @@ CALLS = [  # (session, request id, input, output, cache read, cache creation, co
 ]
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.records: list[Record] = []
-        self.lock = threading.Lock()
-
-    def __call__(self, batch) -> None:
-        with self.lock:
-            self.records.extend(batch)
-
-    def of(self, kind: type) -> list[Any]:
-        with self.lock:
-            return [r for r in self.records if isinstance(r, kind)]
-
+Sink = RecordSink
 
 @pytest.fixture
 def sink() -> Sink:
