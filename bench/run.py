@@ -7,9 +7,10 @@ Measures, on the same corpus with the page cache warm for everyone:
 - baseline: ``grep -rc '"usage"'`` over the tree;
 - cold: ``cctop --once --json --no-store`` (MB/s, API calls/s, x baseline, peak RSS);
 - warm: ``cctop --once --json --store S`` a second time, after a first run filled S.
-Then runs the other benchmark modules found beside this file (otlp_bench.py, latency_bench.py,
-tui_bench.py) as subprocesses, each printing its own table and writing its JSON into bench/out/.
-They get the corpus as ``CCTOP_BENCH_CORPUS`` and the output dir as ``CCTOP_BENCH_OUT``.
+Then runs every other ``bench/*_bench.py`` (otlp, latency, tui, store, ...) as a subprocess, each
+printing its own table and writing its JSON into bench/out/. They get the corpus as
+``CCTOP_BENCH_CORPUS`` (and as ``--corpus DIR`` when the script mentions that option) and the
+output dir as ``CCTOP_BENCH_OUT``.
 Writes bench/out/results.json.
 """
 
@@ -38,7 +39,6 @@ import corpus as corpus_builder  # noqa: E402 - bench/ is not a package
 
 OUT = BENCH / "out"
 CORPORA = BENCH / "corpus"
-OTHER_BENCHMARKS = ("otlp_bench", "latency_bench", "tui_bench")
 # Targets from the benchmarks issue, as multiples of the grep baseline.
 COLD_TARGET_X = 20.0
 WARM_TARGET_X = 2.5
@@ -201,21 +201,30 @@ def totals_of(output: str) -> dict[str, Any]:
     return json.loads(output)["totals"]
 
 
+def other_benchmarks() -> list[str]:
+    """Every ``bench/*_bench.py``: modules others write, run as they are."""
+    return sorted(p.stem for p in BENCH.glob("*_bench.py"))
+
+
 def run_others(corpus: Path, only: set[str] | None) -> dict[str, Any]:
     results: dict[str, Any] = {}
-    for name in OTHER_BENCHMARKS:
+    for name in other_benchmarks():
         script = BENCH / f"{name}.py"
-        if not script.exists() or (only is not None and name not in only):
+        if only is not None and name not in only:
             continue
         print(f"\n== {name} ==", flush=True)
         env = dict(os.environ, CCTOP_BENCH_CORPUS=str(corpus), CCTOP_BENCH_OUT=str(OUT))
-        started = time.perf_counter()
-        done = subprocess.run([sys.executable, str(script)], env=env, cwd=REPO)
-        json_path = OUT / f"{name}.json"
+        command = [sys.executable, str(script)]
+        if "--corpus" in script.read_text(encoding="utf-8"):
+            command += ["--corpus", str(corpus)]
+        started, wall_start = time.perf_counter(), time.time()
+        done = subprocess.run(command, env=env, cwd=REPO)
+        written = sorted(p.name for p in OUT.glob("*.json")
+                         if p.name != "results.json" and p.stat().st_mtime >= wall_start - 1)
         results[name] = {
             "exit_code": done.returncode,
             "seconds": round(time.perf_counter() - started, 2),
-            "json": str(json_path.relative_to(REPO)) if json_path.exists() else None,
+            "json": [str((OUT / n).relative_to(REPO)) for n in written],
         }
     return results
 
@@ -260,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement (best is kept)")
     parser.add_argument("--only", default=None,
-                        help="comma list of other benchmarks to run (default: all found; 'none' for none)")
+                        help="comma list of *_bench modules to run, e.g. otlp_bench (default: all; 'none')")
     args = parser.parse_args(argv)
     only = None if args.only is None else {s.strip() for s in args.only.split(",") if s.strip()}
 
