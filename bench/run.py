@@ -206,6 +206,10 @@ def other_benchmarks() -> list[str]:
     return sorted(p.stem for p in BENCH.glob("*_bench.py"))
 
 
+def _json_mtimes() -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in OUT.glob("*.json") if p.name != "results.json"}
+
+
 def run_others(corpus: Path, only: set[str] | None) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for name in other_benchmarks():
@@ -217,10 +221,10 @@ def run_others(corpus: Path, only: set[str] | None) -> dict[str, Any]:
         command = [sys.executable, str(script)]
         if "--corpus" in script.read_text(encoding="utf-8"):
             command += ["--corpus", str(corpus)]
-        started, wall_start = time.perf_counter(), time.time()
+        before = _json_mtimes()
+        started = time.perf_counter()
         done = subprocess.run(command, env=env, cwd=REPO)
-        written = sorted(p.name for p in OUT.glob("*.json")
-                         if p.name != "results.json" and p.stat().st_mtime >= wall_start - 1)
+        written = sorted(name for name, mtime in _json_mtimes().items() if before.get(name) != mtime)
         results[name] = {
             "exit_code": done.returncode,
             "seconds": round(time.perf_counter() - started, 2),
