@@ -99,24 +99,27 @@ async def test_sort_cycles_columns_and_keeps_the_cursor_on_its_session(sample):
         table = table_of(app)
         await pilot.press("down", "down")
         chosen = table.cursor_session()
-        await pilot.press("s")  # last -> input
-        assert table.view.sort == rows.SORTABLE[rows.SORTABLE.index("last") + 1]
+        await pilot.press("s")  # the next column after "last"
+        assert table.view.sort == rows.SORTABLE[rows.SORTABLE.index("last") + 1] == "cost"
         snapshot = app.snapshot
-        inputs = [snapshot.sessions[k].tokens.input_tokens for k in row_keys(table)]
-        assert inputs == sorted(inputs, reverse=True)
-        assert table.cursor_session() == chosen
-        await pilot.press("r")
-        inputs = [snapshot.sessions[k].tokens.input_tokens for k in row_keys(table)]
-        assert inputs == sorted(inputs)
-        assert table.cursor_session() == chosen
-        while table.view.sort != "cost":
-            await pilot.press("greater_than_sign")
         costs = [snapshot.sessions[k].tokens.cost_usd for k in row_keys(table)]
         assert costs == sorted(costs, reverse=True)
         assert table.cursor_session() == chosen
+        await pilot.press("r")
+        costs = [snapshot.sessions[k].tokens.cost_usd for k in row_keys(table)]
+        assert costs == sorted(costs)
+        assert table.cursor_session() == chosen
+        while table.view.sort != "input":
+            await pilot.press("greater_than_sign")
+        inputs = [snapshot.sessions[k].tokens.input_tokens for k in row_keys(table)]
+        assert inputs == sorted(inputs, reverse=True)
+        assert table.cursor_session() == chosen
         await pilot.press("less_than_sign")
+        assert table.view.sort == "ttl"
+        assert "▼" in table.columns["ttl"].label.plain
+        await pilot.press("less_than_sign", "less_than_sign")
         assert table.view.sort == "hit"
-        assert "▼" in table.columns["hit"].label.plain
+        assert "▼" not in table.columns["ttl"].label.plain
 
 
 async def test_order_stays_put_when_data_changes_until_asked(sample):

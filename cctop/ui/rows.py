@@ -54,22 +54,24 @@ def state_of(stats: SessionStats, now: float, day_start: float) -> str:
     return "hist"
 
 
+# Money and cache health first: at 80 columns (a split pane) the token counts scroll off,
+# not the cost, hit rate, context fill and cache countdown.
 COLUMNS: tuple[Column, ...] = (
     Column("state", "st", 4, False, lambda s, now: _num(s.last_ts)),
     Column("project", "project", 11, False, lambda s, now: s.project.lower()),
     Column("title", "title", 18, False, lambda s, now: (s.title or "").lower()),
-    Column("model", "model", 9, False, lambda s, now: s.models[0] if s.models else ""),
     Column("last", "last", 4, True, lambda s, now: _num(s.last_ts)),
+    Column("cost", "cost", 7, True, lambda s, now: s.tokens.cost_usd),
+    Column("hit", "hit", 4, True, lambda s, now: _num(s.tokens.cache_hit_rate)),
+    Column("context", "ctx", 4, True, lambda s, now: _num(s.context_fill)),
+    Column("ttl", "cache", 7, True, lambda s, now: _num(_ttl_left(s, now))),
     Column("input", "in", 6, True, lambda s, now: s.tokens.input_tokens),
     Column("output", "out", 7, True, lambda s, now: s.tokens.output_tokens),
     Column("cache_read", "read", 6, True, lambda s, now: s.tokens.cache_read_tokens),
     Column("cache_write", "write", 7, True, lambda s, now: s.tokens.cache_creation_tokens),
-    Column("hit", "hit", 4, True, lambda s, now: _num(s.tokens.cache_hit_rate)),
-    Column("cost", "cost", 7, True, lambda s, now: s.tokens.cost_usd),
     Column("tools", "tools", 6, True, lambda s, now: s.tool_calls),
     Column("subagents", "sub", 3, True, lambda s, now: s.subagent_count),
-    Column("context", "ctx", 4, True, lambda s, now: _num(s.context_fill)),
-    Column("ttl", "cache", 7, True, lambda s, now: _num(_ttl_left(s, now))),
+    Column("model", "model", 9, False, lambda s, now: s.models[0] if s.models else ""),
 )
 COLUMN_KEYS = tuple(c.key for c in COLUMNS)
 SORTABLE = tuple(c.key for c in COLUMNS if c.sort is not None and c.key != "state")
@@ -127,38 +129,36 @@ def session_cells(stats: SessionStats, now: float, day_start: float) -> tuple[Ce
     output = fmt.tokens(t.output_tokens) + ("+" if stats.output_is_lower_bound else "")
     cost = fmt.money(stats.cost_usd, partial=t.cost_usd)
     tools = str(stats.tool_calls) + (f" {stats.tool_errors}!" if stats.tool_errors else "")
-    return (
-        (state, {"live": "live", "idle": "", "hist": "muted"}[state]),
-        (clip(fmt.safe_text(stats.project), 11), "accent" if state == "live" else ""),
-        (clip(fmt.safe_text(stats.title or ""), 18), ""),
-        (clip(fmt.safe_text(short_model(stats.models)), 9), ""),
-        (fmt.ago(stats.last_ts, now), ""),
-        (fmt.tokens(t.input_tokens), ""),
-        (output, ""),
-        (fmt.tokens(t.cache_read_tokens), ""),
-        (fmt.tokens(t.cache_creation_tokens), ""),
-        (fmt.percent(t.cache_hit_rate), hit_role(t.cache_hit_rate)),
-        (cost, "warn" if stats.cost_usd is None else ""),
-        (tools, "error" if stats.tool_errors else ""),
-        (str(stats.subagent_count) if stats.subagent_count else "-", ""),
-        (fmt.percent(stats.context_fill), fill_role(stats.context_fill)),
-        ttl_text(_ttl_left(stats, now)),
-    )
+    cells = {
+        "state": (state, {"live": "live", "idle": "", "hist": "muted"}[state]),
+        "project": (clip(fmt.safe_text(stats.project), 11), "accent" if state == "live" else ""),
+        "title": (clip(fmt.safe_text(stats.title or ""), 18), ""),
+        "model": (clip(fmt.safe_text(short_model(stats.models)), 9), ""),
+        "last": (fmt.ago(stats.last_ts, now), ""),
+        "input": (fmt.tokens(t.input_tokens), ""),
+        "output": (output, ""),
+        "cache_read": (fmt.tokens(t.cache_read_tokens), ""),
+        "cache_write": (fmt.tokens(t.cache_creation_tokens), ""),
+        "hit": (fmt.percent(t.cache_hit_rate), hit_role(t.cache_hit_rate)),
+        "cost": (cost, "warn" if stats.cost_usd is None else ""),
+        "tools": (tools, "error" if stats.tool_errors else ""),
+        "subagents": (str(stats.subagent_count) if stats.subagent_count else "-", ""),
+        "context": (fmt.percent(stats.context_fill), fill_role(stats.context_fill)),
+        "ttl": ttl_text(_ttl_left(stats, now)),
+    }
+    return tuple(cells[key] for key in COLUMN_KEYS)
 
 
 def subagent_cells(agent: SubagentStats, last: bool) -> tuple[Cell, ...]:
     branch = "└ " if last else "├ "
     kind = "compact" if agent.is_compaction else (agent.agent_type or "agent")
     about = agent.description or agent.agent_id
-    blank: Cell = ("", "")
-    return (
-        blank,
-        (clip(branch + fmt.safe_text(kind), 11), "muted"),
-        (clip(fmt.safe_text(f"{about} ({agent.requests} req)"), 18), "muted"),
-        blank, blank, blank, blank, blank, blank, blank,
-        (fmt.money(agent.cost_usd), "muted"),
-        blank, blank, blank, blank,
-    )  # fmt: skip
+    cells = {
+        "project": (clip(branch + fmt.safe_text(kind), 11), "muted"),
+        "title": (clip(fmt.safe_text(f"{about} ({agent.requests} req)"), 18), "muted"),
+        "cost": (fmt.money(agent.cost_usd), "muted"),
+    }
+    return tuple(cells.get(key, ("", "")) for key in COLUMN_KEYS)
 
 
 def matches(stats: SessionStats, needle: str) -> bool:

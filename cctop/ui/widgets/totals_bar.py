@@ -17,7 +17,7 @@ def _window(label: str, window: WindowTotals) -> str:
     cost = (
         fmt.money(None, partial=window.cost_usd) if window.unpriced_requests else fmt.money(window.cost_usd)
     )
-    return f"{label} {cost} {fmt.tokens(window.tokens)} tok"
+    return f"{label} {cost} {fmt.tokens(window.tokens)}"
 
 
 def totals_text(
@@ -29,14 +29,13 @@ def totals_text(
 ) -> Text:
     """Two lines: money and cache first (what people glance at), then where data comes from."""
     text = Text(no_wrap=True, overflow="ellipsis")
-    text.append("cctop ", style=f"bold {style_for('accent')}")
     if snapshot is None:
         text.append("reading transcripts…", style=style_for("muted"))
     else:
         totals = snapshot.totals
         text.append(_window("today", totals.today), style="bold")
         text.append("  ")
-        text.append(_window("last hour", totals.last_hour))
+        text.append(_window("1h", totals.last_hour))
         text.append("  burn ")
         text.append(f"{fmt.money(totals.burn_rate_usd_per_hour)}/h", style="bold")
         text.append("  hit ")

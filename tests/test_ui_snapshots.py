@@ -1,0 +1,87 @@
+"""Snapshot tests (pytest-textual-snapshot) of the main, session and help screens on the real
+sample transcripts with a fixed clock and timezone. Update with ``pytest --snapshot-update``
+after reviewing the report."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from cctop.ui import demo
+from cctop.ui.app import CctopApp
+
+SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
+
+
+@pytest.fixture(autouse=True)
+def utc():
+    """Clock columns show local time: pin the zone so the pictures are the same everywhere."""
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    yield
+    if old is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = old
+    time.tzset()
+
+
+@pytest.fixture
+def app(tmp_path) -> CctopApp:
+    projects = demo.lay_out_samples(tmp_path, SAMPLES)
+    ledger = demo.make_ledger()
+    files = demo.load(projects, ledger)
+    now = demo.fixed_now(ledger)
+    return CctopApp(
+        ledger, now=lambda: now, roots=[projects], sources=[lambda: f"transcripts: {files} files"]
+    )
+
+
+async def settle(pilot) -> None:
+    await demo.settle(pilot.app, pilot)
+
+
+def test_main_screen(snap_compare, app):
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("h", "t")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(120, 30), run_before=run_before)
+
+
+def test_main_screen_80x24(snap_compare, app):
+    assert snap_compare(app, terminal_size=(80, 24), run_before=settle)
+
+
+def test_session_screen(snap_compare, app):
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(120, 30), run_before=run_before)
+
+
+def test_help_screen(snap_compare, app):
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(120, 30), run_before=run_before)
+
+
+def test_session_screen_80x24(snap_compare, app):
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
