@@ -8,26 +8,36 @@ from types import MappingProxyType
 
 import orjson
 
+from cctop import format as fmt
 from cctop import report
-from cctop.model.snapshot import SessionStats, Snapshot, TokenTotals, Totals, WindowTotals
+from cctop.model.snapshot import Snapshot, TokenTotals, Totals, WindowTotals
 from cctop.runtime import Runtime, make_runtime, missing_roots_message, open_store
-from cctop.sources.discovery import find_transcripts
-from cctop.sources.parallel import read_many
 
 
 def run_once(args: argparse.Namespace) -> int:
     runtime = make_runtime(args)
     ledger = runtime.ledger
     store = open_store(args, runtime.warn)
+    summaries = None
     if store is None:
+        from cctop.sources.discovery import find_transcripts
+        from cctop.sources.parallel import read_many
+
         files = [f for root in runtime.roots for f in find_transcripts(root, runtime.warn)]
         read_many(files, runtime.warn, ledger.ingest)
         snapshot = ledger.snapshot()
     else:
-        snapshot, files = _from_store(runtime, store)
+        snapshot, summaries, count = _from_store(runtime, store, args)
+        files = [None] * count  # only its emptiness matters below
     session_filter = report.SessionFilter(since=args.since, project=args.project, session=args.session)
     sessions = report.select(snapshot, session_filter)
     if args.json:
+        if summaries is not None:
+            warnings = list(snapshot.warnings)
+            if not files:
+                warnings.append(missing_roots_message(runtime.roots))
+            sys.stdout.buffer.write(_json_bytes(snapshot, sessions, warnings))
+            return 0
         document = report.document(snapshot, sessions)
         if not files:
             document["warnings"].append(missing_roots_message(runtime.roots))
@@ -47,30 +57,59 @@ def run_once(args: argparse.Namespace) -> int:
     return 0
 
 
-def _from_store(runtime: Runtime, store) -> tuple[Snapshot, list]:
-    """Through the store: its saved aggregates when nothing changed, else the ledger fed from
-    stored records plus appended bytes. ``files`` is only checked for emptiness."""
+def _from_store(runtime: Runtime, store, args: argparse.Namespace):
+    """Through the store: its saved aggregates when no transcript changed, else the ledger fed
+    from stored records plus appended bytes. Returns (snapshot, summaries, file count);
+    ``summaries`` (with --json and saved aggregates) are light stand-ins carrying finished
+    JSON documents, else None."""
     from cctop.sources import history
 
-    key = history.price_key(runtime.pricebook, runtime.cache_summaries)
+    key = history.aggregate_key(
+        runtime.pricebook, runtime.cache_summaries, report.session_json, report.totals_json,
+        _session_document, _json_bytes,
+    )  # fmt: skip
     try:
-        loaded = history.load(runtime.roots, runtime.ledger, store, runtime.warn, key)
+        loaded = history.load(
+            runtime.roots, runtime.ledger, store, runtime.warn, key, _session_document, stats=not args.json
+        )
     finally:
         store.close()
     snapshot = runtime.ledger.snapshot()
-    files = [None] * loaded.files
-    if loaded.sessions is None:
-        return snapshot, files
+    if loaded.cached is None:
+        return snapshot, None, loaded.files
     # Saved aggregates: today/last-hour windows need the calls, and --once never shows them.
-    warnings = list(dict.fromkeys([*snapshot.warnings, *loaded.warnings]))
-    sessions = {s.id: s for s in loaded.sessions}
-    totals = Totals(report_totals(loaded.sessions), WindowTotals(), WindowTotals(), 0.0, len(sessions))
-    return Snapshot(
-        snapshot.version, snapshot.generated_at, MappingProxyType(sessions), totals, tuple(warnings)
-    ), files
+    warnings = tuple(dict.fromkeys([*snapshot.warnings, *loaded.cached.warnings]))
+    stand_ins = loaded.cached.summaries() if args.json else loaded.cached.sessions()
+    sessions = {s.id: s for s in stand_ins}
+    totals = Totals(report_totals(stand_ins), WindowTotals(), WindowTotals(), 0.0, len(sessions))
+    snapshot = Snapshot(snapshot.version, snapshot.generated_at, MappingProxyType(sessions), totals, warnings)
+    return snapshot, (stand_ins if args.json else None), loaded.files
 
 
-def report_totals(sessions: list[SessionStats]) -> TokenTotals:
+def _session_document(stats) -> bytes:
+    """One session as it sits in the --json document: indented two levels deeper."""
+    return orjson.dumps(report.session_json(stats), option=orjson.OPT_INDENT_2).replace(b"\n", b"\n    ")
+
+
+def _json_bytes(snapshot: Snapshot, summaries: list, warnings: list[str]) -> bytes:
+    """Byte for byte what orjson writes for report.document, with the saved session documents
+    spliced in instead of rebuilt."""
+    head = {
+        "schema": report.JSON_SCHEMA_VERSION,
+        "generated_at": fmt.iso(snapshot.generated_at),
+        "sessions": [],
+        "totals": report.totals_json(summaries),
+        "warnings": warnings,
+    }
+    text = orjson.dumps(head, option=orjson.OPT_INDENT_2)
+    if summaries:
+        body = b",\n    ".join([s.document for s in summaries])
+        # "sessions" precedes "warnings", so the first match is the key, not a warning's text.
+        text = text.replace(b'"sessions": []', b'"sessions": [\n    ' + body + b"\n  ]", 1)
+    return text + b"\n"
+
+
+def report_totals(sessions: list) -> TokenTotals:
     return TokenTotals(
         sum(s.tokens.requests for s in sessions),
         sum(s.tokens.input_tokens for s in sessions),

@@ -1,57 +1,93 @@
 """One-shot loading through the store: the warm path of ``--once``.
 
 If no transcript changed since the store's last full build (same identities and sizes, none
-new, none gone) and the prices are the same, the per-session aggregates saved then are the
-answer: no transcript and no call row is read. Otherwise the stored records are replayed into
-the ledger, only the bytes appended since the stored offsets are read, and the aggregates are
-saved again for next time.
+new, none gone) and the prices and output code are the same, the per-session aggregates saved
+then are the answer: no transcript and no call row is read. Otherwise the stored records are
+replayed into the ledger, only the bytes appended since the stored offsets are read, and the
+aggregates are saved again for next time.
+
+The quick check is most of a warm run, so it avoids pathlib and imports nothing heavy.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import CodeType
+from typing import TYPE_CHECKING
 
 from cctop import __version__
-from cctop.model.ledger import Ledger
 from cctop.model.snapshot import SessionStats
-from cctop.sources.discovery import TranscriptFile, Warn, find_transcripts
-from cctop.sources.parallel import read_many
-from cctop.sources.reader import FileResult
-from cctop.sources.store import Store, StoredFile
-from cctop.sources.tracker import FileTracker
+from cctop.sources.discovery import Warn
+from cctop.sources.stats_codec import stats_to_json
+from cctop.sources.store import CachedSessions, Store
 
-# Bump when what an aggregate means changes (stats_codec, ledger semantics).
+if TYPE_CHECKING:
+    from cctop.model.ledger import Ledger
+
+# Bump when what an aggregate means changes in a way the code hash below cannot see.
 AGGREGATE_FORMAT = 1
 
 
 @dataclass(frozen=True, slots=True)
 class History:
     files: int  # transcripts found on disk
-    sessions: list[SessionStats] | None  # from the aggregate cache; None = read into the ledger
-    warnings: list[str]
+    cached: CachedSessions | None  # the saved aggregates; None = everything is in the ledger
     bytes_read: int
 
 
-def price_key(pricebook: object, summarizer: bool) -> str:
-    """What the saved aggregates depend on besides the transcripts themselves."""
+def aggregate_key(pricebook: object, summarizer: bool, *code: Callable[..., object]) -> str:
+    """What saved aggregates depend on besides the transcripts: prices, cctop's version and the
+    code that turns stats into output (``code``), so editing that code invalidates them."""
     models = getattr(pricebook, "models", {})
     text = repr((__version__, AGGREGATE_FORMAT, summarizer, sorted(models.items())))
-    return hashlib.sha256(text.encode()).hexdigest()
+    digest = hashlib.sha256(text.encode())
+    for function in (stats_to_json, Store.save_sessions, *code):
+        _hash_code(digest, function.__code__)
+    return digest.hexdigest()
 
 
-def load(roots: Sequence[Path], ledger: Ledger, store: Store, warn: Warn, key: str) -> History:
-    files = [f for root in roots for f in find_transcripts(root, warn)]
+def _hash_code(digest, code: CodeType) -> None:
+    digest.update(code.co_code)
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            _hash_code(digest, const)
+        else:
+            digest.update(repr(const).encode())
+
+
+def load(
+    roots: Sequence[Path],
+    ledger: Ledger,
+    store: Store,
+    warn: Warn,
+    key: str,
+    document: Callable[[SessionStats], bytes],
+    stats: bool = True,
+) -> History:
+    """Sessions for a one-shot report: the saved aggregates if still valid, else the ledger
+    filled from the store plus appended bytes (and the aggregates saved for next time).
+    ``document`` renders one session's finished report document, saved beside it; ``stats``
+    False skips decoding full SessionStats from the saved aggregates."""
     generation = store.generation()
-    stored = store.files()
-    if _unchanged(files, stored, roots):
-        cached = store.cached_sessions(generation, key)
+    on_disk = quick_scan(roots)
+    if on_disk is not None and _unchanged(on_disk, store.live_files(), roots):
+        cached = store.cached_sessions(generation, key, stats)
         if cached is not None:
-            sessions, warnings = cached
-            return History(len(files), sessions, warnings, 0)
+            return History(len(on_disk), cached, 0)
+    return _rebuild(roots, ledger, store, warn, key, document)
+
+
+def _rebuild(roots, ledger, store, warn, key, document) -> History:
+    from cctop.sources.discovery import TranscriptFile, find_transcripts
+    from cctop.sources.parallel import read_many
+    from cctop.sources.reader import FileResult
+    from cctop.sources.tracker import FileTracker
+
+    files = [f for root in roots for f in find_transcripts(root, warn)]
     tracker = FileTracker(
         list(roots), ledger.ingest, warn, store, ledger.mark_files_deleted, include_tail=True
     )
@@ -64,38 +100,57 @@ def load(roots: Sequence[Path], ledger: Ledger, store: Store, warn: Warn, key: s
             str(file.path), file.device, file.inode, file.size, file.mtime, 0, result.offset, result.records
         )
 
-    ordered = sorted(fresh, key=lambda f: f.mtime, reverse=True)
-    bytes_read = read_many(ordered, warn, ledger.ingest, on_file=commit)
+    # Discovery order, as the --no-store path reads: the ledger keeps the same first sightings.
+    bytes_read = read_many(fresh, warn, ledger.ingest, on_file=commit)
     for file in sorted(files, key=lambda f: f.mtime, reverse=True):
         if file.path not in fresh_paths:
             tracker.update(str(file.path), file.role)
     bytes_read += tracker.bytes_read
     generation = store.generation()
     snapshot = ledger.snapshot()
-    store.save_sessions(generation, key, list(snapshot.sessions.values()), snapshot.warnings)
-    return History(len(files), None, [], bytes_read)
+    store.save_sessions(generation, key, list(snapshot.sessions.values()), snapshot.warnings, document)
+    return History(len(files), None, bytes_read)
 
 
-def _unchanged(files: Sequence[TranscriptFile], stored: dict[str, StoredFile], roots: Sequence[Path]) -> bool:
-    live = 0
-    for file in files:
-        known = stored.get(str(file.path))
-        if (
-            known is None
-            or known.gone
-            or (known.device, known.inode, known.size)
-            != (
-                file.device,
-                file.inode,
-                file.size,
-            )
-        ):
-            return False
-        live += 1
-    # A stored live file under these roots that is no longer on disk is a change too.
-    under = [p for p, f in stored.items() if not f.gone and _under(p, roots)]
-    return len(under) == live
+def is_transcript(parts: tuple[str, ...]) -> bool:
+    """``jsonl.classify(...) is not None`` on path parts relative to a root, without building
+    paths (tests check the two agree)."""
+    name = parts[-1]
+    if not name.endswith(".jsonl") or name == "journal.jsonl" or len(parts) < 2:
+        return False
+    return len(parts) == 2 or (name.startswith("agent-") and parts[2] in ("subagents", "workflows"))
 
 
-def _under(path: str, roots: Sequence[Path]) -> bool:
-    return any(path.startswith(os.path.join(root, "")) for root in roots)
+def quick_scan(roots: Sequence[Path]) -> dict[str, tuple[int, int, int]] | None:
+    """path -> (device, inode, size) of every transcript; None if some dir could not be read
+    (then the careful path runs, with its warnings)."""
+    found: dict[str, tuple[int, int, int]] = {}
+    for root in roots:
+        top = str(root)
+        if not os.path.isdir(top):
+            continue
+        stack: list[tuple[str, tuple[str, ...]]] = [(top, ())]
+        while stack:
+            directory, parts = stack.pop()
+            try:
+                with os.scandir(directory) as entries:
+                    for entry in entries:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append((entry.path, (*parts, entry.name)))
+                        elif entry.name.endswith(".jsonl") and is_transcript((*parts, entry.name)):
+                            st = entry.stat(follow_symlinks=False)
+                            found[entry.path] = (st.st_dev, st.st_ino, st.st_size)
+            except OSError:
+                return None
+    return found
+
+
+def _unchanged(
+    on_disk: dict[str, tuple[int, int, int]], stored: dict[str, tuple[int, int, int]], roots: Sequence[Path]
+) -> bool:
+    """Same files with the same identities and sizes as the store read (under these roots)."""
+    if len(stored) < len(on_disk):
+        return False
+    prefixes = tuple(os.path.join(root, "") for root in roots)
+    under = {path: identity for path, identity in stored.items() if path.startswith(prefixes)}
+    return under == on_disk

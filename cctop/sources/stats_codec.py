@@ -68,3 +68,18 @@ def stats_from_json(doc: dict[str, Any]) -> SessionStats:
         activity=MappingProxyType(doc["activity"]),
         cache=None if cache is None else StoredCache(cache),
     )
+
+
+class SessionSummary:
+    """What ``--once`` filters, sorts and totals on (duck-types SessionStats for
+    report.SessionFilter and report.totals_json), plus the session's finished JSON document."""
+
+    __slots__ = ("id", "project", "cwd", "last_ts", "tokens", "web_search_requests", "tool_calls",
+                 "tool_errors", "document")  # fmt: skip
+
+    def __init__(self, row: tuple) -> None:
+        """``row``: a store session_cache row (see Store.cached_sessions)."""
+        self.id, self.project, self.cwd, self.last_ts = row[0], row[1], row[2], row[3]
+        self.tokens = TokenTotals(*row[4:11])
+        self.web_search_requests, self.tool_calls, self.tool_errors = row[11], row[12], row[13]
+        self.document: bytes = row[15]

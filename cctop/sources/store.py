@@ -28,7 +28,7 @@ import orjson
 from cctop.model.records import Record
 from cctop.model.snapshot import SessionStats
 from cctop.sources import record_codec
-from cctop.sources.stats_codec import stats_from_json, stats_to_json
+from cctop.sources.stats_codec import SessionSummary, stats_from_json, stats_to_json
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 5000
@@ -61,8 +61,26 @@ _MIGRATIONS: dict[int, str] = {
         id INTEGER PRIMARY KEY CHECK (id = 1),
         generation INTEGER NOT NULL,
         price_key TEXT NOT NULL,
-        warnings BLOB NOT NULL,
-        sessions BLOB NOT NULL
+        warnings BLOB NOT NULL
+    );
+    CREATE TABLE session_cache (
+        pos INTEGER PRIMARY KEY,
+        id TEXT NOT NULL,
+        project TEXT NOT NULL,
+        cwd TEXT,
+        last_ts REAL,
+        requests INTEGER NOT NULL,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cache_read_tokens INTEGER NOT NULL,
+        cache_creation_tokens INTEGER NOT NULL,
+        cost_usd REAL NOT NULL,
+        unpriced_requests INTEGER NOT NULL,
+        web_search_requests INTEGER NOT NULL,
+        tool_calls INTEGER NOT NULL,
+        tool_errors INTEGER NOT NULL,
+        stats BLOB NOT NULL,
+        document BLOB NOT NULL
     );
     """,
 }
@@ -246,25 +264,82 @@ class Store:
 
     # -- aggregate cache -------------------------------------------------------------
 
-    def cached_sessions(self, generation: int, price_key: str) -> tuple[list[SessionStats], list[str]] | None:
-        """The sessions and warnings saved at ``generation`` with these prices, else None."""
-        row = self._db.execute(
-            "SELECT warnings, sessions FROM snapshot_cache WHERE id = 1 AND generation = ? AND price_key = ?",
-            (generation, price_key),
-        ).fetchone()
-        if row is None:
-            return None
-        return [stats_from_json(doc) for doc in orjson.loads(row[1])], orjson.loads(row[0])
+    def live_files(self) -> dict[str, tuple[int, int, int]]:
+        """path -> (device, inode, size) of every file not known to be gone: the cheap check
+        a warm start makes before trusting the saved aggregates."""
+        rows = self._db.execute("SELECT path, device, inode, size FROM files WHERE gone = 0")
+        return {row[0]: (row[1], row[2], row[3]) for row in rows}
+
+    def cached_sessions(self, generation: int, price_key: str, stats: bool = True) -> CachedSessions | None:
+        """The aggregates saved at ``generation`` with this key, else None. ``stats=False``
+        fetches only the summaries and documents (what ``--once --json`` needs)."""
+        db = self._db
+        db.execute("BEGIN")  # one read snapshot for both tables
+        try:
+            row = db.execute(
+                "SELECT warnings FROM snapshot_cache WHERE id = 1 AND generation = ? AND price_key = ?",
+                (generation, price_key),
+            ).fetchone()
+            if row is None:
+                return None
+            rows = db.execute(
+                "SELECT id, project, cwd, last_ts, requests, input_tokens, output_tokens, "
+                "cache_read_tokens, cache_creation_tokens, cost_usd, unpriced_requests, "
+                f"web_search_requests, tool_calls, tool_errors, {'stats' if stats else 'NULL'}, document "
+                "FROM session_cache "
+                "ORDER BY pos"
+            ).fetchall()
+            return CachedSessions(orjson.loads(row[0]), rows)
+        finally:
+            db.execute("COMMIT")
 
     def save_sessions(
-        self, generation: int, price_key: str, sessions: Sequence[SessionStats], warnings: Sequence[str]
+        self,
+        generation: int,
+        price_key: str,
+        sessions: Sequence[SessionStats],
+        warnings: Sequence[str],
+        document: Callable[[SessionStats], bytes],
     ) -> None:
-        blob = orjson.dumps([stats_to_json(s) for s in sessions])
-        self._db.execute(
-            "INSERT OR REPLACE INTO snapshot_cache (id, generation, price_key, warnings, sessions) "
-            "VALUES (1, ?, ?, ?, ?)",
-            (generation, price_key, orjson.dumps(list(warnings)), blob),
-        )
+        """Save the aggregates, plus each session's finished report document (bytes), so a warm
+        ``--once --json`` prints without rebuilding anything."""
+        rows = []
+        for pos, s in enumerate(sessions):
+            t = s.tokens
+            rows.append((
+                pos, s.id, s.project, s.cwd, s.last_ts, t.requests, t.input_tokens, t.output_tokens,
+                t.cache_read_tokens, t.cache_creation_tokens, t.cost_usd, t.unpriced_requests,
+                s.web_search_requests, s.tool_calls, s.tool_errors, orjson.dumps(stats_to_json(s)),
+                document(s),
+            ))  # fmt: skip
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("DELETE FROM session_cache")
+            db.executemany(f"INSERT INTO session_cache VALUES ({', '.join('?' * 17)})", rows)
+            db.execute(
+                "INSERT OR REPLACE INTO snapshot_cache (id, generation, price_key, warnings) "
+                "VALUES (1, ?, ?, ?)",
+                (generation, price_key, orjson.dumps(list(warnings))),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
+
+class CachedSessions:
+    def __init__(self, warnings: list[str], rows: list[tuple]) -> None:
+        self.warnings = warnings
+        self._rows = rows
+
+    def sessions(self) -> list[SessionStats]:
+        return [stats_from_json(orjson.loads(row[14])) for row in self._rows]
+
+    def summaries(self) -> list[SessionSummary]:
+        """Light stand-ins carrying what filtering and totals read, plus the report document."""
+        return [SessionSummary(row) for row in self._rows]
 
 
 def _bump(db: sqlite3.Connection) -> None:
