@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.fake_api import FakeAnthropicApi, Script, Text, ToolCall, Turn, Usage
+from .fake_api import FakeAnthropicApi, Script, Text, ToolCall, Turn, Usage
 
 SCRIPTS = {
     "demo": Script([

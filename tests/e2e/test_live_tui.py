@@ -23,9 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import REPO, ClaudeHome, finish
-from tests.e2e.fake_api import FakeAnthropicApi, Script, Text, ToolCall, Turn, Usage
-from tests.e2e.test_real_claude import otlp_env
+from .fake_api import FakeAnthropicApi, Script, Text, ToolCall, Turn, Usage
+from .harness import REPO, ClaudeHome, finish, otlp_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 

@@ -23,8 +23,9 @@ from cctop.model.snapshot import SessionStats
 from cctop.prices import packaged_pricebook
 from cctop.sources.discovery import find_transcripts
 from cctop.sources.reader import read_file
-from tests.e2e.conftest import ClaudeHome, cctop_once
-from tests.e2e.fake_api import FakeAnthropicApi, Script, Text, ToolCall, Turn, Usage
+
+from .fake_api import FakeAnthropicApi, Script, Text, ToolCall, Turn, Usage
+from .harness import ClaudeHome, cctop_once, otlp_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
 
@@ -193,19 +194,6 @@ class Collector:
     def snapshot(self) -> list[Record]:
         with self._lock:
             return list(self.records)
-
-
-def otlp_env(protocol: str, grpc_port: int, http_port: int) -> dict[str, str]:
-    port = grpc_port if protocol == "grpc" else http_port
-    return {
-        "CLAUDE_CODE_ENABLE_TELEMETRY": "1",
-        "OTEL_LOGS_EXPORTER": "otlp",
-        "OTEL_METRICS_EXPORTER": "otlp",
-        "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
-        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
-        "OTEL_LOGS_EXPORT_INTERVAL": "200",
-        "OTEL_METRIC_EXPORT_INTERVAL": "500",
-    }
 
 
 def transcript_records(config_dir: Path) -> list[Record]:
