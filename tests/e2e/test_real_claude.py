@@ -247,6 +247,11 @@ def test_otlp_session_matches_claude_code(claude_bin: str, tmp_path: Path, proto
     assert stats_tokens(stats) == expected.tokens()
     assert stats.tokens.requests == calls
     assert (stats.tool_calls, stats.tool_errors) == (4, 1)
+    # The delta metrics, summed over however many exports carried them, say the same.
+    metrics = stats.activity
+    assert metrics.get("claude_code.cost.usage") == pytest.approx(expected.cost_usd, abs=TOLERANCE_USD)
+    kinds = ("input", "output", "cacheRead", "cacheCreation")
+    assert tuple(metrics.get(f"claude_code.token.usage:{k}") for k in kinds) == expected.tokens()
 
     # Transcripts and OTLP together, in either order: every call once, priced to Claude Code's cost.
     transcripts = transcript_records(home.config_dir)
