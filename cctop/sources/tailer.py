@@ -57,6 +57,7 @@ class Tailer:
         self._lock = threading.Condition()
         self._dirty: dict[str, None] = {}  # ordered set of paths
         self._dirty_dirs: dict[str, None] = {}
+        self._lost_roots: set[Path] = set()  # watched roots that were deleted or moved away
         self._backfill: list[str] = []
         self._backfill_total = 0
         self._backfill_done = 0
@@ -65,7 +66,7 @@ class Tailer:
         self._stopping = False
         self._polling = False
         self._watched_roots: set[Path] = set()
-        self._observers: list = []
+        self._observers: dict[Path, object] = {}
         self._worker: threading.Thread | None = None
 
     # -- public ---------------------------------------------------------------------
@@ -81,10 +82,11 @@ class Tailer:
         with self._lock:
             self._stopping = True
             self._lock.notify_all()
-        for observer in self._observers:
+        observers = list(self._observers.values())
+        for observer in observers:
             with contextlib.suppress(Exception):  # shutting down anyway
                 observer.stop()
-        for observer in self._observers:
+        for observer in observers:
             if observer.is_alive():
                 observer.join(timeout)
         if self._worker is not None:
@@ -131,7 +133,7 @@ class Tailer:
             if self._polling:
                 continue
             try:
-                self._observers.append(self._observe(root))
+                self._observers[root] = self._observe(root)
             except Exception as exc:  # noqa: BLE001 - any observer failure means: poll
                 self._polling = True
                 self._warn(
@@ -164,6 +166,12 @@ class Tailer:
             paths.append(os.fsdecode(dest))
         with self._lock:
             for path in paths:
+                if (
+                    event.is_directory
+                    and event.event_type in ("deleted", "moved")
+                    and Path(path) in self._roots
+                ):
+                    self._lost_roots.add(Path(path))
                 if event.is_directory:
                     if event.event_type in ("created", "moved") and os.path.isdir(path):
                         self._dirty_dirs[path] = None
@@ -198,17 +206,24 @@ class Tailer:
         next_poll = time.monotonic() + POLL_INTERVAL_S
         while True:
             with self._lock:
-                while not (self._stopping or self._dirty or self._dirty_dirs or self._backfill):
+                while not (
+                    self._stopping or self._dirty or self._dirty_dirs or self._backfill or self._lost_roots
+                ):
                     left = next_poll - time.monotonic()
                     if left <= 0:
                         break
                     self._lock.wait(left)
                 if self._stopping:
                     return
+                lost, self._lost_roots = self._lost_roots, set()
                 dirs, self._dirty_dirs = list(self._dirty_dirs), {}
                 paths, self._dirty = list(self._dirty), {}
                 backfill = self._backfill.pop() if not (paths or dirs) and self._backfill else None
                 self._busy = True
+            for root in lost:
+                self._unwatch(root)
+            if lost:
+                self._watch_new_roots()  # a root deleted and made again at once
             for directory in dirs:
                 paths.extend(self._tracker.scan_dir(directory))
             for path in paths:
@@ -227,19 +242,33 @@ class Tailer:
                 self._busy = False
                 self._lock.notify_all()
 
-    def _periodic(self) -> None:
-        """Roots that appeared get watched and read; when polling, changed files get read."""
-        if not self._polling and any(not o.is_alive() for o in self._observers):
-            self._polling = True
-            self._warn(
-                f"a file watcher stopped (inotify limit?); polling every {POLL_INTERVAL_S:g} s instead"
-            )
+    def _unwatch(self, root: Path) -> None:
+        self._watched_roots.discard(root)
+        observer = self._observers.pop(root, None)
+        if observer is not None:
+            with contextlib.suppress(Exception):
+                observer.stop()
+
+    def _watch_new_roots(self) -> None:
+        """Roots that exist but are not watched: watch them, then read what they hold."""
         fresh = [r for r in self._roots if r not in self._watched_roots and r.is_dir()]
         if fresh:
             self._watch_roots()
             for root in fresh:
                 for path in self._tracker.scan_dir(str(root)):
                     self._tracker.update(path)
+
+    def _periodic(self) -> None:
+        """Roots that appeared get watched and read; when polling, changed files get read."""
+        for root in list(self._watched_roots):
+            if not root.is_dir():  # removed: watch it again when it comes back
+                self._unwatch(root)
+        if not self._polling and any(not o.is_alive() for o in self._observers.values()):
+            self._polling = True
+            self._warn(
+                f"a file watcher stopped (inotify limit?); polling every {POLL_INTERVAL_S:g} s instead"
+            )
+        self._watch_new_roots()
         if self._polling:
             present = set()
             for file in self._tracker.scan():
