@@ -148,12 +148,14 @@ def otlp_env(protocol: str, grpc_port: int, http_port: int) -> dict[str, str]:
     }
 
 
-def cctop_once(claude_dir: Path, home: Path) -> dict[str, Any]:
-    """``cctop --once --json --no-store`` over one config dir, as a user would run it."""
+def cctop_once(claude_dir: Path, home: Path, store: Path | None = None) -> dict[str, Any]:
+    """``cctop --once --json`` over one config dir, as a user would run it: ``--no-store`` unless
+    a store path is given."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE", "CCTOP"))}
     env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), XDG_DATA_HOME=str(home / ".local"))
+    storage = ["--store", str(store)] if store else ["--no-store"]
     done = subprocess.run(
-        [sys.executable, "-m", "cctop", "--once", "--json", "--no-store", "--claude-dir", str(claude_dir)],
+        [sys.executable, "-m", "cctop", "--once", "--json", *storage, "--claude-dir", str(claude_dir)],
         capture_output=True, text=True, timeout=120, env=env, cwd=REPO,
     )
     assert done.returncode == 0, f"cctop --once failed ({done.returncode}): {done.stderr[-2000:]}"

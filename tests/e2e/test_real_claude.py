@@ -116,11 +116,15 @@ class TranscriptWorld:
     home: ClaudeHome
     main: Expected  # tools + subagent, then resumed on another model
     second: Expected
-    once: dict[str, Any]
+    once: dict[str, Any]  # --no-store, after all runs
+    stored_first: dict[str, Any]  # with a store, after the first run only
+    stored_last: dict[str, Any]  # the same store, after the resume appended to the file it saw
+    first_run_cost: float
 
-    def session(self, session_id: str) -> dict[str, Any]:
-        rows = [s for s in self.once["sessions"] if s["id"] == session_id]
-        assert rows, f"cctop --once shows no session {session_id}: {[s['id'] for s in self.once['sessions']]}"
+    def session(self, session_id: str, document: dict[str, Any] | None = None) -> dict[str, Any]:
+        sessions = (document or self.once)["sessions"]
+        rows = [s for s in sessions if s["id"] == session_id]
+        assert rows, f"cctop --once shows no session {session_id}: {[s['id'] for s in sessions]}"
         return rows[0]
 
 
@@ -129,13 +133,17 @@ def world(claude_bin: str, tmp_path_factory: pytest.TempPathFactory) -> Iterable
     with FakeAnthropicApi(SCRIPTS) as api:
         home = ClaudeHome(claude_bin, tmp_path_factory.mktemp("claude"), api.base_url)
         first = home.run("<<e2e:tools>> check the repo", "--model", "claude-opus-4-8")
+        store = home.root / "cctop-store.sqlite"
+        stored_first = cctop_once(home.config_dir, home.root, store)
         resumed = home.run("<<e2e:resumed>> once more", "--resume", first["session_id"],
                            "--model", "claude-sonnet-4-6")
         second = home.run("<<e2e:second>> hello", "--model", "claude-haiku-4-5")
         main = Expected.of([first, resumed], api, ["tools", "sub", "resumed"])
         other = Expected.of([second], api, ["second"])
         once = cctop_once(home.config_dir, home.root)
-        yield TranscriptWorld(api, home, main, other, once)
+        stored_last = cctop_once(home.config_dir, home.root, store)
+        yield TranscriptWorld(api, home, main, other, once, stored_first, stored_last,
+                              first["total_cost_usd"])
 
 
 def test_claude_saw_the_scripted_usage(world: TranscriptWorld) -> None:
@@ -166,6 +174,21 @@ def test_transcript_tools_errors_and_subagents(world: TranscriptWorld) -> None:
     assert row["subagents"] == 1
     second = world.session(world.second.session_id)
     assert (second["tool_calls"], second["tool_errors"], second["subagents"]) == (0, 0, 0)
+
+
+FIGURES = ("cost_usd", "input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens",
+           "requests", "tool_calls", "tool_errors", "subagents")
+
+
+def test_store_follows_the_resumed_session(world: TranscriptWorld) -> None:
+    """With a store: after the first run the session has that run's cost; after the resume appended
+    to the same file (and a new session was added) every figure equals the store-less read."""
+    first = world.session(world.main.session_id, world.stored_first)
+    assert first["cost_usd"] == pytest.approx(world.first_run_cost, abs=TOLERANCE_USD)
+    for expected in (world.main, world.second):
+        stored = world.session(expected.session_id, world.stored_last)
+        fresh = world.session(expected.session_id)
+        assert {k: stored[k] for k in FIGURES} == pytest.approx({k: fresh[k] for k in FIGURES}, abs=1e-9)
 
 
 def test_transcript_totals_add_up(world: TranscriptWorld) -> None:
