@@ -87,6 +87,8 @@ def _rebuild(roots, ledger, store, warn, key, document) -> History:
     from cctop.sources.reader import FileResult
     from cctop.sources.tracker import FileTracker
 
+    # Warnings already given (prices, the store itself) belong to this run, not to the data.
+    before = set(ledger.snapshot().warnings)
     files = [f for root in roots for f in find_transcripts(root, warn)]
     tracker = FileTracker(
         list(roots), ledger.ingest, warn, store, ledger.mark_files_deleted, include_tail=True
@@ -108,7 +110,8 @@ def _rebuild(roots, ledger, store, warn, key, document) -> History:
     bytes_read += tracker.bytes_read
     generation = store.generation()
     snapshot = ledger.snapshot()
-    store.save_sessions(generation, key, list(snapshot.sessions.values()), snapshot.warnings, document)
+    warnings = [w for w in snapshot.warnings if w not in before]
+    store.save_sessions(generation, key, list(snapshot.sessions.values()), warnings, document)
     return History(len(files), None, bytes_read)
 
 

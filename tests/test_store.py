@@ -1,0 +1,366 @@
+"""The SQLite store: warm starts read only appended bytes, kills never lose or double a line,
+a corrupt store is rebuilt, history outlives transcripts, prices apply at read time."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path, PurePath
+
+import orjson
+import pytest
+from helpers import REAL_CC, REPO, SPOTTER, assistant, ledger_for, line
+from test_tailer import Live, figures
+
+from cctop.cli import main
+from cctop.model.ledger import Ledger
+from cctop.model.records import (
+    Activity,
+    ApiCall,
+    ApiError,
+    Compaction,
+    Prompt,
+    SessionMeta,
+    Source,
+    SubagentMeta,
+    TitleKind,
+    ToolResult,
+    ToolUse,
+)
+from cctop.prices import packaged_pricebook
+from cctop.sources import history, record_codec
+from cctop.sources.jsonl import classify
+from cctop.sources.store import Store
+from cctop.sources.tracker import FileTracker
+
+PROJECT = "-home-dev-proj1"
+
+
+def sample_tree(tmp_path: Path) -> Path:
+    """Both sample sets under one projects/ root (the spotter files named as sessions)."""
+    root = tmp_path / "claude" / "projects"
+    shutil.copytree(REAL_CC / "projects", root)
+    spotter = root / "-home-marco-spotter"
+    shutil.copytree(SPOTTER, spotter, ignore=shutil.ignore_patterns("README.md"))
+    (spotter / "ae4a77f8-aedd-4bc1-888f-c94edc91af04.jsonl").write_bytes(
+        line(assistant("ae4a77f8-aedd-4bc1-888f-c94edc91af04", "msg_parent", "req_parent"))
+    )
+    return root
+
+
+def open_store(path: Path, warnings: list[str] | None = None) -> Store:
+    return Store.open(path, (warnings if warnings is not None else []).append)
+
+
+def load_tracker(root: Path, store: Store) -> tuple[Ledger, FileTracker]:
+    """A restart: the ledger rebuilt from the store plus whatever the files gained since."""
+    ledger = Ledger(packaged_pricebook())
+    tracker = FileTracker([root], ledger.ingest, ledger.warn, store, ledger.mark_files_deleted)
+    files = tracker.scan()
+    tracker.load_store(present={str(f.path) for f in files})
+    for file in files:
+        tracker.update(str(file.path), file.role)
+    return ledger, tracker
+
+
+def once(capsysbinary, *args: str) -> tuple[dict, bytes]:
+    assert main(["--once", "--json", *args]) == 0
+    out = capsysbinary.readouterr().out
+    return orjson.loads(out), out
+
+
+def comparable(doc: dict) -> dict:
+    doc = orjson.loads(orjson.dumps(doc))  # a deep copy
+    doc.pop("generated_at")
+    for session in doc["sessions"]:
+        session["agents"] = sorted(session["agents"], key=lambda a: a["id"])
+    return doc
+
+
+def test_every_record_type_survives_the_codec() -> None:
+    records = [
+        ApiCall(
+            "s",
+            "a1",
+            "claude-opus-4-8",
+            "msg",
+            "req",
+            1.5,
+            1,
+            2,
+            3,
+            4,
+            1,
+            3,
+            1,
+            "fast",
+            "us",
+            True,
+            True,
+            Source.TRANSCRIPT,
+            0.25,
+            12.0,
+            3.0,
+        ),  # fmt: skip
+        ApiCall("s", None, "", None, None, None),
+        ToolUse("s", None, "toolu_1", "Bash", 2.0),
+        ToolResult("s", "toolu_1", True, 3.0, 5.0, "Bash", Source.OTLP),
+        Prompt("s", "p1", 4.0, 99),
+        Compaction("s", "acompact-1", 5.0, "auto", 1000),
+        SessionMeta("s", 6.0, "/w", "main", "2.1.197", "a title", TitleKind.AI),
+        SubagentMeta("s", "a1", "Explore", "look"),
+        ApiError("s", 7.0, "529", "overloaded", "claude-opus-4-8", 2),
+        Activity("s", "claude_code.lines_of_code.count", 3.0, 8.0, (("type", "added"),)),
+    ]
+    assert record_codec.decode(record_codec.encode(records)) == records
+
+
+def test_quick_scan_classifies_like_classify() -> None:
+    names = [
+        ("p", "s.jsonl"), ("p", "agent-x.jsonl"), ("p", "s", "subagents", "agent-y.jsonl"),
+        ("p", "s", "workflows", "r", "agent-z.jsonl"), ("p", "s", "subagents", "notes.jsonl"),
+        ("p", "journal.jsonl"), ("s.jsonl",), ("p", "s", "tool-results", "agent-q.jsonl"),
+        ("p", "s.json"),
+    ]  # fmt: skip
+    for parts in names:
+        assert history.is_transcript(parts) == (classify(PurePath(*parts)) is not None), parts
+
+
+def test_warm_start_reads_only_appended_bytes(tmp_path: Path) -> None:
+    root = sample_tree(tmp_path)
+    first = Live(root, store=open_store(tmp_path / "s.db"))
+    assert first.matches_fresh_parse()
+    first.tailer.stop()
+    target = root / PROJECT / "2da9138a-9060-4234-9110-d4601e2b59d1.jsonl"
+    appended = line(assistant(target.stem, "msg_more", "req_more", output_tokens=11))
+    with open(target, "ab") as handle:
+        handle.write(appended)
+    second = Live(root, store=open_store(tmp_path / "s.db"))
+    try:
+        status = second.tailer.status
+        assert status.bytes_read == len(appended)
+        assert status.records_from_store > 0
+        assert (status.backfill_total, status.files_watched) == (1, len(list(root.rglob("*.jsonl"))))
+        assert figures(second.ledger) == figures(ledger_for(root))
+    finally:
+        second.tailer.stop()
+
+
+def test_an_exception_between_parse_and_commit_loses_nothing(tmp_path: Path) -> None:
+    root = sample_tree(tmp_path)
+    store = open_store(tmp_path / "s.db")
+    real_commit = store.commit
+    calls = 0
+
+    def failing_commit(*args, **kwargs):
+        nonlocal calls
+        calls += 1
+        if calls == 4:
+            raise RuntimeError("killed between parse and commit")
+        return real_commit(*args, **kwargs)
+
+    store.commit = failing_commit  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        load_tracker(root, store)
+    store.close()
+    ledger, tracker = load_tracker(root, open_store(tmp_path / "s.db"))
+    assert figures(ledger) == figures(ledger_for(root))
+    committed = sum(f.offset for f in open_store(tmp_path / "s.db").files().values())
+    total = sum(p.stat().st_size for p in root.rglob("*.jsonl"))
+    assert committed == total
+    assert 0 < tracker.bytes_read < total  # only what the first run had not committed
+
+
+KILLER = """
+import os, signal, sys
+from pathlib import Path
+from cctop.sources import store as store_module
+from cctop.sources.store import Store
+from cctop.sources.tracker import FileTracker
+
+real_bump, calls = store_module._bump, [0]
+def bump(db):
+    calls[0] += 1
+    real_bump(db)
+    if calls[0] == 3:  # inside the transaction: rows inserted, offset moved, not committed
+        os.kill(os.getpid(), signal.SIGKILL)
+store_module._bump = bump
+root = Path(sys.argv[1])
+tracker = FileTracker([root], lambda records: None, print, Store.open(Path(sys.argv[2]), print))
+for file in tracker.scan():
+    tracker.update(str(file.path), file.role)
+"""
+
+
+def test_a_process_killed_inside_a_transaction_loses_nothing(tmp_path: Path) -> None:
+    root = sample_tree(tmp_path)
+    db = tmp_path / "s.db"
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLER, str(root), str(db)], cwd=REPO, capture_output=True, timeout=60
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()
+    assert len(open_store(db).files()) == 2  # two files committed before the kill
+    ledger, tracker = load_tracker(root, open_store(db))
+    assert figures(ledger) == figures(ledger_for(root))
+    again, tracker = load_tracker(root, open_store(db))
+    assert tracker.bytes_read == 0
+    assert figures(again) == figures(ledger)
+
+
+def test_two_processes_at_once_share_the_store(tmp_path: Path) -> None:
+    root = sample_tree(tmp_path)
+    db = tmp_path / "s.db"
+    open_store(db).close()
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            load_tracker(root, open_store(db))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    ledger, tracker = load_tracker(root, open_store(db))
+    assert tracker.bytes_read == 0
+    assert figures(ledger) == figures(ledger_for(root))
+    with sqlite3.connect(db) as conn:  # each byte range stored once
+        ranges = conn.execute("SELECT file_id, start, count(*) FROM chunks GROUP BY 1, 2").fetchall()
+    assert all(count == 1 for _, _, count in ranges)
+
+
+def test_once_uses_the_store_and_matches_a_fresh_read(tmp_path: Path, capsysbinary, monkeypatch) -> None:
+    root = sample_tree(tmp_path)
+    db = str(tmp_path / "s.db")
+    cold, _ = once(capsysbinary, "--claude-dir", str(root), "--no-store")
+    built, _ = once(capsysbinary, "--claude-dir", str(root), "--store", db)
+
+    def no_rebuild(*args, **kwargs):
+        raise AssertionError("a warm run with nothing changed must not rebuild")
+
+    monkeypatch.setattr(history, "_rebuild", no_rebuild)
+    warm, raw = once(capsysbinary, "--claude-dir", str(root), "--store", db)
+    assert comparable(cold) == comparable(built) == comparable(warm)
+    assert raw == orjson.dumps(warm, option=orjson.OPT_INDENT_2) + b"\n"  # same bytes as report.document
+    project, _ = once(capsysbinary, "--claude-dir", str(root), "--store", db, "--project", "spotter")
+    assert project["sessions"]
+    assert all("spotter" in (s["project"] + (s["cwd"] or "")).lower() for s in project["sessions"])
+    assert project["totals"]["requests"] == sum(s["requests"] for s in project["sessions"])
+    assert 0 < project["totals"]["requests"] < warm["totals"]["requests"]
+
+
+def test_once_after_an_append_reads_only_the_new_bytes(tmp_path: Path, capsysbinary) -> None:
+    root = sample_tree(tmp_path)
+    db = tmp_path / "s.db"
+    once(capsysbinary, "--claude-dir", str(root), "--store", str(db))
+    target = root / PROJECT / "a4f1c02b-8334-4030-bda4-247b29589223.jsonl"
+    appended = line(assistant(target.stem, "msg_new", "req_new", output_tokens=5))
+    with open(target, "ab") as handle:
+        handle.write(appended)
+    ledger = Ledger(packaged_pricebook())
+    store = open_store(db)
+    loaded = history.load([root], ledger, store, ledger.warn, "key", lambda s: b"{}")
+    assert loaded.cached is None and loaded.bytes_read == len(appended)
+    assert figures(ledger) == figures(ledger_for(root))
+    again = history.load([root], Ledger(packaged_pricebook()), store, ledger.warn, "key", lambda s: b"{}")
+    assert again.cached is not None and again.bytes_read == 0
+    assert len(again.cached.sessions()) == len(ledger.snapshot().sessions)
+
+
+def test_history_outlives_deleted_transcripts(tmp_path: Path, capsysbinary) -> None:
+    root = sample_tree(tmp_path)
+    db = str(tmp_path / "s.db")
+    before, _ = once(capsysbinary, "--claude-dir", str(root), "--store", db)
+    gone = root / PROJECT / "2ccb795b-01cb-489a-8d13-a582aba90816.jsonl"
+    gone.unlink()
+    for attempt in range(2):  # the rebuild that notices, then the saved aggregates
+        after, _ = once(capsysbinary, "--claude-dir", str(root), "--store", db, "--since", "3650d")
+        by_id = {s["id"]: s for s in after["sessions"]}
+        assert by_id[gone.stem]["files_deleted"] is True, attempt
+        assert after["totals"] == before["totals"]
+    fresh, _ = once(capsysbinary, "--claude-dir", str(root), "--no-store")
+    assert gone.stem not in {s["id"] for s in fresh["sessions"]}
+
+
+def test_a_price_fix_reprices_history(tmp_path: Path, capsysbinary) -> None:
+    root = sample_tree(tmp_path)
+    db = str(tmp_path / "s.db")
+    prices = tmp_path / "prices.toml"
+    prices.write_text("[claude-opus-4-8]\ninput = 500.0\noutput = 900.0\n")
+    old, _ = once(capsysbinary, "--claude-dir", str(root), "--store", db)
+    new, _ = once(capsysbinary, "--claude-dir", str(root), "--store", db, "--prices", str(prices))
+    fresh, _ = once(capsysbinary, "--claude-dir", str(root), "--no-store", "--prices", str(prices))
+    assert new["totals"]["cost_usd_priced"] > old["totals"]["cost_usd_priced"]
+    assert comparable(new) == comparable(fresh)
+    back, _ = once(capsysbinary, "--claude-dir", str(root), "--store", db)
+    assert back["totals"] == old["totals"]
+
+
+def test_a_corrupt_store_is_reported_and_rebuilt(tmp_path: Path, capsysbinary) -> None:
+    root = sample_tree(tmp_path)
+    db = tmp_path / "s.db"
+    cold, _ = once(capsysbinary, "--claude-dir", str(root), "--no-store")
+    db.write_bytes(b"this is not a database, it is a file someone scribbled over" * 100)
+    rebuilt, _ = once(capsysbinary, "--claude-dir", str(root), "--store", str(db))
+    assert any("unreadable" in w and "rebuilt it from the transcripts" in w for w in rebuilt["warnings"])
+    assert rebuilt["totals"] == cold["totals"]
+    assert list(tmp_path.glob("s.db.corrupt-*"))  # kept aside, not destroyed
+    again, _ = once(capsysbinary, "--claude-dir", str(root), "--store", str(db))
+    assert again["warnings"] == [] and again["totals"] == cold["totals"]
+
+
+def test_rebuild_discards_the_store(tmp_path: Path, capsysbinary) -> None:
+    root = sample_tree(tmp_path)
+    db = tmp_path / "s.db"
+    once(capsysbinary, "--claude-dir", str(root), "--store", str(db))
+    with sqlite3.connect(db) as conn:  # a store that disagrees with the transcripts
+        conn.execute("UPDATE session_cache SET requests = requests + 1000")
+    stale, _ = once(capsysbinary, "--claude-dir", str(root), "--store", str(db))
+    rebuilt, _ = once(capsysbinary, "--claude-dir", str(root), "--store", str(db), "--rebuild")
+    cold, _ = once(capsysbinary, "--claude-dir", str(root), "--no-store")
+    assert stale["totals"]["requests"] > cold["totals"]["requests"]  # it really served the store
+    assert rebuilt["totals"] == cold["totals"]
+
+
+def test_an_unusable_store_path_falls_back_to_reading(tmp_path: Path, capsysbinary) -> None:
+    root = sample_tree(tmp_path)
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the store's directory should be")
+    assert main(["--once", "--json", "--claude-dir", str(root), "--store", str(blocker / "s.db")]) == 0
+    captured = capsysbinary.readouterr()
+    assert orjson.loads(captured.out)["totals"]["requests"] > 0
+    assert b"cannot create the store directory" in captured.err
+    assert b"continuing without the store" in captured.err
+
+
+def test_table_output_from_saved_aggregates(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "160")
+    root = sample_tree(tmp_path)
+    db = str(tmp_path / "s.db")
+    outputs = []
+    for extra in (["--no-store"], ["--store", db], ["--store", db]):
+        assert main(["--once", "--claude-dir", str(root), *extra]) == 0
+        outputs.append(capsys.readouterr().out)
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert "total" in outputs[0]
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid"), reason="POSIX only")
+def test_newer_schema_is_refused_clearly(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    open_store(db).close()
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    from cctop.sources.store import StoreError
+
+    with pytest.raises(StoreError, match="newer cctop"):
+        open_store(db)
