@@ -38,7 +38,7 @@ StatusPart = Callable[[], str | None]
 
 
 class CctopApp(App):
-    CSS_PATH = "cctop.tcss"
+    CSS_PATH = Path(__file__).with_name("cctop.tcss")  # absolute: subclasses live elsewhere
     TITLE = "cctop"
     BINDINGS = [
         Binding("q", "quit", "Quit", id="quit"),

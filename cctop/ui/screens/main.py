@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import Footer, Input, Static
 
 from cctop.model.snapshot import SessionDetail, Snapshot
 from cctop.ui import rows
@@ -124,9 +124,9 @@ class MainScreen(Screen):
         if session_id is not None:
             self.app.open_session(session_id)
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_session_table_selected(self, event: SessionTable.Selected) -> None:
         event.stop()
-        self.action_open()
+        self.app.open_session(event.session_id)
 
     def action_cycle_sort(self) -> None:
         self.action_sort_next()

@@ -1,24 +1,36 @@
-"""The sessions table: diffed by row key, stable order, cursor pinned to its session."""
+"""The sessions table: a line-API widget that repaints only the rows whose cells changed.
+
+Textual's DataTable re-renders every visible cell after any single ``update_cell`` (its
+render caches are keyed by a global update counter), which made a one-second cache
+countdown in 5 rows cost about 10 % of a core with 50 sessions. Here each row is rendered
+once into a Strip cached by its cell values, and a changed row refreshes its own line.
+Order is stable between updates (htop-like): rows are re-sorted only when the user asks or
+a new row arrives, and the cursor stays on its session either way.
+"""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
-from textual.widgets import DataTable
+from textual.binding import Binding
+from textual.events import Click
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from cctop.model.snapshot import SessionStats
 from cctop.ui import rows
 from cctop.ui.rows import COLUMNS, Cell
 
 StyleFor = Callable[[str], str]
-
-
-class KeyedText(Text):
-    """A cell that knows its row, so ``DataTable.sort`` can rank rows by our own order."""
-
-    row_key: str = ""
+FIXED_COLUMNS = 2  # state and project stay put when scrolling sideways
+_CACHE_ROWS = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,25 +44,53 @@ class View:
     needle: str = ""
 
 
-class SessionTable(DataTable):
+_WIDTHS = tuple(c.width + 1 for c in COLUMNS)  # one blank column of gap after each
+_NUMERIC = tuple(c.numeric for c in COLUMNS)
+_FIXED_WIDTH = sum(_WIDTHS[:FIXED_COLUMNS])
+TOTAL_WIDTH = sum(_WIDTHS)
+
+
+class SessionTable(ScrollView, can_focus=True):
+    BINDINGS = [
+        Binding("up", "cursor_up", "Up", show=False),
+        Binding("down", "cursor_down", "Down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home", "first", "First", show=False),
+        Binding("end", "last", "Last", show=False),
+        Binding("enter", "select", "Open", show=False),
+    ]
+    COMPONENT_CLASSES = {"session-table--header", "session-table--cursor", "session-table--fixed"}
     DEFAULT_CSS = """
-    SessionTable { height: 1fr; }
+    SessionTable { height: 1fr; background: $surface; }
+    SessionTable > .session-table--header { background: $panel; text-style: bold; }
+    SessionTable > .session-table--fixed { background: $panel 40%; }
+    SessionTable > .session-table--cursor { background: $block-cursor-blurred-background; }
+    SessionTable:focus > .session-table--cursor {
+        background: $block-cursor-background; color: $block-cursor-foreground; text-style: bold;
+    }
     """
 
+    class Selected(Message):
+        """Enter or a double click on a row: open its session."""
+
+        def __init__(self, session_id: str) -> None:
+            super().__init__()
+            self.session_id = session_id
+
     def __init__(self, style_for: StyleFor, **kwargs) -> None:
-        super().__init__(cursor_type="row", cell_padding=0, zebra_stripes=False, **kwargs)
+        super().__init__(**kwargs)
         self._style_for = style_for
         self._cells: dict[str, tuple[Cell, ...]] = {}
-        self._order: list[str] = []
+        self._keys: list[str] = []  # display order
+        self._index: dict[str, int] = {}
         self._view = View()
+        self._strips: OrderedDict[tuple, Strip] = OrderedDict()
+        self.cursor_row = 0
         self.visible_sessions = 0
         self.hidden_history = 0
-        self.frames = 0  # updates that changed at least one cell (tests, benchmarks)
-
-    def on_mount(self) -> None:
-        self.fixed_columns = 2
-        for column in COLUMNS:
-            self.add_column(self._label(column.key), width=column.width + 1, key=column.key)
+        self.frames = 0  # updates that changed at least one row (tests, benchmarks)
+        self.repainted_rows = 0  # rows refreshed by those updates
 
     # -- public ---------------------------------------------------------------
 
@@ -58,19 +98,36 @@ class SessionTable(DataTable):
     def view(self) -> View:
         return self._view
 
+    @property
+    def row_count(self) -> int:
+        return len(self._keys)
+
+    def row_keys(self) -> list[str]:
+        return list(self._keys)
+
+    def get_cell(self, row_key: str, column_key: str) -> Text:
+        """The cell as displayed (tests)."""
+        index = rows.COLUMN_KEYS.index(column_key)
+        return self._cell_text(self._cells[row_key][index], index)
+
+    def column_label(self, column_key: str) -> str:
+        return self._label(rows.COLUMN_KEYS.index(column_key)).plain
+
+    def cursor_session_key(self) -> str | None:
+        return self._keys[self.cursor_row] if 0 <= self.cursor_row < len(self._keys) else None
+
     def cursor_session(self) -> str | None:
         """The session under the cursor (a subagent row answers with its parent)."""
-        if not self.row_count:
-            return None
-        try:
-            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        except Exception:  # the cursor points past a row that just went away
-            return None
+        key = self.cursor_session_key()
         return None if key is None else key.split("/", 1)[0]
 
     def restyle(self) -> None:
-        """The theme changed: rebuild every cell with the new colours."""
-        self._cells = {key: tuple(("\0", "") for _ in COLUMNS) for key in self._cells}
+        """The theme changed: render every row again with the new colours."""
+        self._strips.clear()
+        self.refresh()
+
+    def set_sort_labels(self) -> None:
+        self.refresh_lines(self.scroll_offset.y, 1)  # the header line
 
     def show(
         self,
@@ -85,73 +142,180 @@ class SessionTable(DataTable):
         if view is not None and view != self._view:
             resort = True
             self._view = view
-        view = self._view
-        desired, order = self._desired(sessions, now, day_start, view)
+        desired, order = self._desired(sessions, now, day_start, self._view)
         keep = self.cursor_session_key()
-        changed = added = False
-        with self.app.batch_update():
-            stale = [key for key in self._cells if key not in desired]
-            if stale and len(stale) > len(self._cells) // 2:
-                self.clear()
-                self._cells.clear()
-                self._order = []
-                changed = True
-            else:
-                for key in stale:
-                    self.remove_row(key)
-                    del self._cells[key]
-                    changed = True
-            for key in order:
-                cells = desired[key]
-                old = self._cells.get(key)
-                if old is None:
-                    self.add_row(*self._texts(key, cells), key=key)
-                    added = changed = True
-                elif old != cells:
-                    for column, new_cell, old_cell in zip(COLUMNS, cells, old, strict=True):
-                        if new_cell != old_cell:
-                            self.update_cell(key, column.key, self._text(key, column.key, new_cell))
-                    changed = True
+        changed_rows: list[str] = []
+        stale = [key for key in self._keys if key not in desired]
+        added = [key for key in order if key not in self._cells]
+        for key in stale:
+            del self._cells[key]
+        for key in order:
+            cells = desired[key]
+            if self._cells.get(key) != cells:
+                if key in self._cells:
+                    changed_rows.append(key)
                 self._cells[key] = cells
+        structural = bool(stale or added)
+        reordered = resort and order != self._keys
+        if structural or reordered:
             # htop-like: the order only changes when the user asks or a row arrives.
-            if (resort or added) and self._order != order:
-                rank = {key: index for index, key in enumerate(order)}
-                self.sort("state", key=lambda cell: rank.get(cell.row_key, len(rank)))
-                self._order = order
-                changed = True
-            if keep is not None and keep in self._cells:
-                row = self.get_row_index(keep)
-                if row != self.cursor_row:
-                    self.move_cursor(row=row, animate=False)
+            self._keys = order if (resort or added) else [k for k in self._keys if k in desired]
+            self._index = {key: i for i, key in enumerate(self._keys)}
+            self.virtual_size = Size(TOTAL_WIDTH, len(self._keys) + 1)
+            self._place_cursor(keep)
+            self.refresh()
+            self.repainted_rows += len(self._keys)
+        elif changed_rows:
+            for key in changed_rows:
+                self.refresh_lines(self._index[key] + 1, 1)
+            self.repainted_rows += len(changed_rows)
+        changed = structural or reordered or bool(changed_rows)
         if changed:
             self.frames += 1
         return changed
 
-    def cursor_session_key(self) -> str | None:
-        if not self.row_count:
-            return None
-        try:
-            return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        except Exception:
-            return None
+    # -- cursor -----------------------------------------------------------------
 
-    def set_sort_labels(self) -> None:
-        for column in COLUMNS:
-            self.columns[column.key].label = self._label(column.key)
-        self.refresh()
+    def move_cursor(self, row: int) -> None:
+        if not self._keys:
+            self.cursor_row = 0
+            return
+        row = max(0, min(len(self._keys) - 1, row))
+        old = self.cursor_row
+        self.cursor_row = row
+        if old != row:
+            self.refresh_lines(old + 1, 1)
+            self.refresh_lines(row + 1, 1)
+        self._scroll_to_cursor()
 
-    # -- internals ------------------------------------------------------------
+    def _place_cursor(self, key: str | None) -> None:
+        row = self._index.get(key, self.cursor_row) if key is not None else self.cursor_row
+        self.cursor_row = max(0, min(len(self._keys) - 1, row)) if self._keys else 0
+        self._scroll_to_cursor()
 
-    def _label(self, key: str) -> Text:
-        column = next(c for c in COLUMNS if c.key == key)
+    def _scroll_to_cursor(self) -> None:
+        body = max(1, self.size.height - 1)  # lines under the header
+        top = round(self.scroll_offset.y)
+        if self.cursor_row < top:
+            self.scroll_to(y=self.cursor_row, animate=False)
+        elif self.cursor_row >= top + body:
+            self.scroll_to(y=self.cursor_row - body + 1, animate=False)
+
+    def action_cursor_up(self) -> None:
+        self.move_cursor(self.cursor_row - 1)
+
+    def action_cursor_down(self) -> None:
+        self.move_cursor(self.cursor_row + 1)
+
+    def action_page_up(self) -> None:
+        self.move_cursor(self.cursor_row - max(1, self.size.height - 2))
+
+    def action_page_down(self) -> None:
+        self.move_cursor(self.cursor_row + max(1, self.size.height - 2))
+
+    def action_first(self) -> None:
+        self.move_cursor(0)
+
+    def action_last(self) -> None:
+        self.move_cursor(len(self._keys) - 1)
+
+    def action_select(self) -> None:
+        session = self.cursor_session()
+        if session is not None:
+            self.post_message(self.Selected(session))
+
+    def on_click(self, event: Click) -> None:
+        if event.y < 1:
+            return
+        row = round(self.scroll_offset.y) + event.y - 1
+        if 0 <= row < len(self._keys):
+            self.move_cursor(row)
+            if event.chain >= 2:
+                self.action_select()
+
+    def on_resize(self) -> None:
+        self._scroll_to_cursor()
+
+    # -- rendering ----------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        scroll_x = round(self.scroll_offset.x)
+        base = self.rich_style
+        if y == 0:
+            full = self._header_strip()
+        else:
+            row = round(self.scroll_offset.y) + y - 1
+            if not 0 <= row < len(self._keys):
+                return Strip.blank(width, base)
+            full = self._row_strip(self._keys[row], row == self.cursor_row)
+        fixed = full.crop(0, _FIXED_WIDTH)
+        rest = full.crop(_FIXED_WIDTH + scroll_x, _FIXED_WIDTH + scroll_x + max(0, width - _FIXED_WIDTH))
+        return Strip.join([fixed, rest]).extend_cell_length(width, base).crop(0, width)
+
+    def _header_strip(self) -> Strip:
+        style = self.rich_style + self.get_component_rich_style("session-table--header")
+        text = Text(no_wrap=True)
+        for index in range(len(COLUMNS)):
+            label = self._label(index)
+            # A sort arrow may take the gap column rather than cut the label short.
+            slot = _WIDTHS[index]
+            text.append_text(self._pad(label, index) if label.cell_len < slot else label[:slot])
+        return Strip(list(text.render(self.app.console)), TOTAL_WIDTH).apply_style(style)
+
+    def _row_strip(self, key: str, is_cursor: bool) -> Strip:
+        cells = self._cells[key]
+        cache_key = (key, cells, is_cursor, self.has_focus if is_cursor else False)
+        strip = self._strips.get(cache_key)
+        if strip is not None:
+            self._strips.move_to_end(cache_key)
+            return strip
+        base = self.rich_style
+        text = Text(no_wrap=True)
+        for index, cell in enumerate(cells):
+            text.append_text(self._pad(self._cell_text(cell, index), index))
+        segments = list(text.render(self.app.console))
+        if is_cursor:
+            cursor = base + self.get_component_rich_style("session-table--cursor")
+            head_style = tail_style = cursor
+        else:
+            head_style = base + self.get_component_rich_style("session-table--fixed")
+            tail_style = base
+        split = list(Segment.divide(segments, [_FIXED_WIDTH, TOTAL_WIDTH]))
+        head = list(Segment.apply_style(split[0], head_style)) if split else []
+        tail = list(Segment.apply_style(split[1], tail_style)) if len(split) > 1 else []
+        strip = Strip([*head, *tail], TOTAL_WIDTH)
+        self._strips[cache_key] = strip
+        if len(self._strips) > _CACHE_ROWS:
+            self._strips.popitem(last=False)
+        return strip
+
+    def _cell_text(self, cell: Cell, index: int) -> Text:
+        text, role = cell
+        return Text(text, style=self._style_for(role) or Style())
+
+    def _pad(self, text: Text, index: int) -> Text:
+        width = _WIDTHS[index] - 1
+        text.truncate(width, overflow="ellipsis")
+        pad = width - text.cell_len
+        if _NUMERIC[index]:
+            return Text(" " * pad) + text + Text(" ")
+        return text + Text(" " * (pad + 1))
+
+    def _label(self, index: int) -> Text:
+        column = COLUMNS[index]
         label = column.label
-        if key == self._view.sort:
+        if column.key == self._view.sort:
             label += "▲" if self._view.reverse else "▼"
-        return Text(
-            label,
-            justify="right" if column.numeric else "left",
-            style="bold" if key == self._view.sort else "",
-        )
+        return Text(label)
+
+    def on_focus(self) -> None:
+        self.refresh_lines(self.cursor_row + 1, 1)
+
+    def on_blur(self) -> None:
+        self.refresh_lines(self.cursor_row + 1, 1)
+
+    # -- what to show -------------------------------------------------------------
 
     def _desired(
         self, sessions: Mapping[str, SessionStats], now: float, day_start: float, view: View
@@ -165,7 +329,7 @@ class SessionTable(DataTable):
                 hidden += 1
                 continue
             chosen.append(stats)
-        column = next(c for c in COLUMNS if c.key == view.sort)
+        column = COLUMNS[rows.COLUMN_KEYS.index(view.sort)]
         assert column.sort is not None
         sort_key = column.sort
         # Natural order: numbers and times biggest first, names A to Z; ties by recency then id.
@@ -186,18 +350,6 @@ class SessionTable(DataTable):
         self.visible_sessions = len(chosen)
         self.hidden_history = hidden
         return desired, order
-
-    def _texts(self, key: str, cells: tuple[Cell, ...]) -> list[Text]:
-        return [self._text(key, column.key, cell) for column, cell in zip(COLUMNS, cells, strict=True)]
-
-    def _text(self, key: str, column_key: str, cell: Cell) -> Text:
-        text, role = cell
-        numeric = column_key not in ("state", "project", "title", "model")
-        out = KeyedText(
-            text, style=self._style_for(role), justify="right" if numeric else "left", no_wrap=True
-        )
-        out.row_key = key
-        return out
 
 
 def _num(value: float | None) -> float:
