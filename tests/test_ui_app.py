@@ -15,7 +15,7 @@ from cctop.ui.app import CctopApp, resolve_session
 from cctop.ui.screens.help import HelpScreen
 from cctop.ui.screens.main import MainScreen
 from cctop.ui.screens.session import SessionScreen
-from cctop.ui.widgets.session_table import SessionTable
+from cctop.ui.widgets.session_table import SessionTable, View
 
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
 NEWEST = "e59a59f8-31f3-403d-b973-b161a7430aad"  # the newest sample session (it has a subagent)
@@ -148,6 +148,7 @@ async def test_filter_by_project_title_or_id_and_escape_clears(sample):
         await pilot.press("h", "slash")
         await pilot.press(*"spotter")
         table = table_of(app)
+        assert table.view == View(history=True, needle="spotter")  # s, t, r went into the box
         assert table.row_count == 3
         assert all(app.snapshot.sessions[k].project.startswith("spotter") for k in row_keys(table))
         await pilot.press("enter")  # back to the table, filter kept
@@ -347,3 +348,21 @@ async def test_a_line_appended_to_a_real_transcript_reaches_the_screen(tmp_path)
             assert cell(table, sid, "state") == "live"  # it just wrote
     finally:
         tailer.stop()
+
+
+async def test_switching_theme_restyles_rows_and_mouse_opens_a_session(sample):
+    app = make_app(sample)
+    async with app.run_test(size=SIZE) as pilot:
+        await demo.settle(app, pilot)
+        dark_live = app.style_for("live")
+        app.theme = "textual-light"
+        await pilot.pause()
+        assert app.style_for("live") and app.style_for("live") != dark_live
+        table = table_of(app)
+        assert table.render_line(1).text.startswith("live")
+        await pilot.click(SessionTable, offset=(20, 3))  # header, then rows 0, 1, 2
+        assert table.cursor_row == 2
+        await pilot.click(SessionTable, offset=(20, 3), times=2)
+        await demo.settle(app, pilot)
+        assert isinstance(app.screen, SessionScreen)
+        assert app.screen.session_id == table.row_keys()[2]

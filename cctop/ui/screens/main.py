@@ -29,7 +29,7 @@ class MainScreen(Screen):
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False, id="down"),
         Binding("k", "cursor_up", "Up", show=False, id="up"),
-        Binding("enter", "open", "Open", id="open"),
+        Binding("enter", "open", "Open", show=False, id="open"),
         Binding("slash", "filter", "Filter", key_display="/", id="filter"),
         Binding("s", "cycle_sort", "Sort", id="sort"),
         Binding("less_than_sign", "sort_prev", "Sort left", key_display="<", show=False, id="sort_prev"),

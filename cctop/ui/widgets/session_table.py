@@ -58,7 +58,7 @@ class SessionTable(ScrollView, can_focus=True):
         Binding("pagedown", "page_down", "Page down", show=False),
         Binding("home", "first", "First", show=False),
         Binding("end", "last", "Last", show=False),
-        Binding("enter", "select", "Open", show=False),
+        Binding("enter", "select", "Open"),
     ]
     COMPONENT_CLASSES = {"session-table--header", "session-table--cursor", "session-table--fixed"}
     DEFAULT_CSS = """
