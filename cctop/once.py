@@ -36,7 +36,7 @@ def run_once(args: argparse.Namespace) -> int:
             warnings = list(snapshot.warnings)
             if not files:
                 warnings.append(missing_roots_message(runtime.roots))
-            sys.stdout.buffer.write(_json_bytes(snapshot, sessions, warnings))
+            sys.stdout.buffer.writelines(_json_chunks(snapshot, sessions, warnings))
             return 0
         document = report.document(snapshot, sessions)
         if not files:
@@ -49,11 +49,11 @@ def run_once(args: argparse.Namespace) -> int:
     out = Console()
     err = Console(stderr=True)
     if not files:
-        err.print(Text(missing_roots_message(runtime.roots)))
+        err.print(Text(missing_roots_message(runtime.roots)), soft_wrap=True)
         return 0
     out.print(report.table(snapshot, sessions, out.width))
     for warning in snapshot.warnings:
-        err.print(Text(f"warning: {warning}"), style="yellow")
+        err.print(Text(f"warning: {warning}"), style="yellow", soft_wrap=True)
     return 0
 
 
@@ -66,7 +66,7 @@ def _from_store(runtime: Runtime, store, args: argparse.Namespace):
 
     key = history.aggregate_key(
         runtime.pricebook, runtime.cache_summaries, report.session_json, report.totals_json,
-        _session_document, _json_bytes,
+        _session_document, _json_chunks,
     )  # fmt: skip
     try:
         loaded = history.load(
@@ -91,9 +91,9 @@ def _session_document(stats) -> bytes:
     return orjson.dumps(report.session_json(stats), option=orjson.OPT_INDENT_2).replace(b"\n", b"\n    ")
 
 
-def _json_bytes(snapshot: Snapshot, summaries: list, warnings: list[str]) -> bytes:
-    """Byte for byte what orjson writes for report.document, with the saved session documents
-    spliced in instead of rebuilt."""
+def _json_chunks(snapshot: Snapshot, summaries: list, warnings: list[str]) -> list[bytes]:
+    """Byte for byte what orjson writes for report.document, in pieces, with the saved session
+    documents spliced in instead of rebuilt (and never copied into one big buffer)."""
     head = {
         "schema": report.JSON_SCHEMA_VERSION,
         "generated_at": fmt.iso(snapshot.generated_at),
@@ -101,12 +101,13 @@ def _json_bytes(snapshot: Snapshot, summaries: list, warnings: list[str]) -> byt
         "totals": report.totals_json(summaries),
         "warnings": warnings,
     }
-    text = orjson.dumps(head, option=orjson.OPT_INDENT_2)
-    if summaries:
-        body = b",\n    ".join([s.document for s in summaries])
-        # "sessions" precedes "warnings", so the first match is the key, not a warning's text.
-        text = text.replace(b'"sessions": []', b'"sessions": [\n    ' + body + b"\n  ]", 1)
-    return text + b"\n"
+    text = orjson.dumps(head, option=orjson.OPT_INDENT_2) + b"\n"
+    if not summaries:
+        return [text]
+    # "sessions" precedes "warnings", so the first match is the key, not a warning's text.
+    before, after = text.split(b'"sessions": []', 1)
+    body = b",\n    ".join([s.document for s in summaries])
+    return [before + b'"sessions": [\n    ', body, b"\n  ]" + after]
 
 
 def report_totals(sessions: list) -> TokenTotals:

@@ -364,3 +364,38 @@ def test_newer_schema_is_refused_clearly(tmp_path: Path) -> None:
 
     with pytest.raises(StoreError, match="newer cctop"):
         open_store(db)
+
+
+def forbid_full_rebuild(monkeypatch) -> None:
+    def no_rebuild(*args, **kwargs):
+        raise AssertionError("a few changed files must not rebuild everything")
+
+    monkeypatch.setattr(history, "_rebuild", no_rebuild)
+
+
+def test_once_rebuilds_only_sessions_a_change_touches(tmp_path: Path, capsysbinary, monkeypatch) -> None:
+    root = sample_tree(tmp_path)
+    db = str(tmp_path / "s.db")
+    once(capsysbinary, "--claude-dir", str(root), "--store", db)
+    forbid_full_rebuild(monkeypatch)
+    target = root / PROJECT / "a4f1c02b-8334-4030-bda4-247b29589223.jsonl"
+    with open(target, "ab") as handle:
+        handle.write(line(assistant(target.stem, "msg_new", "req_new", output_tokens=5)))
+    # A resumed session: a new file replaying another session's calls before its own.
+    source = root / PROJECT / "2da9138a-9060-4234-9110-d4601e2b59d1.jsonl"
+    resumed = root / PROJECT / "99999999-9999-4999-8999-999999999999.jsonl"
+    replay = source.read_bytes().replace(source.stem.encode(), resumed.stem.encode())
+    resumed.write_bytes(replay + line(assistant(resumed.stem, "msg_own", "req_own", output_tokens=3)))
+    (root / "-home-marco-spotter" / "tool_heavy.jsonl").unlink()
+    warm, raw = once(capsysbinary, "--claude-dir", str(root), "--store", db)
+    monkeypatch.undo()
+    cold, _ = once(capsysbinary, "--claude-dir", str(root), "--no-store")
+    cold_total = cold["totals"]
+    for key in ("requests", "input_tokens", "output_tokens", "cache_read_tokens", "tool_calls"):
+        gone = {s["id"]: s for s in warm["sessions"]}["tool_heavy"][key]
+        assert warm["totals"][key] == cold_total[key] + gone, key  # + the deleted file's history
+    assert {s["id"]: s for s in warm["sessions"]}["tool_heavy"]["files_deleted"] is True
+    assert raw == orjson.dumps(warm, option=orjson.OPT_INDENT_2) + b"\n"
+    forbid_full_rebuild(monkeypatch)
+    again, _ = once(capsysbinary, "--claude-dir", str(root), "--store", db)
+    assert comparable(again) == comparable(warm)

@@ -59,6 +59,10 @@ def _hash_code(digest, code: CodeType) -> None:
             digest.update(repr(const).encode())
 
 
+# Past this share of changed files a full rebuild is as cheap as following the changes.
+PARTIAL_MAX_SHARE = 0.2
+
+
 def load(
     roots: Sequence[Path],
     ledger: Ledger,
@@ -68,20 +72,78 @@ def load(
     document: Callable[[SessionStats], bytes],
     stats: bool = True,
 ) -> History:
-    """Sessions for a one-shot report: the saved aggregates if still valid, else the ledger
-    filled from the store plus appended bytes (and the aggregates saved for next time).
+    """Sessions for a one-shot report, from the saved aggregates where they still hold.
+
+    - nothing changed since they were saved: they are the answer;
+    - a few files changed: only the sessions those files feed (and the sessions sharing dedupe
+      keys with them) are rebuilt, from their stored records plus the appended bytes;
+    - else (no aggregates, other prices or code): everything is rebuilt into ``ledger``.
+
     ``document`` renders one session's finished report document, saved beside it; ``stats``
     False skips decoding full SessionStats from the saved aggregates."""
-    generation = store.generation()
     on_disk = quick_scan(roots)
-    if on_disk is not None and _unchanged(on_disk, store.live_files(), roots):
-        cached = store.cached_sessions(generation, key, stats)
-        if cached is not None:
-            return History(len(on_disk), cached, 0)
+    if on_disk is not None and store.cache_key() == key:
+        saved = _under(store.cache_files(), roots)
+        if saved == on_disk:
+            cached = store.cached_sessions(key, stats)
+            if cached is not None:
+                return History(len(on_disk), cached, 0)
+        changed = {p for p, v in on_disk.items() if saved.get(p) != v} | (saved.keys() - on_disk.keys())
+        if len(changed) <= max(20, PARTIAL_MAX_SHARE * len(on_disk)):
+            bytes_read = _follow_changes(roots, ledger, store, warn, key, document, on_disk, changed)
+            cached = store.cached_sessions(key, stats)
+            if cached is not None:
+                return History(len(on_disk), cached, bytes_read)
     return _rebuild(roots, ledger, store, warn, key, document)
 
 
+def _follow_changes(roots, ledger, store, warn, key, document, on_disk, changed: set[str]) -> int:
+    """Rebuild only the sessions that ``changed`` files touch, in ``ledger`` (still empty);
+    returns bytes read."""
+    from cctop.sources.tracker import FileTracker
+
+    before = set(ledger.snapshot().warnings)
+    touched: set[str] = set()
+
+    def note(records: list) -> None:
+        touched.update(r.session_id for r in records if getattr(r, "session_id", None))
+
+    stored = store.files()
+    tracker = FileTracker(list(roots), note, warn, store)
+    tracker.adopt([stored[p] for p in changed if p in stored and not stored[p].gone])
+    for path in sorted(changed):
+        if path in on_disk:
+            tracker.update(path)
+        else:
+            tracker.forget(path)
+        known = stored.get(path)
+        if known is not None:
+            touched |= known.sessions
+    # Every session sharing a key or a file with a touched one is rebuilt with it.
+    stored = store.files()
+    affected = store.linked_sessions(touched)
+    while True:
+        files = [f for f in stored.values() if f.sessions & affected]
+        more = set().union(*(f.sessions for f in files)) - affected
+        if not more:
+            break
+        affected = store.linked_sessions(affected | more)
+    files.sort(key=lambda f: f.mtime, reverse=True)
+    for records in store.load([f.path for f in files]):
+        ledger.ingest(records)
+    for session_id in affected:
+        if not any(not f.gone for f in files if session_id in f.sessions):
+            ledger.mark_files_deleted(session_id)
+    snapshot = ledger.snapshot()
+    sessions = [snapshot.sessions[s] for s in affected if s in snapshot.sessions]
+    states = {p: on_disk.get(p) for p in changed}
+    warnings = [w for w in snapshot.warnings if w not in before]
+    store.save_sessions(key, sessions, warnings, document, states, replace_all=False)
+    return tracker.bytes_read
+
+
 def _rebuild(roots, ledger, store, warn, key, document) -> History:
+    """Everything into ``ledger``: stored records, then what the files gained since."""
     from cctop.sources.discovery import TranscriptFile, find_transcripts
     from cctop.sources.parallel import read_many
     from cctop.sources.reader import FileResult
@@ -108,10 +170,10 @@ def _rebuild(roots, ledger, store, warn, key, document) -> History:
         if file.path not in fresh_paths:
             tracker.update(str(file.path), file.role)
     bytes_read += tracker.bytes_read
-    generation = store.generation()
     snapshot = ledger.snapshot()
     warnings = [w for w in snapshot.warnings if w not in before]
-    store.save_sessions(generation, key, list(snapshot.sessions.values()), warnings, document)
+    states = {str(f.path): (f.device, f.inode, f.size) for f in files}
+    store.save_sessions(key, list(snapshot.sessions.values()), warnings, document, states)
     return History(len(files), None, bytes_read)
 
 
@@ -148,12 +210,6 @@ def quick_scan(roots: Sequence[Path]) -> dict[str, tuple[int, int, int]] | None:
     return found
 
 
-def _unchanged(
-    on_disk: dict[str, tuple[int, int, int]], stored: dict[str, tuple[int, int, int]], roots: Sequence[Path]
-) -> bool:
-    """Same files with the same identities and sizes as the store read (under these roots)."""
-    if len(stored) < len(on_disk):
-        return False
+def _under(files: dict[str, tuple[int, int, int]], roots: Sequence[Path]) -> dict[str, tuple[int, int, int]]:
     prefixes = tuple(os.path.join(root, "") for root in roots)
-    under = {path: identity for path, identity in stored.items() if path.startswith(prefixes)}
-    return under == on_disk
+    return {path: state for path, state in files.items() if path.startswith(prefixes)}

@@ -5,9 +5,11 @@
 - ``chunks``: the records parsed from one byte range of one file, as one compact blob (see
   record_codec). A file's new chunk and its new offset are written in one transaction, so a
   kill at any point neither loses nor doubles a line. The ledger dedupes on load.
-- ``snapshot_cache``: the per-session aggregates of the last full build, valid while the store's
-  generation (bumped by every write) and the price table are unchanged. Prices are never
-  stored with calls: a price fix re-prices history.
+- ``call_keys``: which session holds which dedupe key (message, request, tool ids), so a
+  change to one session can be followed to every session the ledger must weigh it against.
+- ``session_cache`` + ``snapshot_cache`` + ``cache_files``: per-session aggregates (and their
+  finished report documents), the price/code key they were computed with and the file states
+  they reflect. Prices are never stored with calls: a price fix re-prices history.
 
 Several cctop processes may share one store: WAL lets readers run beside the writer, writes are
 short ``BEGIN IMMEDIATE`` transactions with a busy timeout, and a writer that finds a file
@@ -25,12 +27,12 @@ from pathlib import Path
 
 import orjson
 
-from cctop.model.records import Record
+from cctop.model.records import ApiCall, Record, ToolResult, ToolUse
 from cctop.model.snapshot import SessionStats
 from cctop.sources import record_codec
 from cctop.sources.stats_codec import SessionSummary, stats_from_json, stats_to_json
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 5000
 
 Warn = Callable[[str], None]
@@ -82,6 +84,22 @@ _MIGRATIONS: dict[int, str] = {
         stats BLOB NOT NULL,
         document BLOB NOT NULL
     );
+    """,
+    # v2: what lets a warm start rebuild only the sessions a change touches: the dedupe keys
+    # each session holds (sessions sharing one must be rebuilt together), and the file states
+    # the saved aggregates were computed from.
+    2: """
+    CREATE TABLE call_keys (key TEXT NOT NULL, session TEXT NOT NULL, UNIQUE (key, session));
+    CREATE INDEX call_keys_by_session ON call_keys(session);
+    CREATE TABLE cache_files (
+        path TEXT PRIMARY KEY,
+        device INTEGER NOT NULL,
+        inode INTEGER NOT NULL,
+        size INTEGER NOT NULL
+    );
+    CREATE INDEX session_cache_by_id ON session_cache(id);
+    DELETE FROM snapshot_cache;
+    DELETE FROM session_cache;
     """,
 }
 
@@ -239,6 +257,7 @@ class Store:
                     "INSERT INTO chunks (file_id, start, end, data) VALUES (?, ?, ?, ?)",
                     (file_id, start, end, record_codec.encode(records)),
                 )
+                db.executemany("INSERT OR IGNORE INTO call_keys VALUES (?, ?)", dedupe_keys(records))
             _bump(db)
             db.execute("COMMIT")
             return True
@@ -265,20 +284,45 @@ class Store:
     # -- aggregate cache -------------------------------------------------------------
 
     def live_files(self) -> dict[str, tuple[int, int, int]]:
-        """path -> (device, inode, size) of every file not known to be gone: the cheap check
-        a warm start makes before trusting the saved aggregates."""
+        """path -> (device, inode, size) of every file not known to be gone."""
         rows = self._db.execute("SELECT path, device, inode, size FROM files WHERE gone = 0")
         return {row[0]: (row[1], row[2], row[3]) for row in rows}
 
-    def cached_sessions(self, generation: int, price_key: str, stats: bool = True) -> CachedSessions | None:
-        """The aggregates saved at ``generation`` with this key, else None. ``stats=False``
-        fetches only the summaries and documents (what ``--once --json`` needs)."""
+    def linked_sessions(self, sessions: set[str]) -> set[str]:
+        """``sessions`` plus every session sharing a dedupe key with one of them, transitively:
+        the ledger decides between such sessions, so they are rebuilt together."""
+        db = self._db
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (session TEXT PRIMARY KEY)")
+        db.execute("DELETE FROM wanted")
+        db.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", [(s,) for s in sessions])
+        while True:
+            added = db.execute(
+                "INSERT OR IGNORE INTO wanted SELECT DISTINCT b.session FROM call_keys a "
+                "JOIN call_keys b ON b.key = a.key WHERE a.session IN (SELECT session FROM wanted)"
+            ).rowcount
+            if added <= 0:
+                break
+        return {row[0] for row in db.execute("SELECT session FROM wanted")}
+
+    # -- aggregate cache -------------------------------------------------------------
+
+    def cache_key(self) -> str | None:
+        row = self._db.execute("SELECT price_key FROM snapshot_cache WHERE id = 1").fetchone()
+        return None if row is None else row[0]
+
+    def cache_files(self) -> dict[str, tuple[int, int, int]]:
+        """path -> (device, inode, size): the file states the saved aggregates reflect."""
+        rows = self._db.execute("SELECT path, device, inode, size FROM cache_files")
+        return {row[0]: (row[1], row[2], row[3]) for row in rows}
+
+    def cached_sessions(self, price_key: str, stats: bool = True) -> CachedSessions | None:
+        """The saved aggregates if saved with this key, else None. ``stats=False`` fetches only
+        the summaries and documents (what ``--once --json`` needs)."""
         db = self._db
         db.execute("BEGIN")  # one read snapshot for both tables
         try:
             row = db.execute(
-                "SELECT warnings FROM snapshot_cache WHERE id = 1 AND generation = ? AND price_key = ?",
-                (generation, price_key),
+                "SELECT warnings FROM snapshot_cache WHERE id = 1 AND price_key = ?", (price_key,)
             ).fetchone()
             if row is None:
                 return None
@@ -286,8 +330,7 @@ class Store:
                 "SELECT id, project, cwd, last_ts, requests, input_tokens, output_tokens, "
                 "cache_read_tokens, cache_creation_tokens, cost_usd, unpriced_requests, "
                 f"web_search_requests, tool_calls, tool_errors, {'stats' if stats else 'NULL'}, document "
-                "FROM session_cache "
-                "ORDER BY pos"
+                "FROM session_cache"
             ).fetchall()
             return CachedSessions(orjson.loads(row[0]), rows)
         finally:
@@ -295,19 +338,22 @@ class Store:
 
     def save_sessions(
         self,
-        generation: int,
         price_key: str,
         sessions: Sequence[SessionStats],
         warnings: Sequence[str],
         document: Callable[[SessionStats], bytes],
+        files: dict[str, tuple[int, int, int] | None],
+        replace_all: bool = True,
     ) -> None:
-        """Save the aggregates, plus each session's finished report document (bytes), so a warm
-        ``--once --json`` prints without rebuilding anything."""
+        """Save aggregates and each session's finished report document (bytes), so a warm
+        ``--once --json`` prints without rebuilding anything; ``files`` are the file states
+        they reflect (None: the file is gone). ``replace_all`` False updates only these
+        sessions and files, keeping the rest (warnings are added to the saved ones)."""
         rows = []
-        for pos, s in enumerate(sessions):
+        for s in sessions:
             t = s.tokens
             rows.append((
-                pos, s.id, s.project, s.cwd, s.last_ts, t.requests, t.input_tokens, t.output_tokens,
+                s.id, s.project, s.cwd, s.last_ts, t.requests, t.input_tokens, t.output_tokens,
                 t.cache_read_tokens, t.cache_creation_tokens, t.cost_usd, t.unpriced_requests,
                 s.web_search_requests, s.tool_calls, s.tool_errors, orjson.dumps(stats_to_json(s)),
                 document(s),
@@ -315,12 +361,31 @@ class Store:
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.execute("DELETE FROM session_cache")
-            db.executemany(f"INSERT INTO session_cache VALUES ({', '.join('?' * 17)})", rows)
+            if replace_all:
+                db.execute("DELETE FROM session_cache")
+                db.execute("DELETE FROM cache_files")
+            else:
+                old = db.execute("SELECT warnings FROM snapshot_cache WHERE id = 1").fetchone()
+                warnings = list(dict.fromkeys([*(orjson.loads(old[0]) if old else []), *warnings]))
+                db.executemany("DELETE FROM session_cache WHERE id = ?", [(r[0],) for r in rows])
+            db.executemany(
+                "INSERT INTO session_cache (id, project, cwd, last_ts, requests, input_tokens, "
+                "output_tokens, cache_read_tokens, cache_creation_tokens, cost_usd, unpriced_requests, "
+                "web_search_requests, tool_calls, tool_errors, stats, document) "
+                f"VALUES ({', '.join('?' * 16)})",
+                rows,
+            )
+            db.executemany(
+                "DELETE FROM cache_files WHERE path = ?", [(p,) for p, v in files.items() if not v]
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO cache_files VALUES (?, ?, ?, ?)",
+                [(p, *v) for p, v in files.items() if v],
+            )
             db.execute(
                 "INSERT OR REPLACE INTO snapshot_cache (id, generation, price_key, warnings) "
-                "VALUES (1, ?, ?, ?)",
-                (generation, price_key, orjson.dumps(list(warnings))),
+                "VALUES (1, (SELECT value FROM meta WHERE key = 'generation'), ?, ?)",
+                (price_key, orjson.dumps(list(warnings))),
             )
             db.execute("COMMIT")
         except BaseException:
@@ -340,6 +405,20 @@ class CachedSessions:
     def summaries(self) -> list[SessionSummary]:
         """Light stand-ins carrying what filtering and totals read, plus the report document."""
         return [SessionSummary(row) for row in self._rows]
+
+
+def dedupe_keys(records: Sequence[Record]) -> list[tuple[str, str]]:
+    """(key, session) pairs for the ids the ledger dedupes on across sessions."""
+    keys: set[tuple[str, str]] = set()
+    for r in records:
+        if isinstance(r, ApiCall):
+            if r.message_id:
+                keys.add(("m:" + r.message_id, r.session_id))
+            if r.request_id:
+                keys.add(("r:" + r.request_id, r.session_id))
+        elif isinstance(r, (ToolUse, ToolResult)):
+            keys.add(("t:" + r.tool_use_id, r.session_id))
+    return list(keys)
 
 
 def _bump(db: sqlite3.Connection) -> None:
@@ -362,12 +441,21 @@ def _migrate(db: sqlite3.Connection) -> None:
                 for statement in _MIGRATIONS[version].split(";"):
                     if statement.strip():
                         db.execute(statement)
+                if version == 2:
+                    _index_stored_keys(db)
                 db.execute(f"PRAGMA user_version = {version}")
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
+
+
+def _index_stored_keys(db: sqlite3.Connection) -> None:
+    for (data,) in db.execute("SELECT data FROM chunks").fetchall():
+        db.executemany(
+            "INSERT OR IGNORE INTO call_keys VALUES (?, ?)", dedupe_keys(record_codec.decode(data))
+        )
 
 
 def _is_corruption(exc: sqlite3.Error) -> bool:

@@ -143,6 +143,19 @@ class FileTracker:
                         self._deleted(session_id)
         return stored
 
+    def adopt(self, stored: list[StoredFile]) -> None:
+        """Take over stored offsets without replaying records (their sessions are rebuilt
+        from the store separately)."""
+        for file in stored:
+            role = self.role_of(file.path)
+            if role is None or file.path in self._files:
+                continue
+            state = _File(file.path, role)
+            state.device, state.inode = file.device, file.inode
+            state.size, state.offset, state.mtime = file.size, file.offset, file.mtime
+            state.sessions |= file.sessions
+            self._adopt(state)
+
     # -- one file ---------------------------------------------------------------------
 
     def update(self, path: str, role: FileRole | None = None) -> bool:
