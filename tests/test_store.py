@@ -145,7 +145,9 @@ def test_warm_start_reads_only_appended_bytes(tmp_path: Path) -> None:
         status = second.tailer.status
         assert status.bytes_read == len(appended)
         assert status.records_from_store > 0
-        assert (status.backfill_total, status.files_watched) == (1, len(list(root.rglob("*.jsonl"))))
+        count = len(list(root.rglob("*.jsonl")))
+        assert (status.backfill_done, status.backfill_total, status.files_watched) == (count, count, count)
+        assert second.batches[0][0].session_id == target.stem  # the newest file's history first
         assert figures(second.ledger) == figures(ledger_for(root))
     finally:
         second.tailer.stop()
@@ -399,3 +401,20 @@ def test_once_rebuilds_only_sessions_a_change_touches(tmp_path: Path, capsysbina
     forbid_full_rebuild(monkeypatch)
     again, _ = once(capsysbinary, "--claude-dir", str(root), "--store", db)
     assert comparable(again) == comparable(warm)
+
+
+def test_tailer_restart_after_a_file_was_deleted_meanwhile(tmp_path: Path) -> None:
+    root = sample_tree(tmp_path)
+    first = Live(root, store=open_store(tmp_path / "s.db"))
+    expected = figures(first.ledger)
+    first.tailer.stop()
+    gone = root / "-home-marco-spotter" / "tool_heavy.jsonl"
+    gone.unlink()
+    second = Live(root, store=open_store(tmp_path / "s.db"))
+    try:
+        assert figures(second.ledger) == expected  # history kept
+        assert "tool_heavy" in second.deleted
+        assert second.ledger.snapshot().sessions["tool_heavy"].files_deleted
+        assert second.tailer.status.bytes_read == 0
+    finally:
+        second.tailer.stop()

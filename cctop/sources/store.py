@@ -211,6 +211,16 @@ class Store:
                 records.extend(record_codec.decode(data))
             yield records
 
+    def load_file(self, path: str) -> list[Record]:
+        """The stored records of one file, in file order."""
+        records: list[Record] = []
+        for (data,) in self._db.execute(
+            "SELECT c.data FROM files f JOIN chunks c ON c.file_id = f.id WHERE f.path = ? ORDER BY c.start",
+            (path,),
+        ):
+            records.extend(record_codec.decode(data))
+        return records
+
     def commit(
         self,
         path: str,

@@ -2,8 +2,9 @@
 
 watchdog observers (recursive, one per root) only mark paths dirty; one worker thread drains
 the dirty set, so a burst of events on a file costs one read. The worker serves dirty files
-before the start-up backfill, and the backfill goes newest file first, so live sessions show
-at once while history fills in behind (``status`` counts the progress).
+before the start-up backfill, and the backfill goes newest file first (per file: its records
+from the store, then the bytes it gained since), so live sessions show at once while history
+fills in behind (``status`` counts the progress).
 
 If inotify runs out of watches or no native observer works, the worker polls instead
 (stat + size about once a second), after one clear warning. Roots that do not exist yet are
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from cctop.model.records import Record
 from cctop.sources.discovery import Warn
-from cctop.sources.store import Store
+from cctop.sources.store import Store, StoredFile
 from cctop.sources.tracker import FileTracker
 
 POLL_INTERVAL_S = 1.0
@@ -58,7 +59,7 @@ class Tailer:
         self._dirty: dict[str, None] = {}  # ordered set of paths
         self._dirty_dirs: dict[str, None] = {}
         self._lost_roots: set[Path] = set()  # watched roots that were deleted or moved away
-        self._backfill: list[str] = []
+        self._backfill: list[tuple[str, StoredFile | None]] = []
         self._backfill_total = 0
         self._backfill_done = 0
         self._started = False
@@ -193,12 +194,10 @@ class Tailer:
 
     def _startup(self) -> None:
         self._watch_roots()  # first, so nothing written during the backfill is missed
-        files = self._tracker.scan()
-        self._tracker.load_store(present={str(f.path) for f in files})
-        pending = [str(f.path) for f in files if self._tracker.changed(f)]
+        plan = self._tracker.plan(self._tracker.scan())
         with self._lock:
-            self._backfill = pending[::-1]  # popped from the end: newest first
-            self._backfill_total = len(pending)
+            self._backfill = plan[::-1]  # popped from the end: newest first
+            self._backfill_total = len(plan)
             self._busy = False
             self._lock.notify_all()
 
@@ -232,7 +231,7 @@ class Tailer:
                 else:
                     self._tracker.update(path)
             if backfill is not None:
-                self._tracker.update(backfill)
+                self._tracker.backfill(*backfill)
             if time.monotonic() >= next_poll:
                 self._periodic()
                 next_poll = time.monotonic() + POLL_INTERVAL_S

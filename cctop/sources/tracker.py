@@ -143,6 +143,34 @@ class FileTracker:
                         self._deleted(session_id)
         return stored
 
+    def plan(self, files: list[TranscriptFile]) -> list[tuple[str, StoredFile | None]]:
+        """Start-up: take over the stored offsets (no records yet), mark stored files that are
+        no longer on disk as gone, and return what ``backfill`` should go through, newest
+        first: every file on disk and every stored file (gone ones are history)."""
+        stored = self._store.files() if self._store is not None else {}
+        self.adopt([f for f in stored.values() if not f.gone])
+        present = {str(f.path): f for f in files}
+        for path in [p for p in self._files if p not in present]:
+            self.forget(path)
+        entries = [(f.mtime, str(f.path), stored.get(str(f.path))) for f in files]
+        entries += [(f.mtime, f.path, f) for f in stored.values() if f.path not in present]
+        entries.sort(key=lambda e: e[0], reverse=True)
+        return [(path, known) for _, path, known in entries]
+
+    def backfill(self, path: str, stored: StoredFile | None) -> None:
+        """One step of start-up: replay the file's stored records, then read what it gained."""
+        if stored is not None and self._store is not None:
+            records = self._store.load_file(path)
+            self.records_loaded += len(records)
+            if records:
+                self._sink(records)
+            if path not in self._files:  # gone: its sessions may be history now
+                for session_id in stored.sessions:
+                    if not self._session_files.get(session_id):
+                        self._deleted(session_id)
+                return
+        self.update(path)
+
     def adopt(self, stored: list[StoredFile]) -> None:
         """Take over stored offsets without replaying records (their sessions are rebuilt
         from the store separately)."""
