@@ -16,19 +16,29 @@ from cctop.runtime import Runtime, make_runtime, missing_roots_message, open_sto
 
 def run_once(args: argparse.Namespace) -> int:
     runtime = make_runtime(args)
-    ledger = runtime.ledger
     store = open_store(args, runtime.warn)
     summaries = None
-    if store is None:
+    snapshot = None
+    if store is not None:
+        import sqlite3
+
+        try:
+            snapshot, summaries, count = _from_store(runtime, store, args)
+            files = [None] * count  # only its emptiness matters below
+        except sqlite3.DatabaseError as exc:  # damaged past what opening it could tell
+            print(
+                f"cctop: the store {store.path} failed ({exc}); reading the transcripts instead. "
+                "Run 'cctop --once --rebuild' to rebuild it.",
+                file=sys.stderr,
+            )
+            runtime = make_runtime(args)  # a clean ledger: the failed run may have filled some
+    if snapshot is None:
         from cctop.sources.discovery import find_transcripts
         from cctop.sources.parallel import read_many
 
         files = [f for root in runtime.roots for f in find_transcripts(root, runtime.warn)]
-        read_many(files, runtime.warn, ledger.ingest)
-        snapshot = ledger.snapshot()
-    else:
-        snapshot, summaries, count = _from_store(runtime, store, args)
-        files = [None] * count  # only its emptiness matters below
+        read_many(files, runtime.warn, runtime.ledger.ingest)
+        snapshot = runtime.ledger.snapshot()
     session_filter = report.SessionFilter(since=args.since, project=args.project, session=args.session)
     sessions = report.select(snapshot, session_filter)
     if args.json:

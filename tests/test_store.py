@@ -418,3 +418,18 @@ def test_tailer_restart_after_a_file_was_deleted_meanwhile(tmp_path: Path) -> No
         assert second.tailer.status.bytes_read == 0
     finally:
         second.tailer.stop()
+
+
+def test_a_store_that_fails_mid_run_falls_back_to_the_transcripts(tmp_path: Path, capsysbinary) -> None:
+    root = sample_tree(tmp_path)
+    db = tmp_path / "s.db"
+    cold, _ = once(capsysbinary, "--claude-dir", str(root), "--no-store")
+    once(capsysbinary, "--claude-dir", str(root), "--store", str(db))
+    with sqlite3.connect(db) as conn:  # opens fine, breaks on first use
+        conn.execute("DROP TABLE session_cache")
+    assert main(["--once", "--json", "--claude-dir", str(root), "--store", str(db)]) == 0
+    captured = capsysbinary.readouterr()
+    assert b"failed (no such table: session_cache)" in captured.err and b"--rebuild" in captured.err
+    assert comparable(orjson.loads(captured.out)) == comparable(cold)
+    rebuilt, _ = once(capsysbinary, "--claude-dir", str(root), "--store", str(db), "--rebuild")
+    assert comparable(rebuilt) == comparable(cold)
