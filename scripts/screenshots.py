@@ -27,7 +27,13 @@ async def capture(out: Path, size: tuple[int, int]) -> list[Path]:
         ledger = demo.make_ledger()
         demo.load(projects, ledger)
         now = demo.fixed_now(ledger)
-        app = CctopApp(ledger, now=lambda: now, roots=[projects], sources=[lambda: "transcripts: 9 files"])
+        app = CctopApp(
+            ledger,
+            now=lambda: now,
+            roots=[projects],
+            sources=[lambda: "transcripts: 9 files"],
+            rates_for=demo.pricebook().rates_for,
+        )
         written = []
         async with app.run_test(size=size) as pilot:
             await demo.settle(app, pilot)

@@ -33,6 +33,7 @@ def sample(tmp_path):
 def make_app(sample, **kwargs) -> CctopApp:
     projects, ledger, now = sample
     kwargs.setdefault("now", lambda: now)
+    kwargs.setdefault("rates_for", demo.pricebook().rates_for)
     return CctopApp(ledger, roots=[projects], **kwargs)
 
 
@@ -366,3 +367,35 @@ async def test_switching_theme_restyles_rows_and_mouse_opens_a_session(sample):
         await demo.settle(app, pilot)
         assert isinstance(app.screen, SessionScreen)
         assert app.screen.session_id == table.row_keys()[2]
+
+
+async def test_session_screen_marks_cache_breaks_with_their_cause():
+    ledger = demo.make_ledger()
+    sid = "22222222-2222-4222-8222-222222222222"
+    t0 = 1.8e9
+    model = "claude-opus-4-8"
+
+    def call(n: int, read: int, write: int, ts: float) -> ApiCall:
+        return ApiCall(sid, None, model, f"m{n}", f"r{n}", ts, 5, 100, read, write, write, final=True)
+
+    ledger.ingest(
+        [
+            SessionMeta(sid, t0, cwd="/home/dev/breaky", title="breaks", title_kind=TitleKind.CUSTOM),
+            call(1, 0, 20_000, t0),
+            call(2, 20_000, 500, t0 + 30),
+            call(3, 0, 21_000, t0 + 60),  # within the TTL, same model: the prefix changed
+            call(4, 21_000, 300, t0 + 90),
+            call(5, 0, 21_500, t0 + 1000),  # after 5 minutes idle: the cache expired
+        ]
+    )
+    now = t0 + 1010
+    app = CctopApp(ledger, now=lambda: now, rates_for=demo.pricebook().rates_for, open_session=sid)
+    async with app.run_test(size=SIZE) as pilot:
+        await demo.settle(app, pilot)
+        await demo.settle(app, pilot)
+        assert isinstance(app.screen, SessionScreen)
+        strip = app.screen.query_one("#cache_strip")
+        assert strip._marks == ("", "", "prefix_changed", "", "ttl_expired")
+        shown = str(strip.render())
+        assert "×" in shown and "prefix changed" in shown and "cache expired" in shown
+        assert "2 breaks" in str(app.screen.query_one("#summary").render())

@@ -61,6 +61,7 @@ class CctopApp(App):
         otlp: bool = False,
         startup_warnings: Iterable[str] = (),
         rates_for: Callable | None = None,
+        backfilling: Callable[[], bool] = lambda: False,
     ) -> None:
         super().__init__()
         self.ledger = ledger
@@ -73,6 +74,7 @@ class CctopApp(App):
         self.otlp = otlp
         self._startup_warnings = tuple(startup_warnings)
         self._rates_for = rates_for
+        self.backfilling = backfilling
         self.snapshot: Snapshot | None = None
         self.detail: SessionDetail | None = None
         self.analysis: tuple | None = None
@@ -202,6 +204,8 @@ class CctopApp(App):
             yield f"{len(snapshot.warnings)} warning(s): ? shows them"
 
     def empty_message(self) -> Text:
+        if self.backfilling():
+            return Text("Reading transcripts…", style="bold")
         text = Text("No Claude Code sessions found yet.\n\n", style="bold")
         text.append("Looked for transcripts in:\n", style="")
         for root in self.roots or (Path("~/.claude/projects"),):

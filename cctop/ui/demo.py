@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from functools import lru_cache
 from pathlib import Path
 
 from cctop.model.ledger import Ledger
@@ -53,12 +54,18 @@ def load(projects: Path, ledger: Ledger) -> int:
     return len(files)
 
 
-def make_ledger() -> Ledger:
-    from cctop.model.cache import make_summarizer
+@lru_cache(maxsize=1)
+def pricebook():
+    """The packaged price table (no user overrides: the pictures must not depend on them)."""
     from cctop.prices import load_pricebook
 
-    pricebook, _ = load_pricebook(None)
-    return Ledger(pricebook, cache_summarizer=make_summarizer(pricebook))
+    return load_pricebook(None)[0]
+
+
+def make_ledger() -> Ledger:
+    from cctop.model.cache import make_summarizer
+
+    return Ledger(pricebook(), cache_summarizer=make_summarizer(pricebook()))
 
 
 def fixed_now(ledger: Ledger, after: float = 40.0) -> float:

@@ -54,7 +54,7 @@ def _start_transcripts(runtime, args: argparse.Namespace, stack: contextlib.Exit
     )
     tailer.start()
     stack.callback(tailer.stop)  # runs before the store closes (LIFO)
-    return _tailer_part(tailer)
+    return tailer
 
 
 def run_tui(args: argparse.Namespace) -> int:
@@ -64,7 +64,8 @@ def run_tui(args: argparse.Namespace) -> int:
     runtime = make_runtime(args)
     warnings: list[str] = []
     with contextlib.ExitStack() as stack:
-        parts = [_start_transcripts(runtime, args, stack)]
+        tailer = _start_transcripts(runtime, args, stack)
+        parts = [_tailer_part(tailer)]
         if getattr(args, "otlp", False):
             from cctop.sources.otlp.listener import OtlpConfig, OtlpListener
 
@@ -84,6 +85,7 @@ def run_tui(args: argparse.Namespace) -> int:
             otlp=bool(getattr(args, "otlp", False)),
             startup_warnings=warnings,
             rates_for=getattr(runtime.pricebook, "rates_for", None),
+            backfilling=lambda: tailer.status.backfilling,
         )
         app.run()
     return 0

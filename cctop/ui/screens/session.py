@@ -97,7 +97,7 @@ class SessionScreen(Screen):
         analysis = self.app.analysis
         if analysis is not None and len(analysis) == len(detail.calls):
             rates = [getattr(r, "hit_rate", None) for r in analysis]
-            marks = ["break" if getattr(r, "cache_break", None) else "" for r in analysis]
+            marks = [_cause(getattr(r, "cache_break", None)) for r in analysis]
             marks = [m or c for m, c in zip(marks, break_marks(detail, compactions_only=True), strict=True)]
         else:
             rates, marks = [c.hit_rate for c in detail.calls], break_marks(detail)
@@ -229,6 +229,12 @@ def feed_text(item: FeedItem, style) -> Text:
     return text
 
 
+def _cause(cache_break) -> str:
+    if cache_break is None:
+        return ""
+    return str(getattr(cache_break, "cause", "") or "break")
+
+
 def break_marks(detail: SessionDetail, compactions_only: bool = False) -> list[str]:
     """Which requests broke the cache (from the cache summary) or followed a compaction."""
     breaks = () if compactions_only else getattr(detail.stats.cache, "breaks", ()) or ()
@@ -240,7 +246,7 @@ def break_marks(detail: SessionDetail, compactions_only: bool = False) -> list[s
     for priced in detail.calls:
         ts = priced.call.timestamp
         if ts is not None and ts in broken_ts:
-            marks.append("break")
+            marks.append(next((_cause(b) for b in breaks if getattr(b, "timestamp", None) == ts), "break"))
         elif ts is not None and previous is not None and any(previous < c <= ts for c in compactions):
             marks.append("compact")
         else:

@@ -13,6 +13,20 @@ from textual.widget import Widget
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 LABEL = 7
+BREAK_GLYPHS = {
+    "prefix_changed": "×",
+    "ttl_expired": "T",
+    "model_changed": "M",
+    "compacted": "C",
+    "break": "×",
+}
+BREAK_NAMES = {
+    "prefix_changed": "prefix changed",
+    "ttl_expired": "cache expired",
+    "model_changed": "model changed",
+    "compacted": "compacted",
+    "break": "cache break",
+}
 
 StyleFor = Callable[[str], str]
 
@@ -29,7 +43,9 @@ class CacheStrip(Widget):
         self._marks: tuple[str, ...] = ()
 
     def set_data(self, rates: Sequence[float | None], marks: Sequence[str]) -> None:
-        """``marks[i]``: "" (none), "break" or "compact" for request ``i``."""
+        """``marks[i]`` for request ``i``: "" (none), a break cause (cctop.model.cache: "ttl_expired",
+        "model_changed", "compacted", "prefix_changed"; "break" if unknown) or "compact"
+        (a compaction before it, no break)."""
         rates, marks = tuple(rates), tuple(marks)
         if (rates, marks) != (self._rates, self._marks):
             self._rates, self._marks = rates, marks
@@ -50,12 +66,17 @@ class CacheStrip(Widget):
             top.append(BLOCKS[level], style=style(role))
         bottom = Text("breaks ", style="bold", no_wrap=True)
         for mark in marks:
-            if mark == "break":
-                bottom.append("×", style=f"bold {style('error')}")
+            if mark in BREAK_GLYPHS:
+                bottom.append(BREAK_GLYPHS[mark], style=f"bold {style('error')}")
             elif mark == "compact":
                 bottom.append("c", style=style("accent"))
             else:
                 bottom.append("·", style=style("muted"))
+        seen = [cause for cause in BREAK_GLYPHS if cause in marks]
+        if seen:
+            bottom.append(
+                "  " + "  ".join(f"{BREAK_GLYPHS[c]} {BREAK_NAMES[c]}" for c in seen), style=style("muted")
+            )
         if not rates:
             top.append("no requests yet", style=style("muted"))
         return top + Text("\n") + bottom
