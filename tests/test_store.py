@@ -433,3 +433,25 @@ def test_a_store_that_fails_mid_run_falls_back_to_the_transcripts(tmp_path: Path
     assert comparable(orjson.loads(captured.out)) == comparable(cold)
     rebuilt, _ = once(capsysbinary, "--claude-dir", str(root), "--store", str(db), "--rebuild")
     assert comparable(rebuilt) == comparable(cold)
+
+
+def test_a_writer_that_lost_a_race_brings_the_store_up_to_date(tmp_path: Path) -> None:
+    root = tmp_path / "projects"
+    (root / PROJECT).mkdir(parents=True)
+    target = root / PROJECT / "race.jsonl"
+    parts = [line(assistant("race", f"msg_{i}", f"req_{i}", output_tokens=i + 1)) for i in range(3)]
+    target.write_bytes(parts[0])
+    a_ledger, a = load_tracker(root, open_store(tmp_path / "s.db"))  # A stores part 0
+    b_ledger, b = load_tracker(root, open_store(tmp_path / "s.db"))  # B adopts A's offset
+    with open(target, "ab") as handle:
+        handle.write(parts[1])
+    b.update(str(target))  # B stores part 1, then stops
+    with open(target, "ab") as handle:
+        handle.write(parts[2])
+    a.update(str(target))  # A read parts 1-2 from its own offset: loses the race for part 1
+    stored = open_store(tmp_path / "s.db").file(str(target))
+    assert stored is not None and stored.offset == target.stat().st_size  # no stall at B's offset
+    restarted, tracker = load_tracker(root, open_store(tmp_path / "s.db"))
+    assert tracker.bytes_read == 0
+    assert figures(restarted) == figures(ledger_for(root)) == figures(a_ledger)
+    assert figures(restarted)[0] == 3

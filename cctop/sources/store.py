@@ -197,6 +197,17 @@ class Store:
             for row in rows
         }
 
+    def file(self, path: str) -> StoredFile | None:
+        row = self._db.execute(
+            "SELECT path, device, inode, size, offset, mtime, sessions, gone FROM files WHERE path = ?",
+            (path,),
+        ).fetchone()
+        if row is None:
+            return None
+        return StoredFile(
+            row[0], row[1], row[2], row[3], row[4], row[5], frozenset(row[6].split()), bool(row[7])
+        )
+
     def generation(self) -> int:
         return self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0]
 

@@ -260,9 +260,11 @@ class FileTracker:
     def _commit(self, state: _File, end: int, records: list[Record]) -> None:
         """Store first, then hand on: a kill in between re-delivers from the store, never loses."""
         if self._store is not None:
-            self._store.commit(
+            stored = self._store.commit(
                 state.path, state.device, state.inode, state.size, state.mtime, state.offset, end, records
             )
+            if not stored:
+                self._catch_up(state, end)
         self.bytes_read += end - state.offset
         state.offset = end
         for record in records:
@@ -272,6 +274,25 @@ class FileTracker:
                 self._session_files.setdefault(session_id, set()).add(state.path)
         if records:
             self._sink(records)
+
+    def _catch_up(self, state: _File, end: int) -> None:
+        """Another process stored this file meanwhile. If it stopped short of ``end``, store
+        the lines between its offset and ``end`` (read again, for the store only) so the store
+        never stalls behind this process."""
+        assert self._store is not None
+        known = self._store.file(state.path)
+        if known is None or (known.device, known.inode) != (state.device, state.inode) or known.offset >= end:
+            return
+        try:
+            with open(state.path, "rb") as handle:
+                handle.seek(known.offset)
+                data = complete_prefix(handle.read(end - known.offset))
+        except OSError:
+            return
+        if known.offset + len(data) == end:
+            records = TranscriptParser(state.role).feed(data)
+            self._store.commit(state.path, state.device, state.inode, state.size, state.mtime,
+                               known.offset, end, records)  # fmt: skip
 
     def refresh_meta(self, path: str) -> None:
         """An ``agent-*.meta.json`` changed: hand on its facts if its transcript is known."""
