@@ -399,3 +399,11 @@ async def test_session_screen_marks_cache_breaks_with_their_cause():
         shown = str(strip.render())
         assert "×" in shown and "prefix changed" in shown and "cache expired" in shown
         assert "2 breaks" in str(app.screen.query_one("#summary").render())
+
+
+async def test_open_session_that_does_not_exist_says_so(sample):
+    app = make_app(sample, open_session="nope")
+    async with app.run_test(size=SIZE) as pilot:
+        await demo.settle(app, pilot)
+        assert isinstance(app.screen, MainScreen)
+        assert any("'nope'" in n.message for n in app._notifications)

@@ -236,6 +236,10 @@ class CctopApp(App):
         if found is not None:
             self._open_spec = None
             self.open_session(found)
+        elif not self.backfilling():  # everything is read: it is not coming
+            self._open_spec = None
+            where = f" in {self._cwd}" if spec == "here" else ""
+            self.notify(f"no session matches {spec!r}{where}", severity="warning", markup=False)
 
     # -- actions ------------------------------------------------------------------------
 

@@ -1,0 +1,67 @@
+"""Cell formatting of the sessions table: countdowns, model names, states, the filter."""
+
+from __future__ import annotations
+
+from cctop.model.snapshot import SessionStats, TokenTotals
+from cctop.ui import rows
+
+
+def stats(**changes) -> SessionStats:
+    base = dict(
+        id="abc", cwd="/home/dev/proj", project="proj", git_branch=None, title="Fix the parser",
+        version=None, models=("claude-sonnet-4-5-20250929",), first_ts=0.0, last_ts=1000.0,
+        tokens=TokenTotals(3, 10, 20, 30, 40, 0.5, 0), cache_creation_5m_tokens=40,
+        cache_creation_1h_tokens=0, web_search_requests=0, output_is_lower_bound=False,
+        reported_cost_usd=None, tool_calls=4, tool_errors=1, tools=(), subagents=(), prompts=1,
+        api_errors=0, compactions=0, context_tokens=80, context_window=100, sources=frozenset(),
+    )  # fmt: skip
+    base.update(changes)
+    return SessionStats(**base)
+
+
+def test_ttl_countdown_text():
+    assert rows.ttl_text(None) == ("-", "muted")
+    assert rows.ttl_text(0) == ("expired", "muted")
+    assert rows.ttl_text(-5) == ("expired", "muted")
+    assert rows.ttl_text(252.7) == ("4:12", "")
+    assert rows.ttl_text(59) == ("0:59", "warn")
+    assert rows.ttl_text(3599) == ("59:59", "")
+    assert rows.ttl_text(3600) == ("1h00", "")
+
+
+def test_short_model_drops_prefix_and_date_and_counts_others():
+    assert rows.short_model(()) == "-"
+    assert rows.short_model(("claude-sonnet-4-5-20250929",)) == "sonnet-4-5"
+    assert rows.short_model(("claude-opus-4-8", "claude-haiku-4-5")) == "opus-4-8+1"
+    assert rows.short_model(("gpt-x-12345678",)) == "gpt-x"
+
+
+def test_state_live_idle_history():
+    day_start = 500.0
+    assert rows.state_of(stats(last_ts=1000.0), 1100.0, day_start) == "live"
+    assert rows.state_of(stats(last_ts=1000.0), 1000.0 + 121, day_start) == "idle"
+    assert rows.state_of(stats(last_ts=100.0), 100.0 + 7 * 3600, 90_000.0) == "hist"
+    assert rows.state_of(stats(last_ts=1000.0, files_deleted=True), 1001.0, day_start) == "hist"
+    assert rows.state_of(stats(last_ts=None), 1001.0, day_start) == "hist"
+
+
+def cells_of(s: SessionStats) -> dict[str, rows.Cell]:
+    return dict(zip(rows.COLUMN_KEYS, rows.session_cells(s, 1010.0, 0.0), strict=True))
+
+
+def test_cells_line_up_with_columns_and_mark_partial_figures():
+    cells = cells_of(stats(output_is_lower_bound=True))
+    assert len(cells) == len(rows.COLUMNS)
+    assert cells["output"] == ("20+", "")
+    assert cells["tools"] == ("4 1!", "error")
+    assert cells["context"] == ("80%", "warn")
+    assert cells["model"][0] == "sonnet-4…"  # clipped to the column
+    unpriced = stats(tokens=TokenTotals(3, 10, 20, 30, 40, 0.25, 1))
+    assert cells_of(unpriced)["cost"] == ("≥$0.25", "warn")
+
+
+def test_filter_matches_project_title_model_id_and_cwd():
+    s = stats()
+    for needle in ("PROJ", "parser", "sonnet", "ab", "/home/dev", ""):
+        assert rows.matches(s, needle)
+    assert not rows.matches(s, "opus")
