@@ -407,3 +407,18 @@ async def test_open_session_that_does_not_exist_says_so(sample):
         await demo.settle(app, pilot)
         assert isinstance(app.screen, MainScreen)
         assert any("'nope'" in n.message for n in app._notifications)
+
+
+async def test_narrow_terminal_scrolls_sideways_with_state_and_project_pinned(sample):
+    app = make_app(sample)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await demo.settle(app, pilot)
+        table = table_of(app)
+        assert "model" not in table.render_line(0).text  # the last column is off screen
+        for _ in range(40):
+            await pilot.press("right")
+        await pilot.pause()
+        assert table.scroll_offset.x > 0
+        header, first = table.render_line(0).text, table.render_line(1).text
+        assert header.startswith("st   project") and "model" in header
+        assert first.startswith("live proj1") and "opus-4-8" in first
