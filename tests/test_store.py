@@ -455,3 +455,27 @@ def test_a_writer_that_lost_a_race_brings_the_store_up_to_date(tmp_path: Path) -
     assert tracker.bytes_read == 0
     assert figures(restarted) == figures(ledger_for(root)) == figures(a_ledger)
     assert figures(restarted)[0] == 3
+
+
+def test_a_line_at_a_time_does_not_pile_up_chunks(tmp_path: Path) -> None:
+    from cctop.sources.store import MAX_CHUNKS_PER_FILE
+
+    root = tmp_path / "projects"
+    (root / PROJECT).mkdir(parents=True)
+    target = root / PROJECT / "live.jsonl"
+    target.write_bytes(b"")
+    store = open_store(tmp_path / "s.db")
+    ledger = Ledger(packaged_pricebook())
+    tracker = FileTracker([root], ledger.ingest, ledger.warn, store)
+    for i in range(MAX_CHUNKS_PER_FILE * 2 + 5):
+        with open(target, "ab") as handle:
+            handle.write(line(assistant("live", f"msg_{i}", f"req_{i}")))
+        tracker.update(str(target))
+    with sqlite3.connect(tmp_path / "s.db") as conn:
+        chunks = conn.execute("SELECT start, end FROM chunks ORDER BY start").fetchall()
+    assert len(chunks) <= MAX_CHUNKS_PER_FILE
+    assert chunks[0][0] == 0 and chunks[-1][1] == target.stat().st_size
+    assert all(a[1] == b[0] for a, b in zip(chunks, chunks[1:], strict=False))  # contiguous
+    restarted, again = load_tracker(root, open_store(tmp_path / "s.db"))
+    assert again.bytes_read == 0
+    assert figures(restarted) == figures(ledger_for(root)) == figures(ledger)

@@ -279,6 +279,7 @@ class Store:
                     (file_id, start, end, record_codec.encode(records)),
                 )
                 db.executemany("INSERT OR IGNORE INTO call_keys VALUES (?, ?)", dedupe_keys(records))
+                _compact(db, file_id)
             _bump(db)
             db.execute("COMMIT")
             return True
@@ -440,6 +441,27 @@ def dedupe_keys(records: Sequence[Record]) -> list[tuple[str, str]]:
         elif isinstance(r, (ToolUse, ToolResult)):
             keys.add(("t:" + r.tool_use_id, r.session_id))
     return list(keys)
+
+
+# A live session appends a line at a time, so a file gathers one small chunk per read; past
+# this many they are merged into one, which keeps warm loads to a few decodes per file.
+MAX_CHUNKS_PER_FILE = 64
+
+
+def _compact(db: sqlite3.Connection, file_id: int) -> None:
+    rows = db.execute(
+        "SELECT start, end, data FROM chunks WHERE file_id = ? ORDER BY start", (file_id,)
+    ).fetchall()
+    if len(rows) <= MAX_CHUNKS_PER_FILE:
+        return
+    records: list[Record] = []
+    for _, _, data in rows:
+        records.extend(record_codec.decode(data))
+    db.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,))
+    db.execute(
+        "INSERT INTO chunks (file_id, start, end, data) VALUES (?, ?, ?, ?)",
+        (file_id, rows[0][0], rows[-1][1], record_codec.encode(records)),
+    )
 
 
 def _bump(db: sqlite3.Connection) -> None:
