@@ -449,11 +449,12 @@ MAX_CHUNKS_PER_FILE = 64
 
 
 def _compact(db: sqlite3.Connection, file_id: int) -> None:
+    (count,) = db.execute("SELECT count(*) FROM chunks WHERE file_id = ?", (file_id,)).fetchone()
+    if count <= MAX_CHUNKS_PER_FILE:
+        return
     rows = db.execute(
         "SELECT start, end, data FROM chunks WHERE file_id = ? ORDER BY start", (file_id,)
     ).fetchall()
-    if len(rows) <= MAX_CHUNKS_PER_FILE:
-        return
     records: list[Record] = []
     for _, _, data in rows:
         records.extend(record_codec.decode(data))
