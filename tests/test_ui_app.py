@@ -303,6 +303,12 @@ async def test_log_text_is_shown_literally_never_as_markup_or_control_codes():
         assert "\x1b" not in project and "\\x1b" in project
         screen_text = app.export_screenshot()
         assert "\x1b" not in screen_text and "[bold]boom[/bold]" in screen_text.replace("&#160;", " ")
+        await pilot.press("ctrl+p", *"boom")
+        await pilot.pause(0.5)
+        palette = app.export_screenshot().replace("&#160;", " ")
+        assert "[bold]boom[/bold]" in palette and "[link=https://evil.example]" in palette
+        await pilot.press("escape")
+        await pilot.pause()
         await pilot.press("enter")
         await demo.settle(app, pilot)
         feed = app.screen.query_one("#feed")
@@ -422,3 +428,17 @@ async def test_narrow_terminal_scrolls_sideways_with_state_and_project_pinned(sa
         header, first = table.render_line(0).text, table.render_line(1).text
         assert header.startswith("st   project") and "model" in header
         assert first.startswith("live proj1") and "opus-4-8" in first
+
+
+async def test_command_palette_opens_a_session_by_title(sample):
+    app = make_app(sample)
+    async with app.run_test(size=SIZE) as pilot:
+        await demo.settle(app, pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"beads")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await demo.settle(app, pilot)
+        assert isinstance(app.screen, SessionScreen)
+        assert app.snapshot.sessions[app.screen.session_id].title == "create the beads"

@@ -23,6 +23,7 @@ from textual.screen import Screen
 from cctop.model.ledger import Ledger
 from cctop.model.snapshot import SessionDetail, Snapshot
 from cctop.ui import rows
+from cctop.ui.commands import SessionCommands
 from cctop.ui.messages import SnapshotFailed, SnapshotReady
 from cctop.ui.screens.help import HelpScreen
 from cctop.ui.screens.main import MainScreen
@@ -40,6 +41,7 @@ StatusPart = Callable[[], str | None]
 class CctopApp(App):
     CSS_PATH = Path(__file__).with_name("cctop.tcss")  # absolute: subclasses live elsewhere
     TITLE = "cctop"
+    COMMANDS = App.COMMANDS | {SessionCommands}
     BINDINGS = [
         Binding("q", "quit", "Quit", id="quit"),
         Binding("question_mark,f1", "help", "Help", key_display="?", id="help"),

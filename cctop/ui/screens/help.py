@@ -23,7 +23,7 @@ KEYS = (
     ("h", "history too, or only today's sessions"),
     ("space", "pause the table (the header keeps ticking)"),
     ("+ -", "refresh faster / slower"),
-    ("Ctrl+P", "command palette"),
+    ("Ctrl+P", "command palette: every action, and jump to a session by name"),
     ("? F1", "this help; q quits"),
 )
 
