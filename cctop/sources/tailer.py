@@ -82,6 +82,7 @@ class Tailer:
     def stop(self, timeout: float = 5.0) -> None:
         with self._lock:
             self._stopping = True
+            self._tracker.stopping = True
             self._lock.notify_all()
         observers = list(self._observers.values())
         for observer in observers:

@@ -66,6 +66,9 @@ class FileTracker:
         self._warned: set[str] = set()
         self.bytes_read = 0
         self.records_loaded = 0
+        # Set from another thread to end a long read between blocks (what is stored stays
+        # consistent: every block commits its lines with its offset).
+        self.stopping = False
 
     @property
     def file_count(self) -> int:
@@ -231,7 +234,7 @@ class FileTracker:
                 return  # replaced between stat and open: the next event reads the new one
             handle.seek(state.offset)
             carry = b""
-            while True:
+            while not self.stopping:
                 try:
                     block = handle.read(BLOCK)
                 except OSError as exc:
@@ -248,7 +251,7 @@ class FileTracker:
                         records.extend(self._subagent_meta(state))
                         first = False
                     self._commit(state, state.offset + len(whole), records)
-            if first and state.offset == 0:
+            if first and state.offset == 0 and not self.stopping:
                 self._commit(state, 0, self._subagent_meta(state))  # remember an empty file
             if carry and self._include_tail:
                 tail = TranscriptParser(state.role).feed_tail(carry)
