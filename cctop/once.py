@@ -75,9 +75,8 @@ def _from_store(runtime: Runtime, store, args: argparse.Namespace):
     from cctop.sources import history
 
     key = history.aggregate_key(
-        runtime.pricebook, runtime.cache_summaries, report.session_json, report.totals_json,
-        _session_document, _json_chunks,
-    )  # fmt: skip
+        runtime.pricebook, runtime.cache_summaries, report, fmt, sys.modules[__name__]
+    )
     try:
         loaded = history.load(
             runtime.roots, runtime.ledger, store, runtime.warn, key, _session_document, stats=not args.json

@@ -479,3 +479,18 @@ def test_a_line_at_a_time_does_not_pile_up_chunks(tmp_path: Path) -> None:
     restarted, again = load_tracker(root, open_store(tmp_path / "s.db"))
     assert again.bytes_read == 0
     assert figures(restarted) == figures(ledger_for(root)) == figures(ledger)
+
+
+def test_editing_code_that_shapes_the_output_invalidates_saved_aggregates(tmp_path: Path) -> None:
+    import types
+
+    source = tmp_path / "shaping.py"
+    source.write_text("def session_json(s):\n    return {'id': s.id}\n")
+    module = types.ModuleType("shaping")
+    module.__file__ = str(source)
+    book = packaged_pricebook()
+    before = history.aggregate_key(book, True, module)
+    assert history.aggregate_key(book, True, module) == before
+    source.write_text("def session_json(s):\n    return {'id': s.id, 'new': 1}\n")
+    assert history.aggregate_key(book, True, module) != before
+    assert history.aggregate_key(book, False, module) != history.aggregate_key(book, True, module)

@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import CodeType
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from cctop import __version__
 from cctop.model.snapshot import SessionStats
 from cctop.sources.discovery import Warn
-from cctop.sources.stats_codec import stats_to_json
 from cctop.sources.store import CachedSessions, Store
 
 if TYPE_CHECKING:
@@ -39,24 +39,34 @@ class History:
     bytes_read: int
 
 
-def aggregate_key(pricebook: object, summarizer: bool, *code: Callable[..., object]) -> str:
-    """What saved aggregates depend on besides the transcripts: prices, cctop's version and the
-    code that turns stats into output (``code``), so editing that code invalidates them."""
+def aggregate_key(pricebook: object, summarizer: bool, *modules: ModuleType) -> str:
+    """What saved aggregates depend on besides the transcripts: the prices, and the source of
+    the code that turns records into output (the ledger, the cache summary, ``modules``...),
+    so a price fix or an edited formula invalidates them."""
     models = getattr(pricebook, "models", {})
     text = repr((__version__, AGGREGATE_FORMAT, summarizer, sorted(models.items())))
     digest = hashlib.sha256(text.encode())
-    for function in (stats_to_json, Store.save_sessions, *code):
-        _hash_code(digest, function.__code__)
+    shaping = [sys.modules.get(name) for name in _SHAPING_MODULES]
+    for module in (*shaping, *modules):
+        path = getattr(module, "__file__", None)
+        if path:
+            try:
+                with open(path, "rb") as handle:
+                    digest.update(handle.read())
+            except OSError:
+                digest.update(path.encode())
     return digest.hexdigest()
 
 
-def _hash_code(digest, code: CodeType) -> None:
-    digest.update(code.co_code)
-    for const in code.co_consts:
-        if isinstance(const, CodeType):
-            _hash_code(digest, const)
-        else:
-            digest.update(repr(const).encode())
+_SHAPING_MODULES = (
+    "cctop.model.ledger",
+    "cctop.model.snapshot",
+    "cctop.model.pricing",
+    "cctop.model.cache",
+    "cctop.sources.stats_codec",
+    "cctop.sources.store",
+    "cctop.sources.history",
+)
 
 
 # Past this share of changed files a full rebuild is as cheap as following the changes.
