@@ -23,7 +23,9 @@ def test_ttl_countdown_text():
     assert rows.ttl_text(None) == ("-", "muted")
     assert rows.ttl_text(0) == ("expired", "muted")
     assert rows.ttl_text(-5) == ("expired", "muted")
-    assert rows.ttl_text(252.7) == ("4:12", "")
+    assert rows.ttl_text(252.0) == ("4:12", "")
+    assert rows.ttl_text(251.3) == ("4:12", "")
+    assert rows.ttl_text(0.2) == ("0:01", "warn")
     assert rows.ttl_text(59) == ("0:59", "warn")
     assert rows.ttl_text(3599) == ("59:59", "")
     assert rows.ttl_text(3600) == ("1h00", "")
@@ -65,3 +67,39 @@ def test_filter_matches_project_title_model_id_and_cwd():
     for needle in ("PROJ", "parser", "sonnet", "ab", "/home/dev", ""):
         assert rows.matches(s, needle)
     assert not rows.matches(s, "opus")
+
+
+class FakeCache:
+    def __init__(self, expires_at: float) -> None:
+        self.expires_at = expires_at
+
+    def seconds_left(self, now: float) -> float:
+        return self.expires_at - now
+
+
+def test_no_clock_driven_cell_changes_before_next_change():
+    """The table skips rows until next_change: prove nothing visible moves before it."""
+    day_start = 0.0
+    cases = [
+        stats(last_ts=1000.0),
+        stats(last_ts=1000.0, cache=FakeCache(1000.0 + 300)),
+        stats(last_ts=1000.0, cache=FakeCache(1000.0 + 3600)),
+        stats(last_ts=None),
+    ]
+    for s in cases:
+        for start in (1000.2, 1003.7, 1059.5, 1119.9, 1290.3, 4000.0, 1000.0 + 3500.5, 1000.0 + 86_000):
+            now = start
+            for _ in range(25):
+                until = rows.next_change(s, now, day_start)
+                before = rows.session_cells(s, now, day_start)
+                if until == float("inf"):
+                    assert rows.session_cells(s, now + 1e6, day_start) == before
+                    break
+                assert until > now
+                for fraction in (0.01, 0.5, 0.99):
+                    probe = now + (until - now) * fraction
+                    assert rows.session_cells(s, probe, day_start) == before, (s.last_ts, now, probe)
+                now = until + 1e-3
+    # While a countdown runs, the row is looked at every second, not less often.
+    ticking = stats(last_ts=1000.0, cache=FakeCache(1300.0))
+    assert rows.next_change(ticking, 1100.25, day_start) - 1100.25 <= 1.0

@@ -7,6 +7,7 @@ how the table decides which cells changed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -78,6 +79,25 @@ SORTABLE = tuple(c.key for c in COLUMNS if c.sort is not None and c.key != "stat
 DEFAULT_SORT = "last"
 
 
+def next_change(stats: SessionStats, now: float, day_start: float) -> float:
+    """The earliest time a clock-driven cell of this row (state, last, cache countdown) can
+    read differently; until then a tick without new data need not look at the row."""
+    last = stats.last_ts
+    if last is None or stats.files_deleted:
+        return float("inf")
+    age = max(0.0, now - last)
+    if age < 5:
+        step_end = last + 5
+    else:
+        unit = 1 if age < 60 else 60 if age < 3600 else 3600 if age < 86400 else 86400
+        step_end = last + (int(age // unit) + 1) * unit
+    times = [step_end, last + LIVE_WINDOW_S, last + IDLE_WINDOW_S, day_start + 86400]
+    left = _ttl_left(stats, now)
+    if left is not None and left > 0:
+        times.append(now + left - math.ceil(left) + 1)  # when the rounded-up second drops
+    return min((t for t in times if t > now), default=float("inf"))
+
+
 def short_model(models: Sequence[str]) -> str:
     if not models:
         return "-"
@@ -94,16 +114,16 @@ def clip(text: str, width: int) -> str:
 
 
 def ttl_text(seconds_left: float | None) -> Cell:
+    """A countdown: rounded up, so ``0:01`` is the last second before ``expired``."""
     if seconds_left is None:
         return ("-", "muted")
     if seconds_left <= 0:
         return ("expired", "muted")
-    seconds = int(seconds_left)
-    text = (
-        f"{seconds // 60}:{seconds % 60:02d}"
-        if seconds < 3600
-        else f"{seconds // 3600}h{seconds % 3600 // 60:02d}"
-    )
+    seconds = math.ceil(seconds_left)
+    if seconds < 3600:
+        text = f"{seconds // 60}:{seconds % 60:02d}"
+    else:
+        text = f"{seconds // 3600}h{seconds % 3600 // 60:02d}"
     return (text, "warn" if seconds_left <= 60 else "")
 
 

@@ -86,6 +86,8 @@ class SessionTable(ScrollView, can_focus=True):
         self._index: dict[str, int] = {}
         self._view = View()
         self._strips: OrderedDict[tuple, Strip] = OrderedDict()
+        self._source: Mapping[str, SessionStats] | None = None  # the sessions shown last
+        self._valid_until: dict[str, float] = {}  # session row -> when its clock cells move
         self.cursor_row = 0
         self.visible_sessions = 0
         self.hidden_history = 0
@@ -142,7 +144,15 @@ class SessionTable(ScrollView, can_focus=True):
         if view is not None and view != self._view:
             resort = True
             self._view = view
-        desired, order = self._desired(sessions, now, day_start, self._view)
+        if not resort and sessions is self._source:
+            # Same data, later clock: only rows whose relative time or countdown moved.
+            due = self._due(sessions, now, day_start)
+            if due is None:
+                return False
+            desired, order = due
+        else:
+            desired, order = self._desired(sessions, now, day_start, self._view)
+            self._source = sessions
         keep = self.cursor_session_key()
         changed_rows: list[str] = []
         stale = [key for key in self._keys if key not in desired]
@@ -317,6 +327,26 @@ class SessionTable(ScrollView, can_focus=True):
 
     # -- what to show -------------------------------------------------------------
 
+    def _due(
+        self, sessions: Mapping[str, SessionStats], now: float, day_start: float
+    ) -> tuple[dict[str, tuple[Cell, ...]], list[str]] | None:
+        due = [key for key, until in self._valid_until.items() if until <= now]
+        if not due:
+            return None
+        desired = dict(self._cells)
+        for key in due:
+            stats = sessions[key]
+            if not self._view.history and rows.state_of(stats, now, day_start) == "hist":
+                for row in [k for k in desired if k == key or k.startswith(key + "/")]:
+                    del desired[row]
+                del self._valid_until[key]
+                self.visible_sessions -= 1
+                self.hidden_history += 1
+                continue
+            desired[key] = rows.session_cells(stats, now, day_start)
+            self._valid_until[key] = rows.next_change(stats, now, day_start)
+        return desired, [key for key in self._keys if key in desired]
+
     def _desired(
         self, sessions: Mapping[str, SessionStats], now: float, day_start: float, view: View
     ) -> tuple[dict[str, tuple[Cell, ...]], list[str]]:
@@ -338,8 +368,10 @@ class SessionTable(ScrollView, can_focus=True):
         chosen.sort(key=lambda s: sort_key(s, now), reverse=descending != view.reverse)
         desired: dict[str, tuple[Cell, ...]] = {}
         order: list[str] = []
+        self._valid_until = {}
         for stats in chosen:
             desired[stats.id] = rows.session_cells(stats, now, day_start)
+            self._valid_until[stats.id] = rows.next_change(stats, now, day_start)
             order.append(stats.id)
             if view.tree:
                 agents = stats.subagents
