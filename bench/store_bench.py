@@ -11,7 +11,7 @@ Prints a table and writes bench/out/store.json.
            match: faster, and the stricter bar
 - cold:    ``--no-store``: every transcript parsed (target: 3 s)
 - build:   first run with an empty store: parse and fill the store
-- warm:    second run, nothing changed: saved aggregates
+- warm:    second run, nothing changed: saved aggregates (warm>null: output to /dev/null)
 - append:  one transcript grew by a line: stored records + appended bytes
 """
 
@@ -68,6 +68,8 @@ def main() -> int:
         results["cold"], cold_out = timed([*cctop, "--no-store"], args.cold_runs)
         results["build"], _ = timed([*cctop, "--store", str(store)], 1)
         results["warm"], warm_out = timed([*cctop, "--store", str(store)], args.runs)
+        # Like for like with grep>null: the 20 MB document goes to /dev/null, not through a pipe.
+        results["warm>null"], _ = timed([*cctop, "--store", str(store)], args.runs, devnull=True)
         grown = max((p for p in corpus.rglob("*.jsonl")), key=lambda p: p.stat().st_mtime)
         original = grown.read_bytes()
         line = original.splitlines(keepends=True)[-1]
@@ -84,13 +86,13 @@ def main() -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     ratio = results["warm"] / results["grep"]
-    ratio_null = results["warm"] / results["grep>null"]
+    ratio_null = results["warm>null"] / results["grep>null"]
     print(f"corpus {corpus} (best of {args.runs})")
     print(f"{'run':<10} {'seconds':>8} {'x grep':>7}")
     for name, seconds in results.items():
         print(f"{name:<10} {seconds:8.3f} {seconds / results['grep']:7.2f}")
     print(
-        f"warm/grep = {ratio:.2f}, warm/(grep>/dev/null) = {ratio_null:.2f} (target <= 2.5); "
+        f"warm/grep = {ratio:.2f}, (warm>null)/(grep>null) = {ratio_null:.2f} (target <= 2.5); "
         f"cold = {results['cold']:.2f} s (target 3 s)"
     )
     print(f"warm output equals cold output (clock aside): {same}")
