@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import shutil
-from functools import lru_cache
 from pathlib import Path
 
 from cctop.model.ledger import Ledger
@@ -54,9 +53,9 @@ def load(projects: Path, ledger: Ledger) -> int:
     return len(files)
 
 
-@lru_cache(maxsize=1)
 def pricebook():
-    """The packaged price table (no user overrides: the pictures must not depend on them)."""
+    """The packaged price table (no user overrides: the pictures must not depend on them).
+    A fresh one each time: a book remembers the unknown models it was asked about."""
     from cctop.prices import load_pricebook
 
     return load_pricebook(None)[0]
@@ -65,7 +64,8 @@ def pricebook():
 def make_ledger() -> Ledger:
     from cctop.model.cache import make_summarizer
 
-    return Ledger(pricebook(), cache_summarizer=make_summarizer(pricebook()))
+    book = pricebook()
+    return Ledger(book, cache_summarizer=make_summarizer(book))
 
 
 def fixed_now(ledger: Ledger, after: float = 40.0) -> float:
