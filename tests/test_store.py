@@ -494,3 +494,25 @@ def test_editing_code_that_shapes_the_output_invalidates_saved_aggregates(tmp_pa
     source.write_text("def session_json(s):\n    return {'id': s.id, 'new': 1}\n")
     assert history.aggregate_key(book, True, module) != before
     assert history.aggregate_key(book, False, module) != history.aggregate_key(book, True, module)
+
+
+def test_a_shared_store_reports_only_the_roots_asked_for(tmp_path: Path, capsysbinary) -> None:
+    first = sample_tree(tmp_path / "a")
+    second = tmp_path / "b" / "projects" / PROJECT
+    second.mkdir(parents=True)
+    (second / "other.jsonl").write_bytes(line(assistant("other", "msg_other", "req_other")))
+    db = str(tmp_path / "s.db")
+    for _ in range(2):  # built, then from saved aggregates
+        a, _ = once(capsysbinary, "--claude-dir", str(first), "--store", db)
+        b, _ = once(capsysbinary, "--claude-dir", str(second.parent), "--store", db)
+        both, _ = once(
+            capsysbinary, "--claude-dir", str(first), "--claude-dir", str(second.parent), "--store", db
+        )
+        assert [s["id"] for s in b["sessions"]] == ["other"]
+        assert "other" not in {s["id"] for s in a["sessions"]}
+        assert both["totals"]["requests"] == a["totals"]["requests"] + 1
+    live = Live(second.parent, store=open_store(tmp_path / "s.db"))
+    try:
+        assert list(live.ledger.snapshot().sessions) == ["other"]
+    finally:
+        live.tailer.stop()

@@ -91,6 +91,8 @@ def load(
 
     ``document`` renders one session's finished report document, saved beside it; ``stats``
     False skips decoding full SessionStats from the saved aggregates."""
+    # Saved aggregates answer for the roots they were built from, and only those.
+    key = hashlib.sha256(repr((key, sorted(str(r) for r in roots))).encode()).hexdigest()
     on_disk = quick_scan(roots)
     if on_disk is not None and store.cache_key() == key:
         saved = _under(store.cache_files(), roots)
@@ -133,7 +135,7 @@ def _follow_changes(roots, ledger, store, warn, key, document, on_disk, changed:
     stored = store.files()
     affected = store.linked_sessions(touched)
     while True:
-        files = [f for f in stored.values() if f.sessions & affected]
+        files = [f for f in stored.values() if f.sessions & affected and _is_under(f.path, roots)]
         more = set().union(*(f.sessions for f in files)) - affected
         if not more:
             break
@@ -218,6 +220,10 @@ def quick_scan(roots: Sequence[Path]) -> dict[str, tuple[int, int, int]] | None:
             except OSError:
                 return None
     return found
+
+
+def _is_under(path: str, roots: Sequence[Path]) -> bool:
+    return path.startswith(tuple(os.path.join(root, "") for root in roots))
 
 
 def _under(files: dict[str, tuple[int, int, int]], roots: Sequence[Path]) -> dict[str, tuple[int, int, int]]:

@@ -120,7 +120,9 @@ class FileTracker:
         if self._store is None:
             return {}
         stored = self._store.files()
-        order = sorted(stored.values(), key=lambda f: f.mtime, reverse=True)
+        # Files under other roots are other reports' history (a store may serve several).
+        mine = [f for f in stored.values() if self.role_of(f.path) is not None]
+        order = sorted(mine, key=lambda f: f.mtime, reverse=True)
         for file, records in zip(order, self._store.load([f.path for f in order]), strict=True):
             self.records_loaded += len(records)
             if records:
@@ -156,7 +158,11 @@ class FileTracker:
         for path in [p for p in self._files if p not in present]:
             self.forget(path)
         entries = [(f.mtime, str(f.path), stored.get(str(f.path))) for f in files]
-        entries += [(f.mtime, f.path, f) for f in stored.values() if f.path not in present]
+        entries += [
+            (f.mtime, f.path, f)
+            for f in stored.values()
+            if f.path not in present and self.role_of(f.path) is not None
+        ]
         entries.sort(key=lambda e: e[0], reverse=True)
         return [(path, known) for _, path, known in entries]
 
