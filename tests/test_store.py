@@ -516,3 +516,21 @@ def test_a_shared_store_reports_only_the_roots_asked_for(tmp_path: Path, capsysb
         assert list(live.ledger.snapshot().sessions) == ["other"]
     finally:
         live.tailer.stop()
+
+
+def test_a_transcript_restored_after_deletion_is_followed_again(tmp_path: Path) -> None:
+    root = sample_tree(tmp_path)
+    target = root / "-home-marco-spotter" / "tool_heavy.jsonl"
+    saved = target.read_bytes()
+    for step in ("build", "deleted", "restored"):
+        if step == "deleted":
+            target.unlink()
+        elif step == "restored":
+            target.write_bytes(saved + line(assistant("tool_heavy", "msg_back", "req_back")))
+        live = Live(root, store=open_store(tmp_path / "s.db"))
+        try:
+            stats = live.ledger.snapshot().sessions["tool_heavy"]
+            assert stats.files_deleted == (step == "deleted"), step
+            assert stats.tokens.requests == (5 if step == "restored" else 4), step
+        finally:
+            live.tailer.stop()

@@ -123,20 +123,11 @@ class FileTracker:
         # Files under other roots are other reports' history (a store may serve several).
         mine = [f for f in stored.values() if self.role_of(f.path) is not None]
         order = sorted(mine, key=lambda f: f.mtime, reverse=True)
-        for file, records in zip(order, self._store.load([f.path for f in order]), strict=True):
+        for records in self._store.load([f.path for f in order]):
             self.records_loaded += len(records)
             if records:
                 self._sink(records)
-            if file.gone:
-                continue
-            role = self.role_of(file.path)
-            if role is None:
-                continue
-            state = _File(file.path, role)
-            state.device, state.inode = file.device, file.inode
-            state.size, state.offset, state.mtime = file.size, file.offset, file.mtime
-            state.sessions |= file.sessions
-            self._adopt(state)
+        self.adopt([f for f in order if not f.gone])
         if present is not None:
             missing = [p for p in self._files if p not in present]
             for path in missing:
@@ -173,7 +164,7 @@ class FileTracker:
             self.records_loaded += len(records)
             if records:
                 self._sink(records)
-            if path not in self._files:  # gone: its sessions may be history now
+            if path not in self._files and not os.path.exists(path):  # gone: history now
                 for session_id in stored.sessions:
                     if not self._session_files.get(session_id):
                         self._deleted(session_id)
