@@ -270,14 +270,25 @@ class Tailer:
             )
         self._watch_new_roots()
         if self._polling:
-            present = set()
-            for file in self._tracker.scan():
-                present.add(str(file.path))
-                if self._tracker.changed(file):
-                    self._tracker.update(str(file.path), file.role)
-            for path in self._tracker.known_paths():
-                if path not in present:
-                    self._tracker.update(path)  # confirms the deletion
+            self._poll()
+
+    def _poll(self) -> None:
+        """One polling pass: a stat of every transcript (no pathlib: ~40 ms for 7,000 files).
+        While the backfill runs, files it has not reached yet are left to it."""
+        from cctop.sources.history import quick_scan
+
+        on_disk = quick_scan(self._roots)
+        if on_disk is None:  # some dir unreadable: the careful scan warns about it
+            on_disk = {str(f.path): (f.device, f.inode, f.size) for f in self._tracker.scan()}
+        with self._lock:
+            backfilling = bool(self._backfill)
+        for path, identity in on_disk.items():
+            known = self._tracker.identity(path)
+            if known != identity and (known is not None or not backfilling):
+                self._tracker.update(path)
+        for path in self._tracker.known_paths():
+            if path not in on_disk:
+                self._tracker.update(path)  # confirms the deletion
 
 
 def _reason(exc: Exception) -> str:

@@ -339,6 +339,11 @@ class FileTracker:
         if self._on_deleted is not None:
             self._on_deleted(session_id)
 
+    def identity(self, path: str) -> tuple[int, int, int] | None:
+        """(device, inode, size) as last read, None for a file not followed yet."""
+        state = self._files.get(path)
+        return None if state is None else (state.device, state.inode, state.size)
+
     def known_paths(self) -> list[str]:
         return list(self._files)
 
@@ -350,10 +355,3 @@ class FileTracker:
             or (file.device, file.inode) != (state.device, state.inode)
             or (file.size < state.offset)
         )
-
-    def changed(self, file: TranscriptFile) -> bool:
-        """Does a scanned file differ from what was read (for polling and the warm check)?"""
-        state = self._files.get(str(file.path))
-        if state is None:
-            return True
-        return (file.device, file.inode, file.size) != (state.device, state.inode, state.size)
