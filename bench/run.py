@@ -49,6 +49,7 @@ RSS_TARGET_MB = 300.0
 class Measure:
     name: str
     seconds: list[float] = field(default_factory=list)  # one per repeat
+    rss_mb: list[float] = field(default_factory=list)  # one per repeat
     peak_rss_mb: float = 0.0
     output: str = ""  # stdout of the last repeat (not saved)
     error: str | None = None  # why the command failed; the other measures still run
@@ -71,32 +72,44 @@ class ChildFailed(RuntimeError):
 
 
 def _tree_rss_kb(root: int) -> int:
-    """Resident memory of a process and all its descendants, from /proc (Linux)."""
+    """Memory of a process and all its descendants, from /proc (Linux): proportional set size
+    (shared pages split between the processes sharing them, so forked workers are not counted
+    twice), or VmRSS where smaps_rollup cannot be read."""
     parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
-            with open(f"/proc/{entry}/status") as handle:
-                fields = dict(line.split(":", 1) for line in handle if ":" in line)
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                stat = handle.read()
         except OSError:
             continue
-        pid = int(entry)
-        parents[pid] = int(fields.get("PPid", "0"))
-        rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0])
+        # The command name may hold spaces and parentheses: fields resume after the last ')'.
+        parents[int(entry)] = int(stat[stat.rindex(b")") + 2 :].split()[1])
     total = 0
-    for pid, kb in rss.items():
+    for pid in parents:
         walk = pid
         while walk and walk != root:
             walk = parents.get(walk, 0)
         if walk == root:
-            total += kb
+            total += _memory_kb(pid)
     return total
 
 
+def _memory_kb(pid: int) -> int:
+    for path, key in ((f"/proc/{pid}/smaps_rollup", "Pss:"), (f"/proc/{pid}/status", "VmRSS:")):
+        try:
+            with open(path) as handle:
+                for line in handle:
+                    if line.startswith(key):
+                        return int(line.split()[1])
+        except OSError:
+            continue
+    return 0
+
+
 class TreeRssSampler(threading.Thread):
-    """Samples the summed RSS of a process tree: worker processes count too, which the
+    """Samples the summed memory of a process tree: worker processes count too, which the
     ``wait4`` figure (the largest single process) misses."""
 
     def __init__(self, pid: int, interval_s: float = 0.1) -> None:
@@ -119,8 +132,8 @@ class TreeRssSampler(threading.Thread):
 
 
 def run_child(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MB: the larger of the whole process tree's sampled sum and the
-    largest single process) and stdout of one run."""
+    """Wall seconds, peak memory (MB: the larger of the whole process tree's sampled PSS sum and
+    the largest single process's RSS) and stdout of one run."""
     with tempfile.TemporaryFile() as out:
         started = time.perf_counter()
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.PIPE, env=env, cwd=REPO)
@@ -150,6 +163,7 @@ def measure(name: str, command: list[str], repeat: int, env: dict[str, str] | No
             print(f"  {name}: FAILED {result.error}", file=sys.stderr, flush=True)
             return result
         result.seconds.append(seconds)
+        result.rss_mb.append(round(rss, 1))
         result.peak_rss_mb = max(result.peak_rss_mb, rss)
         result.output = text
     print(f"  {name}: best {result.best:.3f} s, peak RSS {result.peak_rss_mb:.0f} MB", file=sys.stderr,
@@ -263,6 +277,7 @@ def summary(measure_: Measure, megabytes: float, count: int, baseline: float) ->
         "items_per_s": round(count / measure_.best, 1),
         "x_baseline": round(measure_.best / baseline, 2),
         "peak_rss_mb": round(measure_.peak_rss_mb, 1),
+        "rss_mb": measure_.rss_mb,
     }
 
 
