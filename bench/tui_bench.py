@@ -279,7 +279,12 @@ async def append_latency(appends: int) -> dict:
 
 async def main_async(args) -> dict:
     now = time.time()
-    results: dict = {"sessions": args.sessions, "terminal": f"{SIZE[0]}x{SIZE[1]}", "seconds": args.seconds}
+    results: dict = {
+        "many": args.many,
+        "sessions": args.sessions,
+        "terminal": f"{SIZE[0]}x{SIZE[1]}",
+        "seconds": args.seconds,
+    }
     results["idle_baseline_empty_app"] = await idle_cpu(EmptyApp(), args.seconds, settle=False)
     quiet = make_ledger(args.sessions, now, quiet_for=3 * 3600)
     results["idle_quiet"] = await idle_cpu(CctopApp(quiet, refresh=1.0), args.seconds, settle=True)
@@ -290,6 +295,8 @@ async def main_async(args) -> dict:
     results["idle_5_cache_countdowns_datatable"] = await idle_cpu(
         CctopApp(ticking, refresh=1.0), args.seconds, settle=True, baseline=True
     )
+    many = make_ledger(args.many, now, quiet_for=3 * 86400, ticking=5)
+    results["idle_many_history"] = await idle_cpu(CctopApp(many, refresh=1.0), args.seconds, settle=True)
     results["burst"] = await burst(args.sessions, args.burst_seconds, baseline=False)
     results["burst_datatable"] = await burst(args.sessions, args.burst_seconds, baseline=True)
     results["append_to_screen"] = await append_latency(args.appends)
@@ -305,6 +312,7 @@ def print_table(r: dict) -> None:
         ("idle_quiet", "idle, nothing changes"),
         ("idle_5_cache_countdowns", "idle, 5 cache countdowns ticking"),
         ("idle_5_cache_countdowns_datatable", "  the same, DataTable baseline"),
+        ("idle_many_history", f"{r['many']} sessions shown (h), 5 ticking"),
     ):
         row = r[key]
         print(f"{label:34} {row['cpu_percent']:>8.2f} {row['snapshots']:>10}")
@@ -332,6 +340,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="idle window")
     parser.add_argument("--burst-seconds", type=float, default=6.0)
     parser.add_argument("--sessions", type=int, default=50)
+    parser.add_argument("--many", type=int, default=2000, help="sessions for the large idle case")
     parser.add_argument("--appends", type=int, default=12, help="lines appended for the latency figure")
     args = parser.parse_args()
     results = asyncio.run(main_async(args))
