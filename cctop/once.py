@@ -58,7 +58,7 @@ def run_once(args: argparse.Namespace) -> int:
 
     out = Console()
     err = Console(stderr=True)
-    if not files:
+    if not files and not snapshot.sessions:  # the store may still hold history
         err.print(Text(missing_roots_message(runtime.roots)), soft_wrap=True)
         return 0
     out.print(report.table(snapshot, sessions, out.width))
