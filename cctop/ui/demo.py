@@ -75,7 +75,7 @@ def fixed_now(ledger: Ledger, after: float = 40.0) -> float:
     return newest + after
 
 
-async def settle(app, pilot, timeout: float = 5.0) -> None:
+async def settle(app, pilot, timeout: float = 15.0) -> None:
     """Wait until the app has applied a snapshot of the ledger's current version."""
     import time
 

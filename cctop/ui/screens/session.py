@@ -60,6 +60,9 @@ class SessionScreen(Screen):
         self._tools: tuple = ()
         self._agents: tuple = ()
         self._feed: tuple[FeedItem, ...] = ()
+        self._calls: tuple[PricedCall, ...] = ()
+        self._names: dict[str, str] = {}
+        self._detail: SessionDetail | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(Text("loading…"), id="summary")
@@ -94,6 +97,9 @@ class SessionScreen(Screen):
         style = self.app.style_for
         stats = detail.stats
         self.query_one("#summary", Static).update(summary_text(stats, now, style))
+        if detail is self._detail:
+            return  # a clock tick: only the summary's relative times move
+        self._detail = detail
         analysis = self.app.analysis
         if analysis is not None and len(analysis) == len(detail.calls):
             rates = [getattr(r, "hit_rate", None) for r in analysis]
@@ -110,7 +116,14 @@ class SessionScreen(Screen):
     def _show_requests(self, detail: SessionDetail, style) -> None:
         table = self.query_one("#requests", DataTable)
         names = {a.agent_id: a.agent_type or a.description or a.agent_id for a in detail.stats.subagents}
-        wanted = [request_cells(call, names) for call in detail.calls]
+        seen = self._calls if names == self._names else ()
+        self._names = names
+        # Format only calls that are new or changed (a response still streaming grows).
+        wanted = [
+            self._requests[i] if i < len(seen) and seen[i] == call else request_cells(call, names)
+            for i, call in enumerate(detail.calls)
+        ]
+        self._calls = detail.calls
         at_bottom = not table.row_count or table.cursor_row >= table.row_count - 1
         with self.app.batch_update():
             if len(wanted) < len(self._requests):
