@@ -442,3 +442,23 @@ async def test_command_palette_opens_a_session_by_title(sample):
         await demo.settle(app, pilot)
         assert isinstance(app.screen, SessionScreen)
         assert app.snapshot.sessions[app.screen.session_id].title == "create the beads"
+
+
+async def test_session_screen_follows_new_requests_live(sample):
+    _, ledger, now = sample
+    app = make_app(sample, open_session=NEWEST)
+    async with app.run_test(size=SIZE) as pilot:
+        await demo.settle(app, pilot)
+        await demo.settle(app, pilot)
+        requests = app.screen.query_one("#requests")
+        assert requests.row_count == 5 and requests.cursor_row == 4
+        ledger.ingest([ApiCall(NEWEST, None, "claude-opus-4-8", "msg_f", "req_f", now, 7, 4321, 35_000, 10)])
+        await demo.settle(app, pilot)
+        assert requests.row_count == 6 and requests.cursor_row == 5
+        assert requests.get_row_at(5)[4].plain == "4.3k+"  # out, still streaming
+        ledger.ingest(
+            [ApiCall(NEWEST, None, "claude-opus-4-8", "msg_f", "req_f", now, 7, 5000, 35_000, 10, final=True)]
+        )
+        await demo.settle(app, pilot)
+        assert requests.row_count == 6
+        assert requests.get_row_at(5)[4].plain == "5.0k"
