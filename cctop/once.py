@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from types import MappingProxyType
 
 import orjson
@@ -33,12 +34,7 @@ def run_once(args: argparse.Namespace) -> int:
             )
             runtime = make_runtime(args)  # a clean ledger: the failed run may have filled some
     if snapshot is None:
-        from cctop.sources.discovery import find_transcripts
-        from cctop.sources.parallel import read_many
-
-        files = [f for root in runtime.roots for f in find_transcripts(root, runtime.warn)]
-        read_many(files, runtime.warn, runtime.ledger.ingest)
-        snapshot = runtime.ledger.snapshot()
+        snapshot, files = _read_fresh(runtime)
     session_filter = report.SessionFilter(since=args.since, project=args.project, session=args.session)
     sessions = report.select(snapshot, session_filter)
     if args.json:
@@ -65,6 +61,28 @@ def run_once(args: argparse.Namespace) -> int:
     for warning in snapshot.warnings:
         err.print(Text(f"warning: {warning}"), style="yellow", soft_wrap=True)
     return 0
+
+
+def _read_fresh(runtime: Runtime) -> tuple[Snapshot, list]:
+    """Every transcript read now, without the store: by project in worker processes when the
+    tree is big enough for that to pay, else in this process."""
+    from cctop.sources.discovery import find_transcripts
+    from cctop.sources.parallel import sessions_by_project
+    from cctop.sources.reader import read_all
+
+    files = [f for root in runtime.roots for f in find_transcripts(root, runtime.warn)]
+    ledger = runtime.ledger
+    now = time.time()
+    fanned_out = sessions_by_project(files, runtime.pricebook, ledger.cache_summarizer, now)
+    if fanned_out is None:
+        read_all(files, runtime.warn, ledger.ingest)
+        return ledger.snapshot(now), files
+    stats, worker_warnings = fanned_out
+    own = ledger.snapshot(now)  # warnings said here (prices, unreadable dirs)
+    warnings = tuple(dict.fromkeys([*own.warnings, *worker_warnings]))
+    sessions = {s.id: s for s in stats}
+    totals = Totals(report_totals(stats), WindowTotals(), WindowTotals(), 0.0, len(sessions))
+    return Snapshot(own.version, now, MappingProxyType(sessions), totals, warnings), files
 
 
 def _from_store(runtime: Runtime, store, args: argparse.Namespace):

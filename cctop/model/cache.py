@@ -19,7 +19,6 @@ from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from types import MappingProxyType
 from typing import Any
 
 from cctop.model.pricing import Rates
@@ -351,7 +350,7 @@ def summarize(
         saved_usd=totals.saved,
         break_cost_usd=totals.break_cost,
         breaks=tuple(breaks),
-        breaks_by_cause=MappingProxyType(by_cause),
+        breaks_by_cause=dict(by_cause),  # a private copy; plain so summaries pickle
         write_5m_tokens=totals.w5m,
         write_1h_tokens=totals.w1h,
         last_request_ts=last_ts,

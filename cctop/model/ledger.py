@@ -113,6 +113,7 @@ class _Session:
         self.cwd: str | None = None
         self.git_branch: str | None = None
         self.version: str | None = None
+        self.facts: dict[str, tuple[float, str]] = {}  # name -> (timestamp, value) chosen
         self.title: str | None = None
         self.title_kind = 0
         self.first_ts: float | None = None
@@ -165,6 +166,10 @@ class Ledger:
         self._snapshot: Snapshot | None = None
 
     # -- ingest -----------------------------------------------------------------
+
+    @property
+    def cache_summarizer(self) -> CacheSummarizer | None:
+        return self._cache_summarizer
 
     @property
     def version(self) -> int:
@@ -342,13 +347,16 @@ class Ledger:
 
     def _on_meta(self, meta: SessionMeta) -> None:
         session = self._session(meta.session_id)
-        newer = meta.timestamp is None or session.last_ts is None or meta.timestamp >= session.last_ts
-        if meta.cwd and (session.cwd is None or newer):
-            session.cwd = meta.cwd
-        if meta.git_branch and (session.git_branch is None or newer):
-            session.git_branch = meta.git_branch
-        if meta.version and (session.version is None or newer):
-            session.version = meta.version
+        # The latest line's fact wins, whatever order files were read in; ties go to the
+        # larger value so every reading order gives the same answer.
+        for name in ("cwd", "git_branch", "version"):
+            value = getattr(meta, name)
+            if value:
+                seen = session.facts.get(name)
+                candidate = (meta.timestamp if meta.timestamp is not None else float("-inf"), value)
+                if seen is None or candidate > seen:
+                    session.facts[name] = candidate
+                    setattr(session, name, value)
         if meta.title and meta.title_kind is not None:
             rank = int(meta.title_kind)
             # Same kind: the later title wins (a renamed session); a higher kind always wins.
@@ -489,6 +497,8 @@ class Ledger:
             )
             for agent_id, meta in _merge_agents(session.subagents, per_agent).items()
         )
+        # Busiest first; the id breaks ties so the order never depends on reading order.
+        subagents = tuple(sorted(subagents, key=lambda a: (-a.requests, a.agent_id)))
         context_tokens = latest_main.prompt_tokens if latest_main is not None else None
         context_window = (
             self._pricer.context_window(latest_main.model, latest_main.prompt_tokens)
@@ -502,7 +512,7 @@ class Ledger:
             git_branch=session.git_branch,
             title=session.title,
             version=session.version,
-            models=tuple(model for model, _ in models.most_common()),
+            models=tuple(sorted(models, key=lambda m: (-models[m], m))),  # most used first
             first_ts=session.first_ts,
             last_ts=session.last_ts,
             tokens=TokenTotals(requests, input_t, output_t, read_t, write_t, cost, unpriced),
@@ -522,7 +532,7 @@ class Ledger:
             context_window=context_window,
             sources=frozenset(session.sources),
             files_deleted=session.files_deleted,
-            activity=MappingProxyType(dict(session.activity)),
+            activity=dict(session.activity),  # a private copy; plain so stats pickle
         )
         if self._cache_summarizer is not None and entries:
             summary = self._cache_summarizer(self._priced_calls(session), sorted(session.compactions), now)

@@ -116,7 +116,7 @@ class SessionStats:
     context_window: int | None
     sources: frozenset[Source]
     files_deleted: bool = False  # every transcript file of it is gone (history)
-    activity: Mapping[str, float] = field(default_factory=lambda: _EMPTY)  # OTLP metric sums
+    activity: Mapping[str, float] = field(default_factory=dict)  # OTLP metric sums
     cache: object | None = None  # cctop.model.cache.CacheSummary when computed
 
     @property
