@@ -273,6 +273,10 @@ class Ledger:
                 if entry.reported is None:
                     entry.reported = call.reported_cost_usd
                 self._index(merged, entry.key)
+            elif call.is_sidechain == old.is_sidechain and call.session_id < entry.session_id:
+                # Replayed history seen from two sessions: one owner whatever the reading
+                # order (the smaller id), so every run attributes it the same way.
+                self._move(entry, call.session_id)
         session = self._session(entry.session_id)
         session.sources.add(call.source)
         session.touch(call.timestamp)
@@ -290,6 +294,10 @@ class Ledger:
         belongs to another session and ``same`` says it is not a copy: then the id was reused."""
         entry = self._tools.get(tool_use_id)
         if entry is not None and (entry.session_id == session_id or same(entry)):
+            if session_id < entry.session_id:  # one owner for replayed history, as for calls
+                self._session(entry.session_id).tool_ids.remove(tool_use_id)
+                self._session(session_id).tool_ids.append(tool_use_id)
+                entry.session_id = session_id
             return entry
         key = tool_use_id if entry is None else f"{tool_use_id}#{session_id}"
         entry = self._tools.get(key)

@@ -1,0 +1,70 @@
+"""Cold reads fanned out to worker processes give exactly what one process reading serially gives."""
+
+from __future__ import annotations
+
+import random
+import shutil
+
+import orjson
+import pytest
+from helpers import REAL_CC, assistant, spotter_tree, write_session
+
+from cctop import report
+from cctop.model.cache import make_summarizer
+from cctop.model.ledger import Ledger
+from cctop.prices import packaged_pricebook
+from cctop.sources import parallel
+from cctop.sources.discovery import find_transcripts
+from cctop.sources.reader import read_file
+
+
+def _documents(sessions) -> dict[str, dict]:
+    return {s.id: orjson.loads(orjson.dumps(report.session_json(s))) for s in sessions}
+
+
+@pytest.fixture
+def tree(tmp_path):
+    root = spotter_tree(tmp_path)
+    shutil.copytree(REAL_CC / "projects" / "-home-dev-proj1", root / "projects" / "-home-dev-proj1")
+    # A resumed session replaying history inside its project: must still count once.
+    original = [assistant("s-1", "m1", "r1", input_tokens=500), assistant("s-1", "m2", "r2")]
+    write_session(root, "-home-dev-p3", "s-1", original)
+    write_session(root, "-home-dev-p3", "s-2", [*(dict(o, sessionId="s-2") for o in original)])
+    return root / "projects"
+
+
+def test_fanned_out_read_equals_a_serial_read_in_any_order(tree, monkeypatch):
+    book = packaged_pricebook()
+    now = 1_800_000_000.0
+    files = list(find_transcripts(tree, print))
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "worker_count", lambda: 2)
+    fanned = parallel.sessions_by_project(files, book, make_summarizer(book), now)
+    assert fanned is not None
+    sessions, warnings = fanned
+
+    random.Random(7).shuffle(files)
+    ledger = Ledger(book, cache_summarizer=make_summarizer(book))
+    for file in files:
+        ledger.ingest(read_file(file, print, include_tail=True).records)
+    serial = ledger.snapshot(now)
+
+    assert _documents(sessions) == _documents(serial.sessions.values())
+    assert sum(s.tokens.requests for s in sessions) == serial.totals.all_time.requests
+    assert sorted(warnings) == sorted(serial.warnings)
+
+
+def test_small_trees_stay_in_process(tree):
+    book = packaged_pricebook()
+    files = list(find_transcripts(tree, print))
+    assert parallel.sessions_by_project(files, book, None, 0.0) is None  # well under the threshold
+
+
+def test_projects_are_never_split_between_workers(tree):
+    files = list(find_transcripts(tree, print))
+    groups = parallel._project_groups(files, 8)
+    owner = {}
+    for index, group in enumerate(groups):
+        for file in group:
+            assert owner.setdefault(parallel.project_of(file), index) == index
+    assert sorted(f.path for g in groups for f in g) == sorted(f.path for f in files)
