@@ -25,6 +25,12 @@ def safe_text(value: object) -> str:
     return _UNSAFE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
+def shorten(text: str, limit: int = 80) -> str:
+    """Free text (a prompt, a summary) as a one-line title of at most ``limit`` characters."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 def tokens(n: int | None) -> str:
     """12, 12.3k, 456k, 4.1M, 2.0B."""
     if n is None:

@@ -192,6 +192,16 @@ def test_prompt_error_and_other_events() -> None:
     assert ("pre_tokens", "150000") in activities["compaction"].attributes
 
 
+def test_a_logged_prompt_titles_the_session_and_a_redacted_one_does_not() -> None:
+    logged = decode_logs(
+        log_request({"_name": "user_prompt", "prompt.id": "p-1", "prompt": "fix the\n  flaky test"})
+    )
+    titles = [m.title for m in only(logged.records, SessionMeta) if m.title]
+    assert titles == ["fix the flaky test"]
+    redacted = decode_logs(log_request({"_name": "user_prompt", "prompt.id": "p-2", "prompt": "<REDACTED>"}))
+    assert not [m for m in only(redacted.records, SessionMeta) if m.title]
+
+
 def test_events_without_session_are_rejected_and_foreign_logs_ignored() -> None:
     request = log_request({"_name": "api_request", "model": "m"})
     record = request.resource_logs[0].scope_logs[0].log_records[0]

@@ -14,6 +14,7 @@ from pathlib import PurePath
 
 import orjson
 
+from cctop.format import shorten
 from cctop.model.records import (
     ApiCall,
     ApiError,
@@ -33,7 +34,6 @@ from cctop.model.records import (
 # alternation was 3x slower on long tool-result lines).
 _MARKERS = (b'"assistant"', b'"user"', b"compact_boundary", b'"ai-title"', b'"custom-title"', b'"summary"')
 _EMPTY: dict = {}
-_TITLE_MAX = 80
 # User-line text that Claude Code writes itself: slash-command echoes, interruptions.
 _NOT_PROMPTS = ("<command-", "<local-command", "<bash-", "<system-reminder", "[Request interrupted")
 
@@ -109,12 +109,6 @@ def _count(value: object) -> int:
 
 def _str(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
-
-
-def shorten(text: str, limit: int = _TITLE_MAX) -> str:
-    """One line, at most ``limit`` characters: titles come from free text."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 class TranscriptParser:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from cctop.format import shorten
 from cctop.model.records import (
     Activity,
     ApiCall,
@@ -25,6 +26,7 @@ from cctop.model.records import (
     Record,
     SessionMeta,
     Source,
+    TitleKind,
     ToolResult,
     ToolUse,
 )
@@ -216,6 +218,18 @@ def _event_records(
                 source=OTLP,
             )
         )
+        # The text itself only comes with OTEL_LOG_USER_PROMPTS=1; it titles an OTLP-only session.
+        text = to_text(attrs.get("prompt"), 2000)
+        if text and text.strip() and text != "<REDACTED>":
+            records.append(
+                SessionMeta(
+                    session_id=session_id,
+                    timestamp=timestamp,
+                    title=shorten(text),
+                    title_kind=TitleKind.FIRST_PROMPT,
+                    source=OTLP,
+                )
+            )
     else:
         records.append(
             Activity(
