@@ -219,13 +219,13 @@ def _event_records(
             )
         )
         # The text itself only comes with OTEL_LOG_USER_PROMPTS=1; it titles an OTLP-only session.
-        text = to_text(attrs.get("prompt"), 2000)
-        if text and text.strip() and text != "<REDACTED>":
+        text = attrs.get("prompt")
+        if isinstance(text, str) and text.strip() and text != "<REDACTED>":
             records.append(
                 SessionMeta(
                     session_id=session_id,
                     timestamp=timestamp,
-                    title=shorten(text),
+                    title=clean(shorten(text)),  # whitespace folded first, then controls
                     title_kind=TitleKind.FIRST_PROMPT,
                     source=OTLP,
                 )
