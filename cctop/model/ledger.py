@@ -24,6 +24,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Protocol
 
+from cctop.model.pricing import Rates
 from cctop.model.records import (
     Activity,
     ApiCall,
@@ -59,6 +60,7 @@ class Pricer(Protocol):
     def price(self, call: ApiCall) -> float | None: ...
     def context_window(self, model_id: str, prompt_tokens: int = 0) -> int | None: ...
     def unknown_models(self) -> frozenset[str]: ...
+    def rates_for(self, call: ApiCall) -> Rates | None: ...
 
 
 # A hook computing a session's cache summary from its calls (cctop.model.cache plugs in here).
@@ -592,10 +594,13 @@ class Ledger:
         hour_start = now - 3600
         burn_start = now - BURN_WINDOW_S
         earliest = min(day_start, hour_start)
+        rates_for = self._pricer.rates_for
         all_tokens = [0, 0, 0, 0, 0]
         cost = 0.0
         unpriced = 0
-        windows = {"today": [0.0, 0, 0, 0], "hour": [0.0, 0, 0, 0]}
+        # cost, tokens, requests, unpriced requests, saved by cache reads, lost to cache breaks
+        windows = {"today": [0.0, 0, 0, 0, 0.0, 0.0], "hour": [0.0, 0, 0, 0, 0.0, 0.0]}
+        starts = (("today", day_start), ("hour", hour_start))
         burn = 0.0
         for sid, stats in sessions.items():
             t = stats.tokens
@@ -610,20 +615,35 @@ class Ledger:
                 continue
             for key in self._sessions[sid].call_keys:
                 entry = self._calls[key]
-                ts = entry.call.timestamp
+                call = entry.call
+                ts = call.timestamp
                 if ts is None or ts > now:
                     continue
-                for name, start in (("today", day_start), ("hour", hour_start)):
+                saved = 0.0
+                if call.cache_read_tokens and ts >= earliest:
+                    rates = rates_for(call)
+                    if rates is not None:
+                        saved = call.cache_read_tokens * (rates.input - rates.cache_read)
+                for name, start in starts:
                     if ts >= start:
                         w = windows[name]
                         if entry.cost is None:
                             w[3] += 1
                         else:
                             w[0] += entry.cost
-                        w[1] += entry.call.prompt_tokens + entry.call.output_tokens
+                        w[1] += call.prompt_tokens + call.output_tokens
                         w[2] += 1
+                        w[4] += saved
                 if ts >= burn_start and entry.cost is not None:
                     burn += entry.cost
+            # Breaks are already found by the session's cache summary: only sum them here.
+            for cache_break in getattr(stats.cache, "breaks", ()):
+                ts = cache_break.timestamp
+                if ts is None or ts > now or cache_break.extra_cost_usd is None:
+                    continue
+                for name, start in starts:
+                    if ts >= start:
+                        windows[name][5] += cache_break.extra_cost_usd
         return Totals(
             all_time=TokenTotals(*all_tokens, cost, unpriced),
             today=WindowTotals(*windows["today"]),

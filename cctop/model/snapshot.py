@@ -142,6 +142,10 @@ class WindowTotals:
     tokens: int = 0
     requests: int = 0
     unpriced_requests: int = 0
+    # Prompt cache: reads priced at the input rate minus their read price, and the extra
+    # cost of the cache breaks (cctop.model.cache) that happened inside the window.
+    saved_usd: float = 0.0
+    break_cost_usd: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
