@@ -6,7 +6,8 @@
 Measures, on the same corpus with the page cache warm for everyone:
 - baseline: ``grep -rc '"usage"'`` over the tree;
 - cold: ``cctop --once --json --no-store`` (MB/s, API calls/s, x baseline, peak RSS);
-- warm: ``cctop --once --json --store S`` a second time, after a first run filled S.
+- store: ``cctop --once --json --store S``: the 1st run fills S, the 2nd is the warm figure a user
+  meets, and the best of the runs after it shows the steady state.
 Then runs every other ``bench/*_bench.py`` (otlp, latency, tui, store, ...) as a subprocess, each
 printing its own table and writing its JSON into bench/out/. They get the corpus as
 ``CCTOP_BENCH_CORPUS`` (and as ``--corpus DIR`` when the script mentions that option) and the
@@ -310,22 +311,23 @@ def main(argv: list[str] | None = None) -> int:
         cold = measure("cctop --once --json --no-store", [*cctop, "--no-store", "--claude-dir", str(corpus)],
                        args.repeat, env)
         store = home / "store.sqlite"
-        fill = measure("cctop --once --json (store: first run)",
-                       [*cctop, "--store", str(store), "--claude-dir", str(corpus)], 1, env)
-        warm = measure("cctop --once --json (store: warm)",
-                       [*cctop, "--store", str(store), "--claude-dir", str(corpus)], args.repeat, env)
+        stored = [*cctop, "--store", str(store), "--claude-dir", str(corpus)]
+        fill = measure("cctop --once --json (store: 1st run)", stored, 1, env)
+        # The warm figure is the very next run, as a user meets it; later runs show the steady state.
+        second = measure("cctop --once --json (store: 2nd run)", stored, 1, env)
+        warm = measure("cctop --once --json (store: 3rd+ runs)", stored, args.repeat, env)
 
     if not grep.ok:
         raise SystemExit(f"the grep baseline failed: {grep.error}")
-    runs = (("cold", cold), ("fill", fill), ("warm", warm))
+    runs = (("cold", cold), ("fill", fill), ("second", second), ("warm", warm))
     totals = {key: totals_of(m.output) for key, m in runs if m.ok}
     calls = next(iter(totals.values()), {}).get("requests", 0)
     print(f"\ncorpus {corpus.relative_to(REPO)}: {files} files, {megabytes:.0f} MB, {calls} API calls, "
           f"{usage_lines} '\"usage\"' lines; best of {args.repeat}; {os.cpu_count()} cores")
     print_table(megabytes, [(grep, usage_lines, None), (cold, calls, COLD_TARGET_X), (fill, calls, None),
-                            (warm, calls, WARM_TARGET_X)], grep.best)
+                            (second, calls, WARM_TARGET_X), (warm, calls, WARM_TARGET_X)], grep.best)
     same = len(totals) == len(runs) and all(t == totals["cold"] for t in totals.values())
-    print(f"cold, store-filling and warm all succeeded with identical totals: {same}")
+    print(f"cold and every store run succeeded with identical totals: {same}")
 
     results: dict[str, Any] = {
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -337,7 +339,8 @@ def main(argv: list[str] | None = None) -> int:
         "measures": {
             key: summary(m, megabytes, count, grep.best)
             for key, m, count in (("baseline_grep", grep, usage_lines), ("cold", cold, calls),
-                                  ("store_fill", fill, calls), ("warm", warm, calls))
+                                  ("store_fill", fill, calls), ("store_second", second, calls),
+                                  ("warm", warm, calls))
         },
         "targets": {"cold_x_baseline": COLD_TARGET_X, "warm_x_baseline": WARM_TARGET_X,
                     "peak_rss_mb": RSS_TARGET_MB},
