@@ -218,13 +218,21 @@ class Ledger:
         if not key:  # nothing to dedupe on: count it once, as seen
             self._anonymous += 1
             key = f"anonymous:{self._anonymous}"
-        entry = _CallEntry(key, call, call.session_id, self._pricer.price(call))
+        entry = _CallEntry(key, call, call.session_id, self._cost_of(call))
         self._calls[key] = entry
         self._index(call, key)
         session = self._session(call.session_id)
         session.call_keys.append(key)
         session.sources.add(call.source)
         session.touch(call.timestamp)
+
+    def _cost_of(self, call: ApiCall) -> float | None:
+        """cctop's price; but a call known only from telemetry costs what Claude Code said:
+        api_request events carry neither the 5m/1h write split nor web searches, so pricing
+        them here would understate 1h writes. A transcript line for it later re-prices it."""
+        if call.source is Source.OTLP and call.reported_cost_usd is not None:
+            return call.reported_cost_usd
+        return self._pricer.price(call)
 
     def _find_call(self, call: ApiCall) -> tuple[_CallEntry | None, str]:
         """The entry this sighting belongs to, or None and the key for a new entry."""
@@ -271,7 +279,7 @@ class Ledger:
                     self._move(entry, call.session_id)
                 merged = _with_timings(call, old) if old.duration_ms is not None else call
                 entry.call = merged
-                entry.cost = self._pricer.price(merged)
+                entry.cost = self._cost_of(merged)
                 if entry.reported is None:
                     entry.reported = call.reported_cost_usd
                 self._index(merged, entry.key)

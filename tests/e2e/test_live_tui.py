@@ -187,9 +187,8 @@ def test_otlp_only_session_appears_live_with_claude_codes_cost(claude_bin: str, 
         assert seen, f"OTLP session never shown; screen text ends with: {tui.text()[-3000:]}"
         assert still_working, "claude had already finished when the session appeared"
         own_cost = f"${result['total_cost_usd']:.2f}"
-        if not tui.wait_for(own_cost, timeout=5):
-            pytest.xfail(f"the TUI does not show Claude Code's own cost {own_cost} for an OTLP-only "
-                         "session (api_request events carry no 5m/1h split nor web searches, so "
-                         "cctop's own price is lower)")
+        # api_request events carry no 5m/1h split nor web searches: an OTLP-only call is shown
+        # at Claude Code's own cost, not at cctop's (lower) price of what the event says.
+        assert tui.wait_for(own_cost, timeout=5), f"Claude Code's own cost {own_cost} not shown"
     finally:
         tui.close()
