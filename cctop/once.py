@@ -97,7 +97,14 @@ def _from_store(runtime: Runtime, store, args: argparse.Namespace):
     )
     try:
         loaded = history.load(
-            runtime.roots, runtime.ledger, store, runtime.warn, key, _session_document, stats=not args.json
+            runtime.roots,
+            runtime.ledger,
+            store,
+            runtime.warn,
+            key,
+            _session_document,
+            stats=not args.json,
+            pricebook=runtime.pricebook,
         )
     finally:
         store.close()

@@ -81,6 +81,7 @@ def load(
     key: str,
     document: Callable[[SessionStats], bytes],
     stats: bool = True,
+    pricebook: object | None = None,
 ) -> History:
     """Sessions for a one-shot report, from the saved aggregates where they still hold.
 
@@ -90,7 +91,9 @@ def load(
     - else (no aggregates, other prices or code): everything is rebuilt into ``ledger``.
 
     ``document`` renders one session's finished report document, saved beside it; ``stats``
-    False skips decoding full SessionStats from the saved aggregates."""
+    False skips decoding full SessionStats from the saved aggregates. With ``pricebook`` (the
+    one ``ledger`` prices with), a store holding nothing of ``roots`` is filled by worker
+    processes (see ``_fill``)."""
     # Saved aggregates answer for the roots they were built from, and only those.
     key = hashlib.sha256(repr((key, sorted(str(r) for r in roots))).encode()).hexdigest()
     on_disk = quick_scan(roots)
@@ -106,7 +109,7 @@ def load(
             cached = store.cached_sessions(key, stats)
             if cached is not None:
                 return History(len(on_disk), cached, bytes_read)
-    return _rebuild(roots, ledger, store, warn, key, document)
+    return _rebuild(roots, ledger, store, warn, key, document, pricebook)
 
 
 def _follow_changes(roots, ledger, store, warn, key, document, on_disk, changed: set[str]) -> int:
@@ -154,7 +157,7 @@ def _follow_changes(roots, ledger, store, warn, key, document, on_disk, changed:
     return tracker.bytes_read
 
 
-def _rebuild(roots, ledger, store, warn, key, document) -> History:
+def _rebuild(roots, ledger, store, warn, key, document, pricebook=None) -> History:
     """Everything into ``ledger``: stored records, then what the files gained since."""
     from cctop.sources.discovery import TranscriptFile, find_transcripts
     from cctop.sources.parallel import read_many
@@ -164,6 +167,10 @@ def _rebuild(roots, ledger, store, warn, key, document) -> History:
     # Warnings already given (prices, the store itself) belong to this run, not to the data.
     before = set(ledger.snapshot().warnings)
     files = [f for root in roots for f in find_transcripts(root, warn)]
+    if pricebook is not None and not any(_is_under(path, roots) for path in store.live_files()):
+        filled = _fill(files, ledger, store, key, document, pricebook, before)
+        if filled is not None:
+            return filled
     tracker = FileTracker(
         list(roots), ledger.ingest, warn, store, ledger.mark_files_deleted, include_tail=True
     )
@@ -187,6 +194,34 @@ def _rebuild(roots, ledger, store, warn, key, document) -> History:
     states = {str(f.path): (f.device, f.inode, f.size) for f in files}
     store.save_sessions(key, list(snapshot.sessions.values()), warnings, document, states)
     return History(len(files), None, bytes_read)
+
+
+def _fill(files, ledger, store, key, document, pricebook, before: set[str]) -> History | None:
+    """A store with nothing of these roots yet (the first run, --rebuild): worker processes
+    read whole projects, each with its own ledger (replayed history never leaves its project),
+    and hand back every file's records encoded for the store plus finished session rows; this
+    process only writes them, a group of files per transaction. None when the tree is too
+    small for workers to pay (nothing was read or written then)."""
+    import time
+
+    from cctop.sources.parallel import fill_by_project
+
+    bytes_read = 0
+
+    def write(group: list) -> None:
+        nonlocal bytes_read
+        store.commit_whole_files(group)
+        bytes_read += sum(f.offset for f in group)
+
+    filled = fill_by_project(files, pricebook, ledger.cache_summarizer, time.time(), document, write)
+    if filled is None:
+        return None
+    rows, worker_warnings = filled
+    own = [w for w in ledger.snapshot().warnings if w not in before]  # e.g. unreadable dirs
+    warnings = list(dict.fromkeys([*own, *worker_warnings]))
+    states = {str(f.path): (f.device, f.inode, f.size) for f in files}
+    store.save_rows(key, rows, warnings, states)
+    return History(len(files), CachedSessions(warnings, rows), bytes_read)
 
 
 def is_transcript(parts: tuple[str, ...]) -> bool:

@@ -1,9 +1,11 @@
 """Cold reads across cores: parsing is pure CPU work per file, so big reads fan out to
 worker processes.
 
-Two shapes: ``read_many`` ships records back to feed one ledger here (the store needs
-them); ``sessions_by_project`` gives each worker whole project directories and its own
-ledger, and ships back only finished per-session figures. Replayed history (resumed and
+Three shapes: ``read_many`` ships records back to feed one ledger here;
+``sessions_by_project`` gives each worker whole project directories and its own ledger, and
+ships back only finished per-session figures; ``fill_by_project`` does the same and also ships
+each file's records already encoded for the store, so filling an empty store costs this
+process only the writes. Replayed history (resumed and
 forked sessions) stays inside its project directory, so deduplication per project is
 deduplication overall, and this process does no per-record work at all.
 """
@@ -14,13 +16,14 @@ import gc
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from cctop.model.ledger import Ledger
 from cctop.model.records import Record
 from cctop.model.snapshot import SessionStats
 from cctop.sources.discovery import TranscriptFile, Warn
 from cctop.sources.reader import FileResult, read_file
+from cctop.sources.store import WholeFile, session_row
 
 # Below this much data the pool costs more than it saves (process start, pickling).
 PARALLEL_MIN_BYTES = 48 * 1024 * 1024
@@ -151,6 +154,66 @@ def sessions_by_project(
                     known = sessions.get(session.id)
                     if known is None or known.tokens.requests < session.tokens.requests:
                         sessions[session.id] = session
+    finally:
+        _WORKER_CONTEXT.clear()
+    return list(sessions.values()), list(warnings)
+
+
+def _fill_group(files: list[TranscriptFile]) -> tuple[list[WholeFile], list[tuple], list[str]]:
+    gc.disable()  # as in _sessions_of
+    context = _WORKER_CONTEXT
+    ledger = Ledger(context["pricebook"], cache_summarizer=context["summarizer"])
+    stored: list[WholeFile] = []
+    for file in sorted(files, key=lambda f: f.mtime, reverse=True):
+        result = read_file(file, ledger.warn, include_tail=True)
+        ledger.ingest(result.records)
+        stored.append(
+            WholeFile.of(
+                str(file.path), file.device, file.inode, file.size, file.mtime, result.offset, result.records
+            )
+        )
+    snapshot = ledger.snapshot(context["now"])
+    document = context["document"]
+    rows = [session_row(s, document) for s in snapshot.sessions.values()]
+    return stored, rows, list(snapshot.warnings)
+
+
+def fill_by_project(
+    files: Sequence[TranscriptFile],
+    pricebook,
+    summarizer,
+    now: float,
+    document: Callable[[SessionStats], bytes],
+    store_files: Callable[[list[WholeFile]], None],
+) -> tuple[list[tuple], list[str]] | None:
+    """``sessions_by_project`` for a store being filled: each group's files reach
+    ``store_files`` (encoded, with their offsets) as the group finishes, and the sessions come
+    back as store session rows (see ``store.session_row``, ``document`` renders each one's
+    report). None when a pool would not pay; nothing was read then."""
+    workers = worker_count()
+    if workers < 2 or not hasattr(os, "fork") or sum(f.size for f in files) < PARALLEL_MIN_BYTES:
+        return None
+    _WORKER_CONTEXT.update(pricebook=pricebook, summarizer=summarizer, now=now, document=document)
+    sessions: dict[str, tuple] = {}
+    warnings: dict[str, None] = {}
+    try:
+        groups = _project_groups(files, workers * 4)
+        context = multiprocessing.get_context("fork")
+        results: list[tuple[list[tuple], list[str]]] = [([], [])] * len(groups)
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = {pool.submit(_fill_group, group): index for index, group in enumerate(groups)}
+            # Written as each group finishes, so the writes overlap the reading still going on
+            # instead of queueing behind a slow first group.
+            for future in as_completed(futures):
+                stored, rows, messages = future.result()
+                store_files(stored)
+                results[futures[future]] = (rows, messages)
+        for rows, messages in results:  # in group order: the outcome never depends on timing
+            warnings.update(dict.fromkeys(messages))
+            for row in rows:  # row[4]: requests; the same rule as sessions_by_project
+                known = sessions.get(row[0])
+                if known is None or known[4] < row[4]:
+                    sessions[row[0]] = row
     finally:
         _WORKER_CONTEXT.clear()
     return list(sessions.values()), list(warnings)

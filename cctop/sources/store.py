@@ -288,6 +288,46 @@ class Store:
                 db.execute("ROLLBACK")
             raise
 
+    def commit_whole_files(self, files: Sequence[WholeFile]) -> None:
+        """Store many files read from byte 0, in one transaction: each file's records, offset
+        and dedupe keys land together or not at all, like ``commit(start=0)`` file by file,
+        without a transaction and a codec pass per file in this process."""
+        if not files:
+            return
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            chunks = []
+            keys: list[tuple[str, str]] = []
+            for f in files:
+                row = db.execute("SELECT id FROM files WHERE path = ?", (f.path,)).fetchone()
+                if row is None:
+                    file_id = db.execute(
+                        "INSERT INTO files (path, device, inode, size, offset, mtime, sessions) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (f.path, f.device, f.inode, f.size, f.offset, f.mtime, f.sessions),
+                    ).lastrowid
+                else:  # stored meanwhile by another process: read from 0, this replaces it
+                    file_id = row[0]
+                    db.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,))
+                    db.execute(
+                        "UPDATE files SET device = ?, inode = ?, size = ?, offset = ?, mtime = ?, "
+                        "sessions = ?, gone = 0 WHERE id = ?",
+                        (f.device, f.inode, f.size, f.offset, f.mtime, f.sessions, file_id),
+                    )
+                if f.data is not None:
+                    chunks.append((file_id, 0, f.offset, f.data))
+                keys.extend(f.keys)
+            db.executemany("INSERT INTO chunks (file_id, start, end, data) VALUES (?, ?, ?, ?)", chunks)
+            keys.sort()  # in index order: appends to the b-tree instead of scattered inserts
+            db.executemany("INSERT OR IGNORE INTO call_keys VALUES (?, ?)", keys)
+            _bump(db)
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
     def mark_gone(self, paths: Sequence[str]) -> None:
         """The files were deleted: their records stay (history), flagged as gone."""
         if not paths:
@@ -371,15 +411,17 @@ class Store:
         ``--once --json`` prints without rebuilding anything; ``files`` are the file states
         they reflect (None: the file is gone). ``replace_all`` False updates only these
         sessions and files, keeping the rest (warnings are added to the saved ones)."""
-        rows = []
-        for s in sessions:
-            t = s.tokens
-            rows.append((
-                s.id, s.project, s.cwd, s.last_ts, t.requests, t.input_tokens, t.output_tokens,
-                t.cache_read_tokens, t.cache_creation_tokens, t.cost_usd, t.unpriced_requests,
-                s.web_search_requests, s.tool_calls, s.tool_errors, orjson.dumps(stats_to_json(s)),
-                document(s),
-            ))  # fmt: skip
+        self.save_rows(price_key, [session_row(s, document) for s in sessions], warnings, files, replace_all)
+
+    def save_rows(
+        self,
+        price_key: str,
+        rows: Sequence[tuple],
+        warnings: Sequence[str],
+        files: dict[str, tuple[int, int, int] | None],
+        replace_all: bool = True,
+    ) -> None:
+        """``save_sessions`` with the rows already made (see ``session_row``), e.g. by workers."""
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -427,6 +469,41 @@ class CachedSessions:
     def summaries(self) -> list[SessionSummary]:
         """Light stand-ins carrying what filtering and totals read, plus the report document."""
         return [SessionSummary(row) for row in self._rows]
+
+
+@dataclass(frozen=True, slots=True)
+class WholeFile:
+    """One transcript read from byte 0, ready to store: ``data`` is its records encoded with
+    record_codec (None: no records), ``sessions`` the space-separated ids they feed."""
+
+    path: str
+    device: int
+    inode: int
+    size: int
+    mtime: float
+    offset: int
+    data: bytes | None
+    keys: list[tuple[str, str]]
+    sessions: str
+
+    @classmethod
+    def of(cls, path: str, device: int, inode: int, size: int, mtime: float, offset: int,
+           records: Sequence[Record]) -> WholeFile:  # fmt: skip
+        sessions = {r.session_id for r in records if getattr(r, "session_id", None)}
+        data = record_codec.encode(records) if records else None
+        keys = dedupe_keys(records)
+        return cls(path, device, inode, size, mtime, offset, data, keys, " ".join(sorted(sessions)))
+
+
+def session_row(s: SessionStats, document: Callable[[SessionStats], bytes]) -> tuple:
+    """One session_cache row (without its position), in the column order cached_sessions reads."""
+    t = s.tokens
+    return (
+        s.id, s.project, s.cwd, s.last_ts, t.requests, t.input_tokens, t.output_tokens,
+        t.cache_read_tokens, t.cache_creation_tokens, t.cost_usd, t.unpriced_requests,
+        s.web_search_requests, s.tool_calls, s.tool_errors, orjson.dumps(stats_to_json(s)),
+        document(s),
+    )  # fmt: skip
 
 
 def dedupe_keys(records: Sequence[Record]) -> list[tuple[str, str]]:
