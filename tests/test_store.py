@@ -534,3 +534,88 @@ def test_a_transcript_restored_after_deletion_is_followed_again(tmp_path: Path) 
             assert stats.tokens.requests == (5 if step == "restored" else 4), step
         finally:
             live.tailer.stop()
+
+
+def fan_out(monkeypatch) -> None:
+    """Make any tree big enough for worker processes (forked: they see the patches)."""
+    from cctop.sources import parallel
+
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "worker_count", lambda: 2)
+
+
+def stored_state(db: str) -> tuple[dict, dict, list]:
+    """path -> (offset, sessions, records), path -> chunk count, sorted dedupe keys."""
+    store = open_store(Path(db))
+    try:
+        files = {
+            p: (f.offset, f.sessions, sorted(map(repr, store.load_file(p)))) for p, f in store.files().items()
+        }
+        with sqlite3.connect(db) as conn:
+            chunks = dict(
+                conn.execute(
+                    "SELECT f.path, count(*) FROM chunks c JOIN files f ON f.id = c.file_id GROUP BY 1"
+                ).fetchall()
+            )
+            keys = sorted(conn.execute("SELECT key, session FROM call_keys").fetchall())
+    finally:
+        store.close()
+    return files, chunks, keys
+
+
+def test_a_store_filled_by_workers_holds_what_a_serial_fill_holds(
+    tmp_path: Path, capsysbinary, monkeypatch
+) -> None:
+    root = sample_tree(tmp_path)
+    serial_db, fanned_db = str(tmp_path / "serial.db"), str(tmp_path / "fanned.db")
+    cold, _ = once(capsysbinary, "--claude-dir", str(root), "--no-store")
+    serial, _ = once(capsysbinary, "--claude-dir", str(root), "--store", serial_db)
+    fan_out(monkeypatch)
+    writes: list[int] = []
+    real_write = Store.commit_whole_files
+    monkeypatch.setattr(
+        Store, "commit_whole_files", lambda self, files: writes.append(len(files)) or real_write(self, files)
+    )
+    fanned, raw = once(capsysbinary, "--claude-dir", str(root), "--store", fanned_db)
+    assert len(writes) > 1 and sum(writes) == len(list(root.rglob("*.jsonl")))  # the workers' path
+    assert comparable(fanned) == comparable(serial) == comparable(cold)
+    assert raw == orjson.dumps(fanned, option=orjson.OPT_INDENT_2) + b"\n"
+    assert stored_state(fanned_db) == stored_state(serial_db)
+    monkeypatch.undo()
+    forbid_full_rebuild(monkeypatch)
+    warm, _ = once(capsysbinary, "--claude-dir", str(root), "--store", fanned_db)  # saved aggregates
+    assert comparable(warm) == comparable(cold)
+    target = root / PROJECT / "2da9138a-9060-4234-9110-d4601e2b59d1.jsonl"
+    with open(target, "ab") as handle:
+        handle.write(line(assistant(target.stem, "msg_after", "req_after", output_tokens=7)))
+    grown, _ = once(capsysbinary, "--claude-dir", str(root), "--store", fanned_db)
+    monkeypatch.undo()
+    assert comparable(grown) == comparable(once(capsysbinary, "--claude-dir", str(root), "--no-store")[0])
+    assert stored_state(fanned_db)[1][str(target)] == 2  # the appended line is a chunk of its own
+
+
+def test_a_fill_that_dies_midway_loses_and_doubles_nothing(tmp_path: Path, capsysbinary, monkeypatch) -> None:
+    root = sample_tree(tmp_path)
+    db = str(tmp_path / "s.db")
+    fan_out(monkeypatch)
+    real_write, writes = Store.commit_whole_files, []
+
+    def dying_write(self, files):
+        writes.append(len(files))
+        if len(writes) == 2:
+            raise KeyboardInterrupt  # killed before the second group's transaction
+        real_write(self, files)
+
+    monkeypatch.setattr(Store, "commit_whole_files", dying_write)
+    with pytest.raises(KeyboardInterrupt):
+        once(capsysbinary, "--claude-dir", str(root), "--store", db)
+    stored = open_store(Path(db)).files()
+    assert len(stored) == writes[0] < len(list(root.rglob("*.jsonl")))
+    monkeypatch.undo()
+    again, _ = once(capsysbinary, "--claude-dir", str(root), "--store", db)  # the rest, serially
+    cold, _ = once(capsysbinary, "--claude-dir", str(root), "--no-store")
+    assert comparable(again) == comparable(cold)
+    files, chunks, _ = stored_state(db)
+    assert set(chunks.values()) == {1}  # no byte range stored twice
+    sizes = {str(p): p.stat().st_size for p in root.rglob("*.jsonl")}
+    assert {p: offset for p, (offset, _, _) in files.items()} == sizes
