@@ -1,5 +1,7 @@
 """Render the main, session and help screens from the sample transcripts to screenshots/.
 
+The session screen twice: the busiest session, and the one whose prompt cache broke most.
+
     python scripts/screenshots.py [--out screenshots] [--size 120x32]
 
 SVGs always; PNGs too when cairosvg (and a Fira Code font, Debian ``fonts-firacode``) is
@@ -48,6 +50,17 @@ async def capture(out: Path, size: tuple[int, int]) -> list[Path]:
             await demo.settle(app, pilot)
             await pilot.pause(0.2)
             written.append(Path(app.save_screenshot(filename="session.svg", path=str(out))))
+            # And the session whose prompt cache broke most: the bar, the cause, the lost dollars.
+            await pilot.press("escape")
+            await pilot.pause()
+            sessions = app.snapshot.sessions.values()
+            broken = max(sessions, key=lambda s: (len(s.cache.breaks), s.tokens.requests))
+            table = app.screen.table
+            table.move_cursor(table.row_keys().index(broken.id))
+            await pilot.press("enter")
+            await demo.settle(app, pilot)
+            await pilot.pause(0.2)
+            written.append(Path(app.save_screenshot(filename="session_break.svg", path=str(out))))
             await pilot.press("escape", "question_mark")
             await pilot.pause(0.2)
             written.append(Path(app.save_screenshot(filename="help.svg", path=str(out))))

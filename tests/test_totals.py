@@ -22,7 +22,7 @@ A, B, C = (f"{n}{n}{n}{n}0000-0000-4000-8000-000000000000" for n in "abc")
 
 @pytest.fixture(autouse=True)
 def utc():
-    """"Today" starts at local midnight: pin the zone so the windows are the same everywhere."""
+    """Today starts at local midnight: pin the zone so the windows are the same everywhere."""
     old = os.environ.get("TZ")
     os.environ["TZ"] = "UTC"
     time.tzset()

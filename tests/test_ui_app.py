@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
 import pytest
+from rich.style import Style as RichStyle
 from rich.text import Text
 
 from cctop.model.records import ApiCall, SessionMeta, TitleKind, ToolResult, ToolUse
@@ -375,11 +377,41 @@ async def test_switching_theme_restyles_rows_and_mouse_opens_a_session(sample):
         assert app.screen.session_id == table.row_keys()[2]
 
 
-async def test_session_screen_marks_cache_breaks_with_their_cause():
+@pytest.fixture
+def utc():
+    """The header's "today" starts at local midnight: pin the zone."""
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    yield
+    if old is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = old
+    time.tzset()
+
+
+def colours_at(rendered, needle: str) -> set[str]:
+    """Foreground colours (``#rrggbb``) of the spans covering ``needle`` in a Rich Text or a
+    Textual Content."""
+    at = rendered.plain.index(needle)
+    found = set()
+    for span in rendered.spans:
+        if span.start <= at < span.end:
+            style = RichStyle.parse(span.style) if isinstance(span.style, str) else span.style
+            if isinstance(style, RichStyle):
+                if style.color is not None and style.color.triplet is not None:
+                    found.add(style.color.triplet.hex.lower())
+            elif getattr(style, "foreground", None) is not None:
+                found.add(style.foreground.hex.lower())
+    return found
+
+
+async def test_cache_breaks_in_the_header_the_requests_bar_and_the_feed(utc):
     ledger = demo.make_ledger()
     sid = "22222222-2222-4222-8222-222222222222"
-    t0 = 1.8e9
-    model = "claude-opus-4-8"
+    t0 = 1.8e9 + 3600  # 09:00 UTC
+    model = "claude-opus-4-8"  # $5 input, $0.50 cache read, $6.25 5m cache write per MTok
 
     def call(n: int, read: int, write: int, ts: float) -> ApiCall:
         return ApiCall(sid, None, model, f"m{n}", f"r{n}", ts, 5, 100, read, write, write, final=True)
@@ -388,23 +420,54 @@ async def test_session_screen_marks_cache_breaks_with_their_cause():
         [
             SessionMeta(sid, t0, cwd="/home/dev/breaky", title="breaks", title_kind=TitleKind.CUSTOM),
             call(1, 0, 20_000, t0),
-            call(2, 20_000, 500, t0 + 30),
+            call(2, 20_000, 500, t0 + 30),  # saves 20,000 x $4.50/MTok
             call(3, 0, 21_000, t0 + 60),  # within the TTL, same model: the prefix changed
-            call(4, 21_000, 300, t0 + 90),
+            call(4, 21_000, 300, t0 + 90),  # saves 21,000 x $4.50/MTok
             call(5, 0, 21_500, t0 + 1000),  # after 5 minutes idle: the cache expired
         ]
     )
+    # Breaks re-write what was cached (20,500 then 21,300 tokens) at $6.25 instead of $0.50:
+    # lost 41,800 x $5.75/MTok = $0.24; saved 41,000 x $4.50/MTok = $0.18.
     now = t0 + 1010
-    app = CctopApp(ledger, now=lambda: now, rates_for=demo.pricebook().rates_for, open_session=sid)
+    app = CctopApp(ledger, now=lambda: now, rates_for=demo.pricebook().rates_for)
     async with app.run_test(size=SIZE) as pilot:
         await demo.settle(app, pilot)
+        warn, error, live = (app.style_for(role).lower() for role in ("warn", "error", "live"))
+        header = app.screen.query_one("#totals").render()
+        assert "saved $0.18 · lost $0.24" in header.plain
+        assert colours_at(header, "$0.24") == {warn}
+        assert colours_at(header, "$0.18") == set()
+        await pilot.press("enter")
         await demo.settle(app, pilot)
         assert isinstance(app.screen, SessionScreen)
         strip = app.screen.query_one("#cache_strip")
         assert strip._marks == ("", "", "prefix_changed", "", "ttl_expired")
         shown = str(strip.render())
         assert "×" in shown and "prefix changed" in shown and "cache expired" in shown
-        assert "2 breaks" in str(app.screen.query_one("#summary").render())
+        summary = str(app.screen.query_one("#summary").render())
+        assert "saved $0.18 · lost $0.24 (2 breaks)" in summary
+        requests = app.screen.query_one("#requests")
+        bars = [requests.get_row_at(i)[-1] for i in range(5)]
+        # A broken request re-wrote its whole prompt: all write (▓), and the cause beside it.
+        assert [b.plain.strip() for b in bars] == [
+            "▓" * 8, "█" * 8, "▓" * 8 + " prefix", "█" * 8, "▓" * 8 + " ttl",
+        ]  # fmt: skip
+        assert colours_at(bars[2], "prefix") == {error}
+        assert colours_at(bars[1], "█") == {live}
+        feed = "\n".join(strip.text for strip in app.screen.query_one("#feed").lines)
+        assert "prefix changed: 20.5k cached tokens re-sent, +$0.12" in feed
+        assert "cache expired: 21.3k cached tokens re-sent, +$0.12" in feed
+
+        # At 80 columns the bar narrows and a break is one glyph; no column scrolls off.
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert requests.get_row_at(2)[-1].plain.strip() == "▓▓▓▓ ×"
+        assert requests.get_row_at(4)[-1].plain.strip() == "▓▓▓▓ T"
+        assert requests.virtual_size.width <= requests.scrollable_content_region.width
+        assert requests.cursor_row == 4
+        await pilot.resize_terminal(*SIZE)
+        await pilot.pause()
+        assert requests.get_row_at(2)[-1].plain.strip() == "▓" * 8 + " prefix"
 
 
 async def test_open_session_that_does_not_exist_says_so(sample):

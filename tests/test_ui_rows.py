@@ -103,3 +103,39 @@ def test_no_clock_driven_cell_changes_before_next_change():
     # While a countdown runs, the row is looked at every second, not less often.
     ticking = stats(last_ts=1000.0, cache=FakeCache(1300.0))
     assert rows.next_change(ticking, 1100.25, day_start) - 1100.25 <= 1.0
+
+
+def test_cache_bar_shares_always_fill_the_width():
+    from cctop.ui.cache_bar import shares
+
+    assert shares((20_000, 500, 5), 8) == (8, 0, 0)
+    assert shares((17_900, 10_200, 2), 8) == (5, 3, 0)  # 5.10 / 2.90: the larger remainder wins
+    assert shares((1, 1, 1), 8) == (3, 3, 2)  # equal remainders: the earlier part first
+    assert shares((0, 0, 0), 8) == (0, 0, 0)
+    for parts in ((3, 7, 11), (1, 0, 999_999), (50, 50, 0), (12_345, 678, 9)):
+        for width in (1, 4, 8, 10):
+            cells = shares(parts, width)
+            assert sum(cells) == width and all(c >= 0 for c in cells)
+
+
+def test_cache_bar_cell_shows_read_write_uncached_and_the_break_cause():
+    from cctop.model.records import ApiCall
+    from cctop.ui.cache_bar import BAR_ROLE, bar_cell, bar_text
+
+    call = ApiCall("s", None, "claude-opus-4-8", "m", "r", 0.0, 2_000, 10, 4_000, 2_000)
+    # 2:1:1 of 6 cells is 3 : 1.5 : 1.5; the tie goes to the earlier part (write).
+    assert bar_cell(call, "", 6, short=False) == ("███▓▓░", BAR_ROLE)
+    assert bar_cell(call, "model_changed", 6, short=False)[0] == "███▓▓░ model"
+    assert bar_cell(call, "compacted", 4, short=True)[0] == "██▓░ C"
+    assert bar_cell(call, "compact", 4, short=True)[0] == "██▓░"  # a compaction alone is no break
+    empty = ApiCall("s", None, "<synthetic>", "m", "r", 0.0)
+    assert bar_cell(empty, "", 4, short=True)[0] == "····"
+    # A 5m/1h split larger than the total (a log quirk) counts, as in the cache analysis.
+    split = ApiCall("s", None, "claude-opus-4-8", "m", "r", 0.0, 0, 0, 1_000, 0, 3_000, 0)
+    assert bar_cell(split, "", 4, short=True)[0] == "█▓▓▓"
+    roles = {"live": "green", "primary": "blue", "warn": "yellow", "error": "red", "muted": "dim"}
+    text = bar_text("███▓▓░ model", roles.__getitem__)
+    assert text.plain == " ███▓▓░ model"
+    styled = [(text.plain[s.start : s.end], str(s.style)) for s in text.spans]
+    assert styled[:3] == [("█", "green")] * 3 and ("▓", "blue") in styled and ("░", "yellow") in styled
+    assert ("model", "bold red") in styled

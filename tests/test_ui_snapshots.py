@@ -85,3 +85,22 @@ def test_session_screen_80x24(snap_compare, app):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+BROKEN = "d6e0bada"  # a sample session whose cache broke once (an MCP reconnect changed the prefix)
+
+
+@pytest.mark.parametrize("size", [(120, 30), (80, 24)], ids=["120x30", "80x24"])
+def test_session_screen_with_a_cache_break(snap_compare, tmp_path, size):
+    projects = demo.lay_out_samples(tmp_path, SAMPLES)
+    ledger = demo.make_ledger()
+    demo.load(projects, ledger)
+    now = demo.fixed_now(ledger)
+    app = CctopApp(ledger, now=lambda: now, roots=[projects], open_session=BROKEN)
+
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        await settle(pilot)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)

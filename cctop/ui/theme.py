@@ -9,6 +9,7 @@ _ROLE_VARIABLE = {
     "warn": "text-warning",
     "error": "text-error",
     "accent": "text-accent",
+    "primary": "text-primary",
 }
 
 

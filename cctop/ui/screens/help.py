@@ -38,6 +38,13 @@ COLUMNS = (
     ("cache", "time until the prompt cache expires (then the next request rewrites it)"),
 )  # fmt: skip
 
+CACHE = (
+    ("saved", "today: cache reads priced at the input rate minus their cache-read price"),
+    ("lost", "today: what cache breaks cost (lost tokens re-sent instead of read)"),
+    ("bar", "session screen, per request: █ read from cache  ▓ written  ░ uncached input"),
+    ("breaks", "ttl (T) expired · model (M) changed · compact (C) · prefix (×) changed"),
+)  # fmt: skip
+
 
 def help_text(style_for=lambda role: "") -> Text:
     text = Text()
@@ -47,6 +54,10 @@ def help_text(style_for=lambda role: "") -> Text:
         text.append(does + "\n")
     text.append("\nColumns\n", style="bold")
     for key, does in COLUMNS:
+        text.append(f"  {key:<11}", style=f"bold {style_for('accent')}")
+        text.append(does + "\n")
+    text.append("\nPrompt cache\n", style="bold")
+    for key, does in CACHE:
         text.append(f"  {key:<11}", style=f"bold {style_for('accent')}")
         text.append(does + "\n")
     return text

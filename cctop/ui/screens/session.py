@@ -1,10 +1,12 @@
-"""One session, followed live: summary, cache strip, requests, tools, subagents, activity."""
+"""One session, followed live: summary, cache strip, requests (each with its cache bar and
+break cause), tools, subagents, activity (cache breaks included)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -13,25 +15,42 @@ from textual.widgets import DataTable, Footer, RichLog, Static
 
 from cctop import format as fmt
 from cctop.model.snapshot import FeedItem, PricedCall, SessionDetail, SessionStats, Snapshot
+from cctop.ui.cache_bar import BAR_ROLE, LABEL_WIDTH, bar_cell, bar_text
 from cctop.ui.rows import clip, fill_role, hit_role, short_model, ttl_text
-from cctop.ui.widgets.cache_strip import CacheStrip
+from cctop.ui.widgets.cache_strip import BREAK_NAMES, CacheStrip
 
 if TYPE_CHECKING:
     from cctop.ui.app import CctopApp
 
 Cell = tuple[str, str]
 
-REQUEST_COLUMNS = (
-    ("time", "time", 8, False),
-    ("model", "model", 10, False),
-    ("agent", "agent", 12, False),
-    ("input", "in", 6, True),
-    ("output", "out", 7, True),
-    ("cache_read", "read", 6, True),
-    ("cache_write", "write", 7, True),
-    ("hit", "hit", 4, True),
-    ("cost", "cost", 7, True),
-)
+FEED_LINES = 200
+BAR_WIDTH = 8
+NARROW_BAR_WIDTH = 4
+# Below this many columns the requests table narrows model and agent, shortens the cache bar
+# and shows a break as one glyph, so every column still fits 80 columns without scrolling.
+WIDE_MIN_WIDTH = 96
+
+
+def request_columns(narrow: bool) -> tuple[tuple[str, str, int, bool], ...]:
+    name_width, agent_width = (8, 8) if narrow else (10, 12)
+    # A leading gap, the bar, a space and the break cause (one glyph when narrow).
+    bar_width = 1 + (NARROW_BAR_WIDTH + 2 if narrow else BAR_WIDTH + 1 + LABEL_WIDTH)
+    return (
+        ("time", "time", 8, False),
+        ("model", "model", name_width, False),
+        ("agent", "agent", agent_width, False),
+        ("input", "in", 6, True),
+        ("output", "out", 7, True),
+        ("cache_read", "read", 6, True),
+        ("cache_write", "write", 7, True),
+        ("hit", "hit", 4, True),
+        ("cost", "cost", 7, True),
+        ("cache", " cache", bar_width, False),
+    )
+
+
+REQUEST_COLUMNS = request_columns(narrow=False)
 TOOL_COLUMNS = (("tool", "tool", 14, False), ("calls", "calls", 5, True), ("errors", "err", 3, True),
                 ("mean", "mean", 6, True), ("max", "max", 6, True))  # fmt: skip
 AGENT_COLUMNS = (("agent", "subagent", 16, False), ("requests", "req", 3, True), ("cost", "cost", 7, True))
@@ -39,9 +58,13 @@ AGENT_COLUMNS = (("agent", "subagent", 16, False), ("requests", "req", 3, True),
 
 def _table(columns, **kwargs) -> DataTable:
     table = DataTable(cursor_type="row", cell_padding=0, **kwargs)
+    _add_columns(table, columns)
+    return table
+
+
+def _add_columns(table: DataTable, columns) -> None:
     for key, label, width, numeric in columns:
         table.add_column(Text(label, justify="right" if numeric else "left"), width=width + 1, key=key)
-    return table
 
 
 class SessionScreen(Screen):
@@ -57,6 +80,9 @@ class SessionScreen(Screen):
         super().__init__()
         self.session_id = session_id
         self._requests: list[tuple[Cell, ...]] = []
+        self._row_marks: list[str] = []  # the break mark each formatted row was made with
+        self._marks: list[str] = []
+        self._narrow = False
         self._tools: tuple = ()
         self._agents: tuple = ()
         self._feed: tuple[FeedItem, ...] = ()
@@ -65,20 +91,36 @@ class SessionScreen(Screen):
         self._detail: SessionDetail | None = None
 
     def compose(self) -> ComposeResult:
+        self._narrow = self.app.size.width < WIDE_MIN_WIDTH
         yield Static(Text("loading…"), id="summary")
         yield CacheStrip(self.app.style_for, id="cache_strip")
-        yield _table(REQUEST_COLUMNS, id="requests")
+        yield _table(request_columns(self._narrow), id="requests")
         with Horizontal(id="bottom"):
             yield _table(TOOL_COLUMNS, id="tools")
             yield _table(AGENT_COLUMNS, id="agents")
             yield RichLog(
-                id="feed", max_lines=200, markup=False, highlight=False, wrap=False, auto_scroll=True
+                id="feed", max_lines=FEED_LINES, markup=False, highlight=False, wrap=False, auto_scroll=True
             )
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#requests", DataTable).focus()
         self.app.redraw()
+
+    def on_resize(self, event: events.Resize) -> None:
+        narrow = event.size.width < WIDE_MIN_WIDTH
+        if narrow == self._narrow:
+            return
+        self._narrow = narrow
+        table = self.query_one("#requests", DataTable)
+        cursor = table.cursor_row
+        table.clear(columns=True)
+        _add_columns(table, request_columns(narrow))
+        self._requests, self._row_marks, self._calls = [], [], ()
+        if self._detail is not None:
+            self._show_requests(self._detail, self._marks, self.app.style_for)
+            if 0 <= cursor < table.row_count:
+                table.move_cursor(row=cursor, animate=False)
 
     def action_back(self) -> None:
         self.app.pop_screen()
@@ -108,22 +150,28 @@ class SessionScreen(Screen):
         else:
             rates, marks = [c.hit_rate for c in detail.calls], break_marks(detail)
         self.query_one(CacheStrip).set_data(rates, marks)
-        self._show_requests(detail, style)
+        self._marks = marks
+        self._show_requests(detail, marks, style)
         self._show_tools(stats, style)
         self._show_agents(stats, style)
-        self._show_feed(detail.feed, style)
+        self._show_feed(with_breaks(detail.feed, getattr(stats.cache, "breaks", ()) or ()), style)
 
-    def _show_requests(self, detail: SessionDetail, style) -> None:
+    def _show_requests(self, detail: SessionDetail, marks: list[str], style) -> None:
         table = self.query_one("#requests", DataTable)
+        columns = request_columns(self._narrow)
         names = {a.agent_id: a.agent_type or a.description or a.agent_id for a in detail.stats.subagents}
         seen = self._calls if names == self._names else ()
         self._names = names
+        old_marks = self._row_marks
         # Format only calls that are new or changed (a response still streaming grows).
         wanted = [
-            self._requests[i] if i < len(seen) and seen[i] == call else request_cells(call, names)
+            self._requests[i]
+            if i < len(seen) and seen[i] == call and old_marks[i] == marks[i]
+            else request_cells(call, names, marks[i], self._narrow)
             for i, call in enumerate(detail.calls)
         ]
         self._calls = detail.calls
+        self._row_marks = list(marks)
         at_bottom = not table.row_count or table.cursor_row >= table.row_count - 1
         with self.app.batch_update():
             if len(wanted) < len(self._requests):
@@ -132,14 +180,12 @@ class SessionScreen(Screen):
             for index, cells in enumerate(wanted):
                 key = str(index)
                 if index >= len(self._requests):
-                    table.add_row(*_texts(cells, REQUEST_COLUMNS, style), key=key)
+                    table.add_row(*_texts(cells, columns, style), key=key)
                     self._requests.append(cells)
                 elif self._requests[index] != cells:
-                    for (column, *_), new, old in zip(
-                        REQUEST_COLUMNS, cells, self._requests[index], strict=True
-                    ):
+                    for (column, *_), new, old in zip(columns, cells, self._requests[index], strict=True):
                         if new != old:
-                            table.update_cell(key, column, _text(new, column, REQUEST_COLUMNS, style))
+                            table.update_cell(key, column, _text(new, column, columns, style))
                     self._requests[index] = cells
             if at_bottom and table.row_count:
                 table.move_cursor(row=table.row_count - 1, animate=False)  # follow the newest
@@ -199,6 +245,8 @@ def _ms(value: float | None) -> str:
 
 
 def _text(cell: Cell, column: str, columns, style) -> Text:
+    if cell[1] == BAR_ROLE:
+        return bar_text(cell[0], style)
     numeric = next(c[3] for c in columns if c[0] == column)
     return Text(cell[0], style=style(cell[1]), justify="right" if numeric else "left", no_wrap=True)
 
@@ -214,32 +262,59 @@ def _refill(table: DataTable, rows, columns, style) -> None:
         table.add_row(*_texts(cells, columns, style))
 
 
-def request_cells(priced: PricedCall, agent_names: dict[str, str]) -> tuple[Cell, ...]:
+def request_cells(
+    priced: PricedCall, agent_names: dict[str, str], mark: str = "", narrow: bool = False
+) -> tuple[Cell, ...]:
+    """One row of the requests table; ``mark`` is the request's break cause ("" when none)."""
     call = priced.call
     agent = "main" if call.agent_id is None else agent_names.get(call.agent_id, call.agent_id)
     output = fmt.tokens(call.output_tokens) + ("" if call.final else "+")
+    name_width, agent_width = (8, 8) if narrow else (10, 12)
     return (
         (fmt.clock(call.timestamp), ""),
-        (clip(fmt.safe_text(short_model((call.model,))), 10), ""),
-        (clip(fmt.safe_text(agent), 12), "" if call.agent_id is None else "muted"),
+        (clip(fmt.safe_text(short_model((call.model,))), name_width), ""),
+        (clip(fmt.safe_text(agent), agent_width), "" if call.agent_id is None else "muted"),
         (fmt.tokens(call.input_tokens), ""),
         (output, ""),
         (fmt.tokens(call.cache_read_tokens), ""),
         (fmt.tokens(call.cache_creation_tokens), ""),
         (fmt.percent(priced.hit_rate), hit_role(priced.hit_rate)),
         (fmt.money(priced.cost_usd), "warn" if priced.cost_usd is None else ""),
+        bar_cell(call, mark, NARROW_BAR_WIDTH if narrow else BAR_WIDTH, short=narrow),
     )
 
 
 def feed_text(item: FeedItem, style) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(fmt.clock(item.timestamp) + " ", style=style("muted"))
-    marker = {"prompt": "› ", "tool": "• ", "compaction": "= ", "error": "! "}.get(item.kind, "  ")
+    marker = {"prompt": "› ", "tool": "• ", "compaction": "= ", "error": "! ", "cache": "× "}.get(
+        item.kind, "  "
+    )
     text.append(marker, style=style("accent") if item.kind == "prompt" else "")
-    text.append(fmt.safe_text(item.text), style=style("error") if item.is_error else "")
+    role = "error" if item.is_error else "warn" if item.kind == "cache" else ""
+    text.append(fmt.safe_text(item.text), style=style(role))
     if item.is_error and item.kind == "tool":
         text.append(" ×", style=style("error"))
     return text
+
+
+def with_breaks(feed: tuple[FeedItem, ...], breaks) -> tuple[FeedItem, ...]:
+    """The activity feed with a line per cache break: its cause, tokens re-sent, extra cost."""
+    if not breaks:
+        return feed
+    items = list(feed)
+    for cache_break in breaks:
+        cause = _cause(cache_break)
+        name = BREAK_NAMES.get(cause, cause)
+        extra = getattr(cache_break, "extra_cost_usd", None)
+        cost = f", +{fmt.money(extra)}" if extra else ""
+        agent = getattr(cache_break, "agent_id", None)
+        who = f" [{agent}]" if agent else ""
+        tokens = fmt.tokens(getattr(cache_break, "tokens", 0) or 0)
+        text = f"{name}: {tokens} cached tokens re-sent{cost}{who}"
+        items.append(FeedItem(getattr(cache_break, "timestamp", None), "cache", text))
+    items.sort(key=lambda item: item.timestamp or 0.0)  # stable: a break follows its request's lines
+    return tuple(items[-FEED_LINES:])
 
 
 def _cause(cache_break) -> str:
@@ -299,11 +374,8 @@ def summary_text(stats: SessionStats, now: float, style) -> Text:
     text.append(fmt.percent(stats.context_fill), style=style(fill_role(stats.context_fill)))
     if stats.context_window:
         text.append(f" of {fmt.tokens(stats.context_window)}")
-    text.append(f" · {stats.subagent_count} subagents · {stats.tool_calls} tools")
-    if stats.tool_errors:
-        text.append(f" ({stats.tool_errors} failed)", style=style("error"))
     cache = stats.cache
-    if cache is not None:
+    if cache is not None:  # cache figures before the counts: they must fit 80 columns
         seconds_left = getattr(cache, "seconds_left", None)
         if callable(seconds_left):
             ttl, role = ttl_text(seconds_left(now))
@@ -313,9 +385,13 @@ def summary_text(stats: SessionStats, now: float, style) -> Text:
         if saved is not None:
             text.append(f" · saved {fmt.money(saved)}")
         breaks = getattr(cache, "breaks", ()) or ()
+        lost = getattr(cache, "break_cost_usd", None) or 0.0
+        text.append(" · lost ")
+        text.append(fmt.money(lost), style=style("warn") if lost > 0 else "")
         if breaks:
-            text.append(f" · {len(breaks)} breaks", style=style("warn"))
-            cost = getattr(cache, "break_cost_usd", None)
-            if cost:
-                text.append(f" (+{fmt.money(cost)})", style=style("warn"))
+            count = f"{len(breaks)} break" + ("s" if len(breaks) > 1 else "")
+            text.append(f" ({count})", style=style("warn"))
+    text.append(f" · {stats.subagent_count} subagents · {stats.tool_calls} tools")
+    if stats.tool_errors:
+        text.append(f" ({stats.tool_errors} failed)", style=style("error"))
     return text

@@ -1,4 +1,5 @@
-"""The header: spend today / last hour, burn rate, hit rate, live sessions, source status."""
+"""The header: spend today / last hour, burn rate, live sessions; cache hit rate and today's
+cache dollars (saved, lost to breaks); status notes and sources."""
 
 from __future__ import annotations
 
@@ -27,10 +28,12 @@ def totals_text(
     notes: Sequence[str],
     style_for: StyleFor,
 ) -> Text:
-    """Two lines: money and cache first (what people glance at), then where data comes from."""
+    """Two lines: money first (what people glance at), then the prompt cache today and the
+    status notes, then where data comes from. Sized to keep the cache figures on an 80-column line."""
     text = Text(no_wrap=True, overflow="ellipsis")
+    muted = style_for("muted")
     if snapshot is None:
-        text.append("reading transcripts…", style=style_for("muted"))
+        text.append("reading transcripts…", style=muted)
     else:
         totals = snapshot.totals
         text.append(_window("today", totals.today), style="bold")
@@ -38,23 +41,38 @@ def totals_text(
         text.append(_window("1h", totals.last_hour))
         text.append("  burn ")
         text.append(f"{fmt.money(totals.burn_rate_usd_per_hour)}/h", style="bold")
-        text.append("  hit ")
-        rate = totals.all_time.cache_hit_rate
-        text.append(fmt.percent(rate), style=style_for("live" if rate is not None and rate >= 0.8 else ""))
         text.append("  live ")
         text.append(str(live), style=f"bold {style_for('live')}" if live else "")
         text.append(f"/{totals.sessions}")
     text.append("\n")
+    if snapshot is not None:
+        _cache_part(text, snapshot, style_for)
+        text.append("  ")
+    for note in notes:
+        text.append(fmt.safe_text(note), style=f"bold {style_for('warn')}")
+        text.append("  ")
     first = True
     for part in sources:
         if not first:
-            text.append(" · ", style=style_for("muted"))
-        text.append(fmt.safe_text(part), style=style_for("muted"))
+            text.append(" · ", style=muted)
+        text.append(fmt.safe_text(part), style=muted)
         first = False
-    for note in notes:
-        text.append("  ")
-        text.append(fmt.safe_text(note), style=f"bold {style_for('warn')}")
+    text.rstrip()
     return text
+
+
+def _cache_part(text: Text, snapshot: Snapshot, style_for: StyleFor) -> None:
+    """``cache hit 68% · saved $1.92 · lost $0.08``: hit rate over all sessions shown, dollars
+    saved by cache reads today and lost to cache breaks today (warning colour when any)."""
+    totals = snapshot.totals
+    rate = totals.all_time.cache_hit_rate
+    text.append("cache hit ")
+    text.append(fmt.percent(rate), style=style_for("live" if rate is not None and rate >= 0.8 else ""))
+    text.append(" · saved ")
+    text.append(fmt.money(totals.today.saved_usd), style="bold")
+    text.append(" · lost ")
+    lost = totals.today.break_cost_usd
+    text.append(fmt.money(lost), style=f"bold {style_for('warn')}" if lost > 0 else "")
 
 
 class TotalsBar(Static):
