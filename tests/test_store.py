@@ -557,7 +557,9 @@ def stored_state(db: str) -> tuple[dict, dict, list]:
                     "SELECT f.path, count(*) FROM chunks c JOIN files f ON f.id = c.file_id GROUP BY 1"
                 ).fetchall()
             )
-            keys = sorted(conn.execute("SELECT key, session FROM call_keys").fetchall())
+            keys = sorted(
+                conn.execute("SELECT k.key, s.name FROM call_keys k JOIN sessions s ON s.id = k.session")
+            )
     finally:
         store.close()
     return files, chunks, keys

@@ -5,8 +5,9 @@
 - ``chunks``: the records parsed from one byte range of one file, as one compact blob (see
   record_codec). A file's new chunk and its new offset are written in one transaction, so a
   kill at any point neither loses nor doubles a line. The ledger dedupes on load.
-- ``call_keys``: which session holds which dedupe key (message, request, tool ids), so a
-  change to one session can be followed to every session the ledger must weigh it against.
+- ``call_keys``: which session holds which dedupe key (message, request, tool ids; hashed),
+  so a change to one session can be followed to every session the ledger must weigh it
+  against. ``sessions`` numbers the session ids it refers to.
 - ``session_cache`` + ``snapshot_cache`` + ``cache_files``: per-session aggregates (and their
   finished report documents), the price/code key they were computed with and the file states
   they reflect. Prices are never stored with calls: a price fix re-prices history.
@@ -23,6 +24,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from hashlib import blake2b
 from pathlib import Path
 
 import orjson
@@ -32,7 +34,7 @@ from cctop.model.snapshot import SessionStats
 from cctop.sources import record_codec
 from cctop.sources.stats_codec import SessionSummary, stats_from_json, stats_to_json
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 5000
 
 Warn = Callable[[str], None]
@@ -100,6 +102,19 @@ _MIGRATIONS: dict[int, str] = {
     CREATE INDEX session_cache_by_id ON session_cache(id);
     DELETE FROM snapshot_cache;
     DELETE FROM session_cache;
+    """,
+    # v3: the same links at a quarter of the size (filling the store was mostly writing them):
+    # keys as 64-bit hashes (a collision only rebuilds two sessions together) and sessions as
+    # numbers, in one key-ordered b-tree plus the index by session.
+    3: """
+    DROP TABLE call_keys;
+    CREATE TABLE sessions (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+    CREATE TABLE call_keys (
+        key INTEGER NOT NULL,
+        session INTEGER NOT NULL REFERENCES sessions(id),
+        PRIMARY KEY (key, session)
+    ) WITHOUT ROWID;
+    CREATE INDEX call_keys_by_session ON call_keys(session);
     """,
 }
 
@@ -278,7 +293,7 @@ class Store:
                     "INSERT INTO chunks (file_id, start, end, data) VALUES (?, ?, ?, ?)",
                     (file_id, start, end, record_codec.encode(records)),
                 )
-                db.executemany("INSERT OR IGNORE INTO call_keys VALUES (?, ?)", dedupe_keys(records))
+                _insert_keys(db, dedupe_keys(records))
                 _compact(db, file_id)
             _bump(db)
             db.execute("COMMIT")
@@ -319,8 +334,7 @@ class Store:
                     chunks.append((file_id, 0, f.offset, f.data))
                 keys.extend(f.keys)
             db.executemany("INSERT INTO chunks (file_id, start, end, data) VALUES (?, ?, ?, ?)", chunks)
-            keys.sort()  # in index order: appends to the b-tree instead of scattered inserts
-            db.executemany("INSERT OR IGNORE INTO call_keys VALUES (?, ?)", keys)
+            _insert_keys(db, keys)
             _bump(db)
             db.execute("COMMIT")
         except BaseException:
@@ -354,17 +368,19 @@ class Store:
         """``sessions`` plus every session sharing a dedupe key with one of them, transitively:
         the ledger decides between such sessions, so they are rebuilt together."""
         db = self._db
-        db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (session TEXT PRIMARY KEY)")
-        db.execute("DELETE FROM wanted")
-        db.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", [(s,) for s in sessions])
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted_ids (session INTEGER PRIMARY KEY)")
+        db.execute("DELETE FROM wanted_ids")
+        named = "INSERT OR IGNORE INTO wanted_ids SELECT id FROM sessions WHERE name = ?"
+        db.executemany(named, [(s,) for s in sessions])
         while True:
             added = db.execute(
-                "INSERT OR IGNORE INTO wanted SELECT DISTINCT b.session FROM call_keys a "
-                "JOIN call_keys b ON b.key = a.key WHERE a.session IN (SELECT session FROM wanted)"
+                "INSERT OR IGNORE INTO wanted_ids SELECT DISTINCT b.session FROM call_keys a "
+                "JOIN call_keys b ON b.key = a.key WHERE a.session IN (SELECT session FROM wanted_ids)"
             ).rowcount
             if added <= 0:
                 break
-        return {row[0] for row in db.execute("SELECT session FROM wanted")}
+        linked = db.execute("SELECT name FROM sessions WHERE id IN (SELECT session FROM wanted_ids)")
+        return set(sessions) | {row[0] for row in linked}
 
     # -- aggregate cache -------------------------------------------------------------
 
@@ -506,8 +522,8 @@ def session_row(s: SessionStats, document: Callable[[SessionStats], bytes]) -> t
     )  # fmt: skip
 
 
-def dedupe_keys(records: Sequence[Record]) -> list[tuple[str, str]]:
-    """(key, session) pairs for the ids the ledger dedupes on across sessions."""
+def dedupe_keys(records: Sequence[Record]) -> list[tuple[int, str]]:
+    """(key hash, session) pairs for the ids the ledger dedupes on across sessions."""
     keys: set[tuple[str, str]] = set()
     for r in records:
         if isinstance(r, ApiCall):
@@ -517,7 +533,22 @@ def dedupe_keys(records: Sequence[Record]) -> list[tuple[str, str]]:
                 keys.add(("r:" + r.request_id, r.session_id))
         elif isinstance(r, (ToolUse, ToolResult)):
             keys.add(("t:" + r.tool_use_id, r.session_id))
-    return list(keys)
+    return [(key_hash(key), session) for key, session in keys]
+
+
+def key_hash(key: str) -> int:
+    """A stable signed 64-bit hash (SQLite's INTEGER), the same in every process."""
+    return int.from_bytes(blake2b(key.encode(), digest_size=8).digest(), "little", signed=True)
+
+
+def _insert_keys(db: sqlite3.Connection, keys: list[tuple[int, str]]) -> None:
+    if not keys:
+        return
+    names = {session for _, session in keys}
+    db.executemany("INSERT OR IGNORE INTO sessions (name) VALUES (?)", [(n,) for n in names])
+    ids = {n: db.execute("SELECT id FROM sessions WHERE name = ?", (n,)).fetchone()[0] for n in names}
+    rows = sorted((key, ids[session]) for key, session in keys)  # in index order: appends, mostly
+    db.executemany("INSERT OR IGNORE INTO call_keys VALUES (?, ?)", rows)
 
 
 # A live session appends a line at a time, so a file gathers one small chunk per read; past
@@ -562,7 +593,7 @@ def _migrate(db: sqlite3.Connection) -> None:
                 for statement in _MIGRATIONS[version].split(";"):
                     if statement.strip():
                         db.execute(statement)
-                if version == 2:
+                if version == 3:  # v2's text keys are dropped just after: index once
                     _index_stored_keys(db)
                 db.execute(f"PRAGMA user_version = {version}")
             db.execute("COMMIT")
@@ -574,9 +605,7 @@ def _migrate(db: sqlite3.Connection) -> None:
 
 def _index_stored_keys(db: sqlite3.Connection) -> None:
     for (data,) in db.execute("SELECT data FROM chunks").fetchall():
-        db.executemany(
-            "INSERT OR IGNORE INTO call_keys VALUES (?, ?)", dedupe_keys(record_codec.decode(data))
-        )
+        _insert_keys(db, dedupe_keys(record_codec.decode(data)))
 
 
 def _is_corruption(exc: sqlite3.Error) -> bool:
