@@ -621,3 +621,29 @@ def test_a_fill_that_dies_midway_loses_and_doubles_nothing(tmp_path: Path, capsy
     assert set(chunks.values()) == {1}  # no byte range stored twice
     sizes = {str(p): p.stat().st_size for p in root.rglob("*.jsonl")}
     assert {p: offset for p, (offset, _, _) in files.items()} == sizes
+
+
+def test_a_v2_store_is_migrated_with_its_links(tmp_path: Path, capsysbinary) -> None:
+    root = sample_tree(tmp_path)
+    db = str(tmp_path / "s.db")
+    built, _ = once(capsysbinary, "--claude-dir", str(root), "--store", db)
+    store = open_store(Path(db))
+    expected = {s: store.linked_sessions({s}) for s in store.files()[next(iter(store.files()))].sessions}
+    linked_before = {row[0] for row in store._db.execute("SELECT name FROM sessions")}
+    store.close()
+    with sqlite3.connect(db) as conn:  # back to the v2 layout: text keys, no sessions table
+        conn.executescript(
+            "DROP TABLE call_keys; DROP TABLE sessions;"
+            "CREATE TABLE call_keys (key TEXT NOT NULL, session TEXT NOT NULL, UNIQUE (key, session));"
+            "PRAGMA user_version = 2;"
+        )
+    store = open_store(Path(db))
+    try:
+        assert {row[0] for row in store._db.execute("SELECT name FROM sessions")} == linked_before
+        assert {s: store.linked_sessions({s}) for s in expected} == expected
+        resumed = store.linked_sessions({"2da9138a-9060-4234-9110-d4601e2b59d1"})
+        assert len(resumed) > 1  # the sample's resumed sessions share replayed calls
+    finally:
+        store.close()
+    again, _ = once(capsysbinary, "--claude-dir", str(root), "--store", db)
+    assert comparable(again) == comparable(built)
