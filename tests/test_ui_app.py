@@ -468,6 +468,12 @@ async def test_cache_breaks_in_the_header_the_requests_bar_and_the_feed(utc):
         await pilot.resize_terminal(*SIZE)
         await pilot.pause()
         assert requests.get_row_at(2)[-1].plain.strip() == "▓" * 8 + " prefix"
+        # Another theme repaints the bars in its own colours.
+        app.theme = "textual-light"
+        await pilot.pause()
+        light = app.style_for("live").lower()
+        assert light != live and colours_at(requests.get_row_at(1)[-1], "█") == {light}
+        assert requests.cursor_row == 4
 
 
 async def test_open_session_that_does_not_exist_says_so(sample):

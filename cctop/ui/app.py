@@ -106,6 +106,8 @@ class CctopApp(App):
         for screen in self.screen_stack:
             if isinstance(screen, MainScreen):
                 screen.table.restyle()
+            elif isinstance(screen, SessionScreen):
+                screen.restyle()
         self.redraw()
 
     def style_for(self, role: str) -> str:

@@ -109,16 +109,23 @@ class SessionScreen(Screen):
 
     def on_resize(self, event: events.Resize) -> None:
         narrow = event.size.width < WIDE_MIN_WIDTH
-        if narrow == self._narrow:
+        if narrow != self._narrow:
+            self._narrow = narrow
+            self.restyle()
+
+    def restyle(self) -> None:
+        """Rebuild every row (a new theme, or a new column layout), keeping the cursor."""
+        if not self.is_mounted:
             return
-        self._narrow = narrow
         table = self.query_one("#requests", DataTable)
         cursor = table.cursor_row
         table.clear(columns=True)
-        _add_columns(table, request_columns(narrow))
+        _add_columns(table, request_columns(self._narrow))
         self._requests, self._row_marks, self._calls = [], [], ()
-        if self._detail is not None:
-            self._show_requests(self._detail, self._marks, self.app.style_for)
+        self._tools, self._agents, self._feed = (), (), ()
+        detail, self._detail = self._detail, None
+        if detail is not None:
+            self.show(self.app.snapshot, detail, self.app.clock())
             if 0 <= cursor < table.row_count:
                 table.move_cursor(row=cursor, animate=False)
 
