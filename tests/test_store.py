@@ -613,8 +613,14 @@ def test_a_fill_that_dies_midway_loses_and_doubles_nothing(tmp_path: Path, capsy
         once(capsysbinary, "--claude-dir", str(root), "--store", db)
     stored = open_store(Path(db)).files()
     assert len(stored) == writes[0] < len(list(root.rglob("*.jsonl")))
+    # The next run replays the projects stored whole and has workers read the others.
+    resumed: list[int] = []
+    monkeypatch.setattr(
+        Store, "commit_whole_files", lambda self, files: resumed.append(len(files)) or real_write(self, files)
+    )
+    again, _ = once(capsysbinary, "--claude-dir", str(root), "--store", db)
+    assert sum(resumed) == len(list(root.rglob("*.jsonl"))) - writes[0]
     monkeypatch.undo()
-    again, _ = once(capsysbinary, "--claude-dir", str(root), "--store", db)  # the rest, serially
     cold, _ = once(capsysbinary, "--claude-dir", str(root), "--no-store")
     assert comparable(again) == comparable(cold)
     files, chunks, _ = stored_state(db)

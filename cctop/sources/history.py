@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from cctop import __version__
 from cctop.model.snapshot import SessionStats
 from cctop.sources.discovery import Warn
-from cctop.sources.store import CachedSessions, Store
+from cctop.sources.store import CachedSessions, Store, session_row
 
 if TYPE_CHECKING:
     from cctop.model.ledger import Ledger
@@ -158,24 +158,30 @@ def _follow_changes(roots, ledger, store, warn, key, document, on_disk, changed:
 
 
 def _rebuild(roots, ledger, store, warn, key, document, pricebook=None) -> History:
-    """Everything into ``ledger``: stored records, then what the files gained since."""
+    """Everything again: projects the store holds something of into ``ledger`` (stored
+    records, then what the files gained since); with ``pricebook``, projects it holds nothing
+    of (all of them on a first run) by worker processes instead, see ``_fill``."""
+    from cctop.sources import parallel
     from cctop.sources.discovery import TranscriptFile, find_transcripts
-    from cctop.sources.parallel import read_many
     from cctop.sources.reader import FileResult
     from cctop.sources.tracker import FileTracker
 
     # Warnings already given (prices, the store itself) belong to this run, not to the data.
     before = set(ledger.snapshot().warnings)
     files = [f for root in roots for f in find_transcripts(root, warn)]
-    if pricebook is not None and not any(_is_under(path, roots) for path in store.live_files()):
-        filled = _fill(files, ledger, store, key, document, pricebook, before)
-        if filled is not None:
-            return filled
+    known, unknown = files, []
+    if pricebook is not None:
+        stored = {_project_of(path, roots) for path in store.files()}
+        unknown = [f for f in files if parallel.project_of(f) not in stored]
+        if parallel.pays(unknown):
+            known = [f for f in files if parallel.project_of(f) in stored]
+        else:
+            unknown = []
     tracker = FileTracker(
         list(roots), ledger.ingest, warn, store, ledger.mark_files_deleted, include_tail=True
     )
     tracker.load_store(present={str(f.path) for f in files})
-    fresh = [f for f in files if tracker.needs_full_read(f)]
+    fresh = [f for f in known if tracker.needs_full_read(f)]
     fresh_paths = {f.path for f in fresh}
 
     def commit(file: TranscriptFile, result: FileResult) -> None:
@@ -184,24 +190,34 @@ def _rebuild(roots, ledger, store, warn, key, document, pricebook=None) -> Histo
         )
 
     # Discovery order, as the --no-store path reads: the ledger keeps the same first sightings.
-    bytes_read = read_many(fresh, warn, ledger.ingest, on_file=commit)
-    for file in sorted(files, key=lambda f: f.mtime, reverse=True):
+    bytes_read = parallel.read_many(fresh, warn, ledger.ingest, on_file=commit)
+    for file in sorted(known, key=lambda f: f.mtime, reverse=True):
         if file.path not in fresh_paths:
             tracker.update(str(file.path), file.role)
     bytes_read += tracker.bytes_read
     snapshot = ledger.snapshot()
     warnings = [w for w in snapshot.warnings if w not in before]
     states = {str(f.path): (f.device, f.inode, f.size) for f in files}
-    store.save_sessions(key, list(snapshot.sessions.values()), warnings, document, states)
-    return History(len(files), None, bytes_read)
+    if not unknown:
+        store.save_sessions(key, list(snapshot.sessions.values()), warnings, document, states)
+        return History(len(files), None, bytes_read)
+    sessions = {s.id: session_row(s, document) for s in snapshot.sessions.values()}
+    rows, more_warnings, more_bytes = _fill(unknown, ledger, store, document, pricebook)
+    for row in rows:  # row[4]: requests; the rule sessions_by_project merges projects with
+        known_row = sessions.get(row[0])
+        if known_row is None or known_row[4] < row[4]:
+            sessions[row[0]] = row
+    warnings = list(dict.fromkeys([*warnings, *more_warnings]))
+    store.save_rows(key, list(sessions.values()), warnings, states)
+    return History(len(files), CachedSessions(warnings, list(sessions.values())), bytes_read + more_bytes)
 
 
-def _fill(files, ledger, store, key, document, pricebook, before: set[str]) -> History | None:
-    """A store with nothing of these roots yet (the first run, --rebuild): worker processes
-    read whole projects, each with its own ledger (replayed history never leaves its project),
-    and hand back every file's records encoded for the store plus finished session rows; this
-    process only writes them, a group of files per transaction. None when the tree is too
-    small for workers to pay (nothing was read or written then)."""
+def _fill(files, ledger, store, document, pricebook) -> tuple[list[tuple], list[str], int]:
+    """Projects the store holds nothing of (the first run, --rebuild, the rest of a first run
+    that was killed): worker processes read them, each project in one ledger (replayed history
+    never leaves its project), and hand back every file's records encoded for the store plus
+    finished session rows; this process only writes them, a group of projects per transaction.
+    Returns (session rows, warnings, bytes read)."""
     import time
 
     from cctop.sources.parallel import fill_by_project
@@ -214,14 +230,18 @@ def _fill(files, ledger, store, key, document, pricebook, before: set[str]) -> H
         bytes_read += sum(f.offset for f in group)
 
     filled = fill_by_project(files, pricebook, ledger.cache_summarizer, time.time(), document, write)
-    if filled is None:
-        return None
-    rows, worker_warnings = filled
-    own = [w for w in ledger.snapshot().warnings if w not in before]  # e.g. unreadable dirs
-    warnings = list(dict.fromkeys([*own, *worker_warnings]))
-    states = {str(f.path): (f.device, f.inode, f.size) for f in files}
-    store.save_rows(key, rows, warnings, states)
-    return History(len(files), CachedSessions(warnings, rows), bytes_read)
+    assert filled is not None, "only called when workers pay"
+    rows, warnings = filled
+    return rows, warnings, bytes_read
+
+
+def _project_of(path: str, roots: Sequence[Path]) -> tuple[str, str] | None:
+    """parallel.project_of for a stored path: (root, project dir), None if under no root."""
+    for root in roots:
+        top = os.path.join(root, "")
+        if path.startswith(top):
+            return str(root), path[len(top) :].split(os.sep, 1)[0]
+    return None
 
 
 def is_transcript(parts: tuple[str, ...]) -> bool:

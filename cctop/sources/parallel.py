@@ -105,6 +105,14 @@ def project_of(file: TranscriptFile) -> tuple[str, str]:
     return str(file.root), file.path.relative_to(file.root).parts[0]
 
 
+def pays(files: Sequence[TranscriptFile]) -> bool:
+    """Whether reading ``files`` by project in worker processes beats one process: a big
+    enough tree, several cores, and fork (workers inherit the price book and code)."""
+    return (
+        worker_count() >= 2 and hasattr(os, "fork") and sum(f.size for f in files) >= PARALLEL_MIN_BYTES
+    )
+
+
 def _project_groups(files: Sequence[TranscriptFile], groups: int) -> list[list[TranscriptFile]]:
     """Whole projects packed into ``groups`` bins of about equal size, biggest first."""
     by_project: dict[tuple[str, str], list[TranscriptFile]] = {}
@@ -137,9 +145,9 @@ def sessions_by_project(
 ) -> tuple[list[SessionStats], list[str]] | None:
     """Every session's figures, read by worker processes one project at a time; None when
     a pool would not pay (a small tree, one core, no fork) and the caller reads in-process."""
-    workers = worker_count()
-    if workers < 2 or not hasattr(os, "fork") or sum(f.size for f in files) < PARALLEL_MIN_BYTES:
+    if not pays(files):
         return None
+    workers = worker_count()
     _WORKER_CONTEXT.update(pricebook=pricebook, summarizer=summarizer, now=now)
     sessions: dict[str, SessionStats] = {}
     warnings: dict[str, None] = {}
@@ -190,9 +198,9 @@ def fill_by_project(
     ``store_files`` (encoded, with their offsets) as the group finishes, and the sessions come
     back as store session rows (see ``store.session_row``, ``document`` renders each one's
     report). None when a pool would not pay; nothing was read then."""
-    workers = worker_count()
-    if workers < 2 or not hasattr(os, "fork") or sum(f.size for f in files) < PARALLEL_MIN_BYTES:
+    if not pays(files):
         return None
+    workers = worker_count()
     _WORKER_CONTEXT.update(pricebook=pricebook, summarizer=summarizer, now=now, document=document)
     sessions: dict[str, tuple] = {}
     warnings: dict[str, None] = {}
