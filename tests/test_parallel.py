@@ -68,3 +68,28 @@ def test_projects_are_never_split_between_workers(tree):
         for file in group:
             assert owner.setdefault(parallel.project_of(file), index) == index
     assert sorted(f.path for g in groups for f in g) == sorted(f.path for f in files)
+
+
+def test_a_fill_gives_what_sessions_by_project_gives_plus_every_file_encoded(tree, monkeypatch):
+    from cctop.once import _session_document
+    from cctop.sources import record_codec
+
+    book = packaged_pricebook()
+    now = 1_800_000_000.0
+    files = list(find_transcripts(tree, print))
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "worker_count", lambda: 2)
+    written = []
+    summarizer = make_summarizer(book)
+    filled = parallel.fill_by_project(files, book, summarizer, now, _session_document, written.extend)
+    sessions, warnings = parallel.sessions_by_project(files, book, make_summarizer(book), now)
+    assert filled is not None
+    rows, fill_warnings = filled
+    assert {row[0]: row[15] for row in rows} == {s.id: _session_document(s) for s in sessions}
+    assert sorted(fill_warnings) == sorted(warnings)
+    assert sorted(w.path for w in written) == sorted(str(f.path) for f in files)
+    for file in files:
+        whole = next(w for w in written if w.path == str(file.path))
+        result = read_file(file, print, include_tail=True)
+        assert whole.offset == result.offset
+        assert record_codec.decode(whole.data or b"[]") == result.records
