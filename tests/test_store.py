@@ -653,3 +653,43 @@ def test_a_v2_store_is_migrated_with_its_links(tmp_path: Path, capsysbinary) -> 
         store.close()
     again, _ = once(capsysbinary, "--claude-dir", str(root), "--store", db)
     assert comparable(again) == comparable(built)
+
+
+def test_new_prices_have_workers_replay_unchanged_projects_from_the_store(
+    tmp_path: Path, capsysbinary, monkeypatch
+) -> None:
+    root = sample_tree(tmp_path)
+    db = str(tmp_path / "s.db")
+    prices = tmp_path / "prices.toml"
+    prices.write_text("[claude-opus-4-8]\ninput = 500.0\noutput = 900.0\n")
+    fan_out(monkeypatch)
+    once(capsysbinary, "--claude-dir", str(root), "--store", db)
+    in_this_process: list[str] = []
+    real_load = Store.load
+
+    def load(self, paths):
+        in_this_process.extend(paths)
+        return real_load(self, paths)
+
+    monkeypatch.setattr(Store, "load", load)
+    before = stored_state(db)
+    repriced, _ = once(capsysbinary, "--claude-dir", str(root), "--store", db, "--prices", str(prices))
+    assert in_this_process == []  # every project unchanged: all replayed by the workers
+    assert stored_state(db) == before  # and nothing read again or written
+    fresh, _ = once(capsysbinary, "--claude-dir", str(root), "--no-store", "--prices", str(prices))
+    assert comparable(repriced) == comparable(fresh)
+    # One project changed: it is rebuilt here, the others still replayed by the workers.
+    target = root / PROJECT / "2da9138a-9060-4234-9110-d4601e2b59d1.jsonl"
+    with open(target, "ab") as handle:
+        handle.write(line(assistant(target.stem, "msg_later", "req_later", output_tokens=9)))
+    (root / PROJECT / "a4f1c02b-8334-4030-bda4-247b29589223.jsonl").unlink()
+    mixed, _ = once(capsysbinary, "--claude-dir", str(root), "--store", db)
+    assert in_this_process and all(f"/{PROJECT}/" in p for p in in_this_process)  # not spotter's
+    monkeypatch.undo()
+    serial_db = str(tmp_path / "serial.db")
+    shutil.copy(db, serial_db)
+    with sqlite3.connect(serial_db) as conn:
+        conn.execute("DELETE FROM snapshot_cache")
+    serial, _ = once(capsysbinary, "--claude-dir", str(root), "--store", serial_db)  # all in one ledger
+    assert comparable(mixed) == comparable(serial)
+    assert {s["id"]: s for s in mixed["sessions"]}["a4f1c02b-8334-4030-bda4-247b29589223"]["files_deleted"]

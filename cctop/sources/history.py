@@ -158,9 +158,10 @@ def _follow_changes(roots, ledger, store, warn, key, document, on_disk, changed:
 
 
 def _rebuild(roots, ledger, store, warn, key, document, pricebook=None) -> History:
-    """Everything again: projects the store holds something of into ``ledger`` (stored
-    records, then what the files gained since); with ``pricebook``, projects it holds nothing
-    of (all of them on a first run) by worker processes instead, see ``_fill``."""
+    """Everything again: projects that changed since they were stored into ``ledger`` (stored
+    records, then what the files gained since); with ``pricebook``, projects the store holds
+    nothing of (all of them on a first run) or holds unchanged (new prices or code) by worker
+    processes instead, see ``_fill``."""
     from cctop.sources import parallel
     from cctop.sources.discovery import TranscriptFile, find_transcripts
     from cctop.sources.reader import FileResult
@@ -169,18 +170,19 @@ def _rebuild(roots, ledger, store, warn, key, document, pricebook=None) -> Histo
     # Warnings already given (prices, the store itself) belong to this run, not to the data.
     before = set(ledger.snapshot().warnings)
     files = [f for root in roots for f in find_transcripts(root, warn)]
-    known, unknown = files, []
+    known, unknown, replay = files, [], frozenset()
     if pricebook is not None:
-        stored = {_project_of(path, roots) for path in store.files()}
-        unknown = [f for f in files if parallel.project_of(f) not in stored]
+        changed = _changed_projects(files, store.files(), roots)
+        unknown = [f for f in files if parallel.project_of(f) not in changed]
         if parallel.pays(unknown):
-            known = [f for f in files if parallel.project_of(f) in stored]
+            known = [f for f in files if parallel.project_of(f) in changed]
+            replay = frozenset(store.files()) & {str(f.path) for f in unknown}
         else:
             unknown = []
     tracker = FileTracker(
         list(roots), ledger.ingest, warn, store, ledger.mark_files_deleted, include_tail=True
     )
-    tracker.load_store(present={str(f.path) for f in files})
+    tracker.load_store(present={str(f.path) for f in files}, skip=replay)
     fresh = [f for f in known if tracker.needs_full_read(f)]
     fresh_paths = {f.path for f in fresh}
 
@@ -202,7 +204,7 @@ def _rebuild(roots, ledger, store, warn, key, document, pricebook=None) -> Histo
         store.save_sessions(key, list(snapshot.sessions.values()), warnings, document, states)
         return History(len(files), None, bytes_read)
     sessions = {s.id: session_row(s, document) for s in snapshot.sessions.values()}
-    rows, more_warnings, more_bytes = _fill(unknown, ledger, store, document, pricebook)
+    rows, more_warnings, more_bytes = _fill(unknown, ledger, store, document, pricebook, replay)
     for row in rows:  # row[4]: requests; the rule sessions_by_project merges projects with
         known_row = sessions.get(row[0])
         if known_row is None or known_row[4] < row[4]:
@@ -212,12 +214,13 @@ def _rebuild(roots, ledger, store, warn, key, document, pricebook=None) -> Histo
     return History(len(files), CachedSessions(warnings, list(sessions.values())), bytes_read + more_bytes)
 
 
-def _fill(files, ledger, store, document, pricebook) -> tuple[list[tuple], list[str], int]:
+def _fill(files, ledger, store, document, pricebook, replay) -> tuple[list[tuple], list[str], int]:
     """Projects the store holds nothing of (the first run, --rebuild, the rest of a first run
     that was killed): worker processes read them, each project in one ledger (replayed history
     never leaves its project), and hand back every file's records encoded for the store plus
     finished session rows; this process only writes them, a group of projects per transaction.
-    Returns (session rows, warnings, bytes read)."""
+    Files in ``replay`` (projects stored whole and unchanged) are read back from the store by
+    the workers instead. Returns (session rows, warnings, bytes read)."""
     import time
 
     from cctop.sources.parallel import fill_by_project
@@ -229,10 +232,37 @@ def _fill(files, ledger, store, document, pricebook) -> tuple[list[tuple], list[
         store.commit_whole_files(group)
         bytes_read += sum(f.offset for f in group)
 
-    filled = fill_by_project(files, pricebook, ledger.cache_summarizer, time.time(), document, write)
+    filled = fill_by_project(
+        files, pricebook, ledger.cache_summarizer, time.time(), document, write, replay, str(store.path)
+    )
     assert filled is not None, "only called when workers pay"
     rows, warnings = filled
     return rows, warnings, bytes_read
+
+
+def _changed_projects(files, stored: dict, roots: Sequence[Path]) -> set[tuple[str, str] | None]:
+    """Projects the store holds something of that is not exactly what is on disk: a file new,
+    replaced, grown, gone or with a last line not stored yet. The others are either unknown
+    to the store or stored whole."""
+    on_disk = {str(f.path): f for f in files}
+    changed: set[tuple[str, str] | None] = set()
+    for path, known in stored.items():
+        project = _project_of(path, roots)
+        if project is None:
+            continue  # another root's history
+        now = on_disk.get(path)
+        if (
+            known.gone
+            or now is None
+            or (now.device, now.inode, now.size) != (known.device, known.inode, known.size)
+            or known.offset != known.size
+        ):
+            changed.add(project)
+    stored_projects = {_project_of(path, roots) for path in stored}
+    for path in on_disk:
+        if path not in stored and _project_of(path, roots) in stored_projects:
+            changed.add(_project_of(path, roots))
+    return changed
 
 
 def _project_of(path: str, roots: Sequence[Path]) -> tuple[str, str] | None:

@@ -15,12 +15,14 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from cctop.model.ledger import Ledger
 from cctop.model.records import Record
 from cctop.model.snapshot import SessionStats
+from cctop.sources import record_codec
 from cctop.sources.discovery import TranscriptFile, Warn
 from cctop.sources.reader import FileResult, read_file
 from cctop.sources.store import WholeFile, session_row
@@ -109,7 +111,10 @@ def pays(files: Sequence[TranscriptFile]) -> bool:
     """Whether reading ``files`` by project in worker processes beats one process: a big
     enough tree, several cores, and fork (workers inherit the price book and code)."""
     return (
-        worker_count() >= 2 and hasattr(os, "fork") and sum(f.size for f in files) >= PARALLEL_MIN_BYTES
+        bool(files)
+        and worker_count() >= 2
+        and hasattr(os, "fork")
+        and sum(f.size for f in files) >= PARALLEL_MIN_BYTES
     )
 
 
@@ -167,12 +172,24 @@ def sessions_by_project(
     return list(sessions.values()), list(warnings)
 
 
+_STORED_CHUNKS = (
+    "SELECT c.data FROM files f JOIN chunks c ON c.file_id = f.id WHERE f.path = ? ORDER BY c.start"
+)
+
+
 def _fill_group(files: list[TranscriptFile]) -> tuple[list[WholeFile], list[tuple], list[str]]:
     gc.disable()  # as in _sessions_of
     context = _WORKER_CONTEXT
     ledger = Ledger(context["pricebook"], cache_summarizer=context["summarizer"])
     stored: list[WholeFile] = []
+    replay: frozenset[str] = context["replay"]
+    # Its own connection: one opened before the fork must not be used in a child.
+    db = sqlite3.connect(context["store_path"]) if replay & {str(f.path) for f in files} else None
     for file in sorted(files, key=lambda f: f.mtime, reverse=True):
+        if db is not None and str(file.path) in replay:
+            for (data,) in db.execute(_STORED_CHUNKS, (str(file.path),)):
+                ledger.ingest(record_codec.decode(data))
+            continue
         result = read_file(file, ledger.warn, include_tail=True)
         ledger.ingest(result.records)
         stored.append(
@@ -180,6 +197,8 @@ def _fill_group(files: list[TranscriptFile]) -> tuple[list[WholeFile], list[tupl
                 str(file.path), file.device, file.inode, file.size, file.mtime, result.offset, result.records
             )
         )
+    if db is not None:
+        db.close()
     snapshot = ledger.snapshot(context["now"])
     document = context["document"]
     rows = [session_row(s, document) for s in snapshot.sessions.values()]
@@ -193,15 +212,22 @@ def fill_by_project(
     now: float,
     document: Callable[[SessionStats], bytes],
     store_files: Callable[[list[WholeFile]], None],
+    replay: frozenset[str] = frozenset(),
+    store_path: str = "",
 ) -> tuple[list[tuple], list[str]] | None:
     """``sessions_by_project`` for a store being filled: each group's files reach
     ``store_files`` (encoded, with their offsets) as the group finishes, and the sessions come
     back as store session rows (see ``store.session_row``, ``document`` renders each one's
-    report). None when a pool would not pay; nothing was read then."""
+    report). Files in ``replay`` are stored whole and unchanged already: their records are
+    read back from the store at ``store_path`` instead. None when a pool would not pay;
+    nothing was read then."""
     if not pays(files):
         return None
     workers = worker_count()
-    _WORKER_CONTEXT.update(pricebook=pricebook, summarizer=summarizer, now=now, document=document)
+    _WORKER_CONTEXT.update(
+        pricebook=pricebook, summarizer=summarizer, now=now, document=document,
+        replay=replay, store_path=store_path,
+    )  # fmt: skip
     sessions: dict[str, tuple] = {}
     warnings: dict[str, None] = {}
     try:

@@ -114,14 +114,17 @@ class FileTracker:
 
     # -- the store ----------------------------------------------------------------------
 
-    def load_store(self, present: set[str] | None = None) -> dict[str, StoredFile]:
+    def load_store(
+        self, present: set[str] | None = None, skip: frozenset[str] = frozenset()
+    ) -> dict[str, StoredFile]:
         """Feed every stored record to the sink, newest file first, and take over the stored
-        offsets. Stored files not in ``present`` (when given) are marked gone."""
+        offsets. Stored files not in ``present`` (when given) are marked gone; files in
+        ``skip`` are left to someone else (not loaded, not followed)."""
         if self._store is None:
             return {}
         stored = self._store.files()
         # Files under other roots are other reports' history (a store may serve several).
-        mine = [f for f in stored.values() if self.role_of(f.path) is not None]
+        mine = [f for f in stored.values() if f.path not in skip and self.role_of(f.path) is not None]
         order = sorted(mine, key=lambda f: f.mtime, reverse=True)
         for records in self._store.load([f.path for f in order]):
             self.records_loaded += len(records)
