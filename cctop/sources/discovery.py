@@ -56,10 +56,14 @@ class TranscriptFile:
 
 
 def find_transcripts(root: Path, warn: Warn) -> Iterator[TranscriptFile]:
-    """Every transcript under one ``projects/`` root. Unreadable dirs warn once and are skipped."""
+    """Every transcript under one ``projects/`` root. Unreadable dirs warn once and are skipped.
+
+    Start-up waits on this walk (live sessions are read right after it), so paths stay
+    strings here: no pathlib per entry."""
     if not root.is_dir():
         return
-    stack = [root]
+    prefix = len(str(root)) + 1
+    stack = [str(root)]
     while stack:
         directory = stack.pop()
         try:
@@ -71,16 +75,16 @@ def find_transcripts(root: Path, warn: Warn) -> Iterator[TranscriptFile]:
         for entry in entries:
             try:
                 if entry.is_dir(follow_symlinks=False):
-                    stack.append(Path(entry.path))
+                    stack.append(entry.path)
                     continue
                 if not entry.name.endswith(".jsonl"):
                     continue
-                role = classify(PurePath(entry.path).relative_to(root))
+                role = classify(PurePath(*entry.path[prefix:].split(os.sep)))
                 if role is None:
                     continue
                 st = entry.stat()
-            except (OSError, ValueError) as exc:
-                warn(f"cannot read {entry.path}: {getattr(exc, 'strerror', None) or exc}")
+            except OSError as exc:
+                warn(f"cannot read {entry.path}: {exc.strerror or exc}")
                 continue
             yield TranscriptFile(Path(entry.path), root, role, st.st_size, st.st_mtime, st.st_dev, st.st_ino)
 

@@ -26,6 +26,9 @@ from cctop.sources.discovery import Warn
 from cctop.sources.store import Store, StoredFile
 from cctop.sources.tracker import FileTracker
 
+# Start-up reads files changed this recently before anything else (at most this many).
+LIVE_FIRST_WINDOW_S = 10 * 60
+LIVE_FIRST_MAX = 64
 POLL_INTERVAL_S = 1.0
 
 
@@ -194,13 +197,31 @@ class Tailer:
                 self._lock.notify_all()
 
     def _startup(self) -> None:
-        self._watch_roots()  # first, so nothing written during the backfill is missed
         plan = self._tracker.plan(self._tracker.scan())
+        # Sessions written in the last minutes are read before the watches go up: setting
+        # up inotify over a big tree competes for the GIL and would keep them off screen.
+        now = time.time()
+        live = [entry for entry in plan[:LIVE_FIRST_MAX] if self._recent(entry[0], now)]
+        for entry in live:
+            self._tracker.backfill(*entry)
+        self._watch_roots()
         with self._lock:
-            self._backfill = plan[::-1]  # popped from the end: newest first
+            # What they gained before the watches were up is picked up as an ordinary change.
+            for path, _ in live:
+                self._dirty[path] = None
+            rest = plan[len(live) :]
+            self._backfill = rest[::-1]  # popped from the end: newest first
             self._backfill_total = len(plan)
+            self._backfill_done = len(live)
             self._busy = False
             self._lock.notify_all()
+
+    @staticmethod
+    def _recent(path: str, now: float) -> bool:
+        try:
+            return now - os.stat(path).st_mtime < LIVE_FIRST_WINDOW_S
+        except OSError:
+            return False
 
     def _loop(self) -> None:
         next_poll = time.monotonic() + POLL_INTERVAL_S
