@@ -73,6 +73,7 @@ def test_projects_are_never_split_between_workers(tree):
 def test_a_fill_gives_what_sessions_by_project_gives_plus_every_file_encoded(tree, monkeypatch):
     from cctop.once import _session_document
     from cctop.sources import record_codec
+    from cctop.sources.store import dedupe_keys
 
     book = packaged_pricebook()
     now = 1_800_000_000.0
@@ -81,7 +82,13 @@ def test_a_fill_gives_what_sessions_by_project_gives_plus_every_file_encoded(tre
     monkeypatch.setattr(parallel, "worker_count", lambda: 2)
     written = []
     summarizer = make_summarizer(book)
-    filled = parallel.fill_by_project(files, book, summarizer, now, _session_document, written.extend)
+    keys = []
+
+    def write(group, group_keys):
+        written.extend(group)
+        keys.extend(group_keys)
+
+    filled = parallel.fill_by_project(files, book, summarizer, now, _session_document, write)
     sessions, warnings = parallel.sessions_by_project(files, book, make_summarizer(book), now)
     assert filled is not None
     rows, fill_warnings = filled
@@ -93,3 +100,4 @@ def test_a_fill_gives_what_sessions_by_project_gives_plus_every_file_encoded(tre
         result = read_file(file, print, include_tail=True)
         assert whole.offset == result.offset
         assert record_codec.decode(whole.data or b"[]") == result.records
+        assert set(dedupe_keys(result.records)) <= set(keys)

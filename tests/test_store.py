@@ -575,9 +575,12 @@ def test_a_store_filled_by_workers_holds_what_a_serial_fill_holds(
     fan_out(monkeypatch)
     writes: list[int] = []
     real_write = Store.commit_whole_files
-    monkeypatch.setattr(
-        Store, "commit_whole_files", lambda self, files: writes.append(len(files)) or real_write(self, files)
-    )
+
+    def counted(self, files, *keys):
+        writes.append(len(files))
+        real_write(self, files, *keys)
+
+    monkeypatch.setattr(Store, "commit_whole_files", counted)
     fanned, raw = once(capsysbinary, "--claude-dir", str(root), "--store", fanned_db)
     assert len(writes) > 1 and sum(writes) == len(list(root.rglob("*.jsonl")))  # the workers' path
     assert comparable(fanned) == comparable(serial) == comparable(cold)
@@ -602,11 +605,11 @@ def test_a_fill_that_dies_midway_loses_and_doubles_nothing(tmp_path: Path, capsy
     fan_out(monkeypatch)
     real_write, writes = Store.commit_whole_files, []
 
-    def dying_write(self, files):
+    def dying_write(self, files, *keys):
         writes.append(len(files))
         if len(writes) == 2:
             raise KeyboardInterrupt  # killed before the second group's transaction
-        real_write(self, files)
+        real_write(self, files, *keys)
 
     monkeypatch.setattr(Store, "commit_whole_files", dying_write)
     with pytest.raises(KeyboardInterrupt):
@@ -615,9 +618,12 @@ def test_a_fill_that_dies_midway_loses_and_doubles_nothing(tmp_path: Path, capsy
     assert len(stored) == writes[0] < len(list(root.rglob("*.jsonl")))
     # The next run replays the projects stored whole and has workers read the others.
     resumed: list[int] = []
-    monkeypatch.setattr(
-        Store, "commit_whole_files", lambda self, files: resumed.append(len(files)) or real_write(self, files)
-    )
+
+    def counted(self, files, *keys):
+        resumed.append(len(files))
+        real_write(self, files, *keys)
+
+    monkeypatch.setattr(Store, "commit_whole_files", counted)
     again, _ = once(capsysbinary, "--claude-dir", str(root), "--store", db)
     assert sum(resumed) == len(list(root.rglob("*.jsonl"))) - writes[0]
     monkeypatch.undo()

@@ -227,9 +227,9 @@ def _fill(files, ledger, store, document, pricebook, replay) -> tuple[list[tuple
 
     bytes_read = 0
 
-    def write(group: list) -> None:
+    def write(group: list, keys: list) -> None:
         nonlocal bytes_read
-        store.commit_whole_files(group)
+        store.commit_whole_files(group, keys)
         bytes_read += sum(f.offset for f in group)
 
     filled = fill_by_project(

@@ -18,6 +18,7 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import replace
 
 from cctop.model.ledger import Ledger
 from cctop.model.records import Record
@@ -177,11 +178,14 @@ _STORED_CHUNKS = (
 )
 
 
-def _fill_group(files: list[TranscriptFile]) -> tuple[list[WholeFile], list[tuple], list[str]]:
+def _fill_group(
+    files: list[TranscriptFile],
+) -> tuple[list[WholeFile], list[tuple[int, str]], list[tuple], list[str]]:
     gc.disable()  # as in _sessions_of
     context = _WORKER_CONTEXT
     ledger = Ledger(context["pricebook"], cache_summarizer=context["summarizer"])
     stored: list[WholeFile] = []
+    keys: set[tuple[int, str]] = set()
     replay: frozenset[str] = context["replay"]
     # Its own connection: one opened before the fork must not be used in a child.
     db = sqlite3.connect(context["store_path"]) if replay & {str(f.path) for f in files} else None
@@ -192,17 +196,18 @@ def _fill_group(files: list[TranscriptFile]) -> tuple[list[WholeFile], list[tupl
             continue
         result = read_file(file, ledger.warn, include_tail=True)
         ledger.ingest(result.records)
-        stored.append(
-            WholeFile.of(
-                str(file.path), file.device, file.inode, file.size, file.mtime, result.offset, result.records
-            )
+        whole = WholeFile.of(
+            str(file.path), file.device, file.inode, file.size, file.mtime, result.offset, result.records
         )
+        keys.update(whole.keys)
+        stored.append(replace(whole, keys=[]))  # shipped once, for the group, below
     if db is not None:
         db.close()
     snapshot = ledger.snapshot(context["now"])
     document = context["document"]
     rows = [session_row(s, document) for s in snapshot.sessions.values()]
-    return stored, rows, list(snapshot.warnings)
+    # Sorted here, in parallel, so the writer inserts them in index order as they come.
+    return stored, sorted(keys), rows, list(snapshot.warnings)
 
 
 def fill_by_project(
@@ -211,12 +216,13 @@ def fill_by_project(
     summarizer,
     now: float,
     document: Callable[[SessionStats], bytes],
-    store_files: Callable[[list[WholeFile]], None],
+    store_files: Callable[[list[WholeFile], list[tuple[int, str]]], None],
     replay: frozenset[str] = frozenset(),
     store_path: str = "",
 ) -> tuple[list[tuple], list[str]] | None:
     """``sessions_by_project`` for a store being filled: each group's files reach
-    ``store_files`` (encoded, with their offsets) as the group finishes, and the sessions come
+    ``store_files`` (encoded, with their offsets, and the group's dedupe keys sorted) as the
+    group finishes, and the sessions come
     back as store session rows (see ``store.session_row``, ``document`` renders each one's
     report). Files in ``replay`` are stored whole and unchanged already: their records are
     read back from the store at ``store_path`` instead. None when a pool would not pay;
@@ -239,8 +245,8 @@ def fill_by_project(
             # Written as each group finishes, so the writes overlap the reading still going on
             # instead of queueing behind a slow first group.
             for future in as_completed(futures):
-                stored, rows, messages = future.result()
-                store_files(stored)
+                stored, keys, rows, messages = future.result()
+                store_files(stored, keys)
                 results[futures[future]] = (rows, messages)
         for rows, messages in results:  # in group order: the outcome never depends on timing
             warnings.update(dict.fromkeys(messages))

@@ -303,17 +303,20 @@ class Store:
                 db.execute("ROLLBACK")
             raise
 
-    def commit_whole_files(self, files: Sequence[WholeFile]) -> None:
+    def commit_whole_files(
+        self, files: Sequence[WholeFile], keys: list[tuple[int, str]] | None = None
+    ) -> None:
         """Store many files read from byte 0, in one transaction: each file's records, offset
         and dedupe keys land together or not at all, like ``commit(start=0)`` file by file,
-        without a transaction and a codec pass per file in this process."""
+        without a transaction and a codec pass per file in this process. ``keys``: the files'
+        dedupe keys already gathered and sorted (workers do it), else taken from the files."""
         if not files:
             return
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
             chunks = []
-            keys: list[tuple[str, str]] = []
+            gathered: list[tuple[int, str]] = []
             for f in files:
                 row = db.execute("SELECT id FROM files WHERE path = ?", (f.path,)).fetchone()
                 if row is None:
@@ -332,9 +335,12 @@ class Store:
                     )
                 if f.data is not None:
                     chunks.append((file_id, 0, f.offset, f.data))
-                keys.extend(f.keys)
+                gathered.extend(f.keys)
             db.executemany("INSERT INTO chunks (file_id, start, end, data) VALUES (?, ?, ?, ?)", chunks)
-            _insert_keys(db, keys)
+            if keys is None:
+                _insert_keys(db, gathered)
+            else:
+                _insert_keys(db, keys, ordered=True)
             _bump(db)
             db.execute("COMMIT")
         except BaseException:
@@ -499,7 +505,7 @@ class WholeFile:
     mtime: float
     offset: int
     data: bytes | None
-    keys: list[tuple[str, str]]
+    keys: list[tuple[int, str]]
     sessions: str
 
     @classmethod
@@ -541,13 +547,16 @@ def key_hash(key: str) -> int:
     return int.from_bytes(blake2b(key.encode(), digest_size=8).digest(), "little", signed=True)
 
 
-def _insert_keys(db: sqlite3.Connection, keys: list[tuple[int, str]]) -> None:
+def _insert_keys(db: sqlite3.Connection, keys: list[tuple[int, str]], ordered: bool = False) -> None:
+    """``ordered``: ``keys`` are sorted already."""
     if not keys:
         return
     names = {session for _, session in keys}
     db.executemany("INSERT OR IGNORE INTO sessions (name) VALUES (?)", [(n,) for n in names])
     ids = {n: db.execute("SELECT id FROM sessions WHERE name = ?", (n,)).fetchone()[0] for n in names}
-    rows = sorted((key, ids[session]) for key, session in keys)  # in index order: appends, mostly
+    rows = [(key, ids[session]) for key, session in keys]
+    if not ordered:
+        rows.sort()  # in index order: the b-tree grows at its end instead of everywhere
     db.executemany("INSERT OR IGNORE INTO call_keys VALUES (?, ?)", rows)
 
 
