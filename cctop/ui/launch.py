@@ -54,7 +54,26 @@ def _start_transcripts(runtime, args: argparse.Namespace, stack: contextlib.Exit
     )
     tailer.start()
     stack.callback(tailer.stop)  # runs before the store closes (LIFO)
-    return tailer
+    return tailer, store
+
+
+def _open_archive(store, ledger, stack: contextlib.ExitStack):
+    """Telemetry kept from earlier runs, replayed into the ledger; None without a store."""
+    if store is None:
+        return None
+    import sqlite3
+
+    from cctop.sources.otlp_archive import OtlpArchive
+
+    try:
+        archive = OtlpArchive(store.path)
+        for records in archive.load():
+            ledger.ingest(records)
+    except sqlite3.Error as exc:
+        ledger.warn(f"cannot read the telemetry kept in {store.path} ({exc})")
+        return None
+    stack.callback(archive.close)
+    return archive
 
 
 def run_tui(args: argparse.Namespace) -> int:
@@ -64,14 +83,16 @@ def run_tui(args: argparse.Namespace) -> int:
     runtime = make_runtime(args)
     warnings: list[str] = []
     with contextlib.ExitStack() as stack:
-        tailer = _start_transcripts(runtime, args, stack)
+        tailer, store = _start_transcripts(runtime, args, stack)
+        archive = _open_archive(store, runtime.ledger, stack)
         parts = [_tailer_part(tailer)]
         if getattr(args, "otlp", False):
             from cctop.sources.otlp.listener import OtlpConfig, OtlpListener
+            from cctop.sources.otlp_archive import archive_sink
 
             listener = OtlpListener(
                 OtlpConfig(args.otlp_bind, args.otlp_grpc_port, args.otlp_http_port, args.otlp_token),
-                sink=runtime.ledger.ingest,
+                sink=archive_sink(runtime.ledger.ingest, archive, runtime.ledger.warn),
             )
             warnings.extend(listener.start())
             stack.callback(listener.stop)

@@ -1,0 +1,79 @@
+"""Telemetry kept in the history store's database, so sessions seen only over OTLP survive a
+restart and show up in ``--once`` like transcript sessions do.
+
+Batches are stored as they arrived (the record codec's compact rows). Replaying them is safe:
+the ledger dedupes calls by request id, prompts and tools by id, and the decoder already
+turned metrics into deltas that were counted once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from cctop.model.records import Record
+from cctop.sources import record_codec
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS otlp_batches (
+    id INTEGER PRIMARY KEY,
+    received REAL NOT NULL,
+    data BLOB NOT NULL
+)
+"""
+BUSY_TIMEOUT_S = 5.0
+
+
+class OtlpArchive:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        # Listener threads append; one connection guarded by a lock is plenty for the rate
+        # Claude Code exports at (a batch every few seconds per session).
+        self._db = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
+        self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        self._db.execute(_SCHEMA)
+
+    def append(self, records: Sequence[Record]) -> None:
+        if not records:
+            return
+        data = record_codec.encode(records)
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO otlp_batches (received, data) VALUES (?, ?)", (time.time(), data)
+            )
+
+    def load(self) -> Iterator[list[Record]]:
+        """Every stored batch, oldest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT data FROM otlp_batches ORDER BY id").fetchall()
+        for (data,) in rows:
+            yield record_codec.decode(data)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def archive_sink(ingest, archive: OtlpArchive | None, warn):
+    """The listener's sink: into the ledger first (what the screen shows), then the archive.
+    A failing archive is reported once and the records still reach the screen."""
+    failed = False
+
+    def sink(records: Sequence[Record]) -> None:
+        nonlocal failed
+        ingest(records)
+        if archive is None or failed:
+            return
+        try:
+            archive.append(records)
+        except sqlite3.Error as exc:
+            failed = True
+            warn(f"cannot keep telemetry in the store ({exc}); it is shown but not kept")
+
+    return sink

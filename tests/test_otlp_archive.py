@@ -1,0 +1,99 @@
+"""Telemetry goes into the store: a session seen only over OTLP survives a restart."""
+
+from __future__ import annotations
+
+import http.client
+import json
+
+import pytest
+from helpers import SAMPLES
+
+from cctop.model.ledger import Ledger
+from cctop.prices import packaged_pricebook
+from cctop.sources.otlp import OtlpConfig, OtlpListener
+from cctop.sources.otlp_archive import OtlpArchive, archive_sink
+from cctop.sources.store import Store
+
+CAPTURE = SAMPLES / "claude-code-2.1.197" / "otlp-http-json-capture.jsonl"
+SESSION = "e59a59f8-31f3-403d-b973-b161a7430aad"
+
+
+def replay_capture(port: int) -> None:
+    for line in CAPTURE.read_text().splitlines():
+        exported = json.loads(line)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            body = json.dumps(exported["body"]).encode()
+            headers = {"Content-Type": "application/json"}
+            connection.request("POST", f"/v1/{exported['kind']}", body=body, headers=headers)
+            assert connection.getresponse().status == 200
+        finally:
+            connection.close()
+
+
+def figures(ledger: Ledger) -> tuple:
+    stats = ledger.snapshot(now=2_000_000_000.0).sessions[SESSION]
+    t = stats.tokens
+    return (t.requests, t.input_tokens, t.output_tokens, t.cache_read_tokens, t.cache_creation_tokens,
+            round(stats.cost_usd, 9), round(stats.reported_cost_usd, 9), stats.tool_calls)  # fmt: skip
+
+
+def test_a_telemetry_only_session_survives_a_restart(tmp_path):
+    path = tmp_path / "cctop.sqlite3"
+    Store.open(path, print).close()  # the archive lives in the history store's database
+    live = Ledger(packaged_pricebook())
+    archive = OtlpArchive(path)
+    warnings: list[str] = []
+    listener = OtlpListener(
+        OtlpConfig(http_port=-1, grpc_port=0), archive_sink(live.ingest, archive, warnings.append)
+    )
+    assert listener.start() == []
+    try:
+        replay_capture(listener.status.http_port)
+    finally:
+        listener.stop()
+        archive.close()
+    before = figures(live)
+    assert before[0] > 0 and before[5] == pytest.approx(before[6])  # OTLP-only: Claude Code's cost
+
+    restarted = Ledger(packaged_pricebook())
+    reopened = OtlpArchive(path)
+    for records in reopened.load():
+        restarted.ingest(records)
+    reopened.close()
+    assert figures(restarted) == before
+    assert warnings == []
+    Store.open(path, print).close()  # and the store still opens beside the archive's table
+
+
+def test_replaying_the_archive_twice_counts_once(tmp_path):
+    archive = OtlpArchive(tmp_path / "a.sqlite3")
+    ledger = Ledger(packaged_pricebook())
+    sink = archive_sink(ledger.ingest, archive, print)
+    listener = OtlpListener(OtlpConfig(http_port=-1, grpc_port=0), sink)
+    listener.start()
+    try:
+        replay_capture(listener.status.http_port)
+    finally:
+        listener.stop()
+    once = figures(ledger)
+    for records in archive.load():
+        ledger.ingest(records)  # the same batches again, as after a restart without a new ledger
+    assert figures(ledger)[:6] == once[:6]
+    archive.close()
+
+
+def test_a_failing_archive_warns_once_and_the_screen_still_gets_the_records(tmp_path):
+    archive = OtlpArchive(tmp_path / "a.sqlite3")
+    archive.close()  # any write now fails
+    ledger = Ledger(packaged_pricebook())
+    warnings: list[str] = []
+    sink = archive_sink(ledger.ingest, archive, warnings.append)
+    listener = OtlpListener(OtlpConfig(http_port=-1, grpc_port=0), sink)
+    listener.start()
+    try:
+        replay_capture(listener.status.http_port)
+    finally:
+        listener.stop()
+    assert figures(ledger)[0] > 0
+    assert len(warnings) == 1 and "not kept" in warnings[0]
