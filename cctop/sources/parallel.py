@@ -244,10 +244,14 @@ def fill_by_project(
             futures = {pool.submit(_fill_group, group): index for index, group in enumerate(groups)}
             # Written as each group finishes, so the writes overlap the reading still going on
             # instead of queueing behind a slow first group.
-            for future in as_completed(futures):
-                stored, keys, rows, messages = future.result()
-                store_files(stored, keys)
-                results[futures[future]] = (rows, messages)
+            try:
+                for future in as_completed(futures):
+                    stored, keys, rows, messages = future.result()
+                    store_files(stored, keys)
+                    results[futures[future]] = (rows, messages)
+            except BaseException:  # e.g. the store failed: the groups not started are moot
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
         for rows, messages in results:  # in group order: the outcome never depends on timing
             warnings.update(dict.fromkeys(messages))
             for row in rows:  # row[4]: requests; the same rule as sessions_by_project
