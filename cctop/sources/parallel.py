@@ -248,7 +248,9 @@ def fill_by_project(
                 for future in as_completed(futures):
                     stored, keys, rows, messages = future.result()
                     store_files(stored, keys)
-                    results[futures[future]] = (rows, messages)
+                    # Let the group's blobs go: a finished future keeps its result.
+                    results[futures.pop(future)] = (rows, messages)
+                    del future, stored, keys
             except BaseException:  # e.g. the store failed: the groups not started are moot
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
