@@ -172,11 +172,12 @@ def _rebuild(roots, ledger, store, warn, key, document, pricebook=None) -> Histo
     files = [f for root in roots for f in find_transcripts(root, warn)]
     known, unknown, replay = files, [], frozenset()
     if pricebook is not None:
-        changed = _changed_projects(files, store.files(), roots)
+        stored = store.files()
+        changed = _changed_projects(files, stored, roots)
         unknown = [f for f in files if parallel.project_of(f) not in changed]
         if parallel.pays(unknown):
             known = [f for f in files if parallel.project_of(f) in changed]
-            replay = frozenset(store.files()) & {str(f.path) for f in unknown}
+            replay = frozenset(stored) & {str(f.path) for f in unknown}
         else:
             unknown = []
     tracker = FileTracker(
