@@ -11,6 +11,7 @@ import orjson
 
 from cctop import format as fmt
 from cctop import report
+from cctop.model.ledger import Ledger
 from cctop.model.snapshot import Snapshot, TokenTotals, Totals, WindowTotals
 from cctop.runtime import Runtime, make_runtime, missing_roots_message, open_store
 
@@ -35,6 +36,8 @@ def run_once(args: argparse.Namespace) -> int:
             runtime = make_runtime(args)  # a clean ledger: the failed run may have filled some
     if snapshot is None:
         snapshot, files = _read_fresh(runtime)
+    if store is not None:
+        snapshot = _with_telemetry(runtime, store.path, snapshot, as_summaries=summaries is not None)
     session_filter = report.SessionFilter(since=args.since, project=args.project, session=args.session)
     sessions = report.select(snapshot, session_filter)
     if args.json:
@@ -61,6 +64,52 @@ def run_once(args: argparse.Namespace) -> int:
     for warning in snapshot.warnings:
         err.print(Text(f"warning: {warning}"), style="yellow", soft_wrap=True)
     return 0
+
+
+def _with_telemetry(runtime: Runtime, store_path, snapshot: Snapshot, as_summaries: bool) -> Snapshot:
+    """Add the sessions seen only over OTLP, which a live ``cctop --otlp`` kept in the store.
+    A session that also has transcripts keeps its transcript figures here (the live view
+    reconciles the two call by call)."""
+    import sqlite3
+
+    from cctop.sources.otlp_archive import OtlpArchive
+
+    try:
+        archive = OtlpArchive(store_path)
+        try:
+            batches = list(archive.load())
+        finally:
+            archive.close()
+    except sqlite3.Error as exc:
+        runtime.warn(f"cannot read the telemetry kept in {store_path} ({exc})")
+        return snapshot
+    if not batches:
+        return snapshot
+    ledger = Ledger(runtime.pricebook, cache_summarizer=runtime.ledger.cache_summarizer)
+    for records in batches:
+        ledger.ingest(records)
+    extra = [
+        s for s in ledger.snapshot(snapshot.generated_at).sessions.values() if s.id not in snapshot.sessions
+    ]
+    if not extra:
+        return snapshot
+    if as_summaries:  # the saved-documents path: give each its finished document too
+        extra = [_Summary(s, _session_document(s)) for s in extra]
+    items = [*snapshot.sessions.values(), *extra]
+    totals = Totals(report_totals(items), WindowTotals(), WindowTotals(), 0.0, len(items))
+    sessions = MappingProxyType({s.id: s for s in items})
+    return Snapshot(snapshot.version, snapshot.generated_at, sessions, totals, snapshot.warnings)
+
+
+class _Summary:
+    """A SessionStats with its JSON document, as the saved-documents path expects."""
+
+    def __init__(self, stats, document: bytes) -> None:
+        self._stats = stats
+        self.document = document
+
+    def __getattr__(self, name: str):
+        return getattr(self._stats, name)
 
 
 def _read_fresh(runtime: Runtime) -> tuple[Snapshot, list]:

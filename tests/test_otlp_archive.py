@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import http.client
 import json
+import subprocess
+import sys
 
+import orjson
 import pytest
 from helpers import SAMPLES
 
@@ -97,3 +100,34 @@ def test_a_failing_archive_warns_once_and_the_screen_still_gets_the_records(tmp_
         listener.stop()
     assert figures(ledger)[0] > 0
     assert len(warnings) == 1 and "not kept" in warnings[0]
+
+
+def test_once_shows_telemetry_only_sessions_from_the_store_and_never_twice(tmp_path):
+    store = tmp_path / "cctop.sqlite3"
+    archive = OtlpArchive(store)
+    listener = OtlpListener(
+        OtlpConfig(http_port=-1, grpc_port=0), archive_sink(lambda r: None, archive, print)
+    )
+    listener.start()
+    try:
+        replay_capture(listener.status.http_port)
+    finally:
+        listener.stop()
+        archive.close()
+    empty = tmp_path / "no-transcripts"
+    empty.mkdir()
+
+    def once(claude_dir) -> dict:
+        command = [sys.executable, "-m", "cctop", "--once", "--json", "--store", str(store),
+                   "--claude-dir", str(claude_dir)]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, check=True, timeout=120)
+        return {s["id"]: s for s in orjson.loads(done.stdout)["sessions"]}
+
+    for _ in range(2):  # the first run fills the store, the second answers from saved figures
+        only_otlp = once(empty)
+        assert list(only_otlp) == [SESSION]
+        assert only_otlp[SESSION]["sources"] == ["otlp"]
+        assert only_otlp[SESSION]["cost_usd"] == pytest.approx(only_otlp[SESSION]["reported_cost_usd"])
+    both = once(SAMPLES / "claude-code-2.1.197")
+    assert len(both) == 4  # the OTLP session also has a transcript: shown once, from it
+    assert both[SESSION]["sources"] == ["transcript"]
