@@ -4,8 +4,6 @@ Dollars are hand-computed from the packaged price table."""
 
 from __future__ import annotations
 
-import os
-import time
 from datetime import datetime
 
 import pytest
@@ -20,18 +18,7 @@ OPUS, SONNET = "claude-opus-4-8", "claude-sonnet-4-6"  # $5 in, $0.50 read, $6.2
 A, B, C = (f"{n}{n}{n}{n}0000-0000-4000-8000-000000000000" for n in "abc")
 
 
-@pytest.fixture(autouse=True)
-def utc():
-    """Today starts at local midnight: pin the zone so the windows are the same everywhere."""
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    yield
-    if old is None:
-        os.environ.pop("TZ", None)
-    else:
-        os.environ["TZ"] = old
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc")  # see conftest.py
 
 
 def _ledger() -> Ledger:

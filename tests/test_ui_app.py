@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
@@ -375,20 +374,6 @@ async def test_switching_theme_restyles_rows_and_mouse_opens_a_session(sample):
         await demo.settle(app, pilot)
         assert isinstance(app.screen, SessionScreen)
         assert app.screen.session_id == table.row_keys()[2]
-
-
-@pytest.fixture
-def utc():
-    """The header's "today" starts at local midnight: pin the zone."""
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    yield
-    if old is None:
-        os.environ.pop("TZ", None)
-    else:
-        os.environ["TZ"] = old
-    time.tzset()
 
 
 def colours_at(rendered, needle: str) -> set[str]:

@@ -4,8 +4,6 @@ after reviewing the report."""
 
 from __future__ import annotations
 
-import os
-import time
 from pathlib import Path
 
 import pytest
@@ -16,18 +14,7 @@ from cctop.ui.app import CctopApp
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
 
 
-@pytest.fixture(autouse=True)
-def utc():
-    """Clock columns show local time: pin the zone so the pictures are the same everywhere."""
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    yield
-    if old is None:
-        os.environ.pop("TZ", None)
-    else:
-        os.environ["TZ"] = old
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc")  # see conftest.py
 
 
 @pytest.fixture
