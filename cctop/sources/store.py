@@ -19,6 +19,7 @@ already advanced by another process leaves it alone.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import time
@@ -263,13 +264,12 @@ class Store:
         False when another process already stored this range (nothing is written then)."""
         sessions = {r.session_id for r in records if getattr(r, "session_id", None)}
         db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with _write(db):
             row = db.execute(
                 "SELECT id, device, inode, offset, sessions FROM files WHERE path = ?", (path,)
             ).fetchone()
             if row is not None and start > 0 and (row[1], row[2], row[3]) != (device, inode, start):
-                db.execute("ROLLBACK")
+                db.execute("ROLLBACK")  # another process stored this range first
                 return False
             if row is None:
                 file_id = db.execute(
@@ -296,12 +296,7 @@ class Store:
                 _insert_keys(db, dedupe_keys(records))
                 _compact(db, file_id)
             _bump(db)
-            db.execute("COMMIT")
             return True
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
 
     def commit_whole_files(
         self, files: Sequence[WholeFile], keys: list[tuple[int, str]] | None = None
@@ -313,8 +308,7 @@ class Store:
         if not files:
             return
         db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with _write(db):
             chunks = []
             gathered: list[tuple[int, str]] = []
             for f in files:
@@ -342,26 +336,15 @@ class Store:
             else:
                 _insert_keys(db, keys, ordered=True)
             _bump(db)
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
 
     def mark_gone(self, paths: Sequence[str]) -> None:
         """The files were deleted: their records stay (history), flagged as gone."""
         if not paths:
             return
         db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with _write(db):
             db.executemany("UPDATE files SET gone = 1 WHERE path = ? AND gone = 0", [(p,) for p in paths])
             _bump(db)
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
 
     # -- aggregate cache -------------------------------------------------------------
 
@@ -445,8 +428,7 @@ class Store:
     ) -> None:
         """``save_sessions`` with the rows already made (see ``session_row``), e.g. by workers."""
         db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with _write(db):
             if replace_all:
                 db.execute("DELETE FROM session_cache")
                 db.execute("DELETE FROM cache_files")
@@ -473,11 +455,6 @@ class Store:
                 "VALUES (1, (SELECT value FROM meta WHERE key = 'generation'), ?, ?)",
                 (price_key, orjson.dumps(list(warnings))),
             )
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
 
 
 class CachedSessions:
@@ -582,6 +559,22 @@ def _compact(db: sqlite3.Connection, file_id: int) -> None:
     )
 
 
+@contextlib.contextmanager
+def _write(db: sqlite3.Connection) -> Iterator[None]:
+    """One short write transaction: taken at once (IMMEDIATE, so a busy store waits up to the
+    busy timeout here rather than failing mid-way), committed on success, rolled back on any
+    error. A body may end the transaction itself (ROLLBACK) to give up quietly."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        if db.in_transaction:
+            db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+
+
 def _bump(db: sqlite3.Connection) -> None:
     db.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
 
@@ -595,8 +588,7 @@ def _migrate(db: sqlite3.Connection) -> None:
         )
     while version < SCHEMA_VERSION:
         version += 1
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with _write(db):
             # Another process may have migrated meanwhile: re-check inside the write lock.
             if db.execute("PRAGMA user_version").fetchone()[0] < version:
                 for statement in _MIGRATIONS[version].split(";"):
@@ -605,11 +597,6 @@ def _migrate(db: sqlite3.Connection) -> None:
                 if version == 3:  # v2's text keys are dropped just after: index once
                     _index_stored_keys(db)
                 db.execute(f"PRAGMA user_version = {version}")
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
 
 
 def _index_stored_keys(db: sqlite3.Connection) -> None:
