@@ -62,7 +62,7 @@ def run_once(args: argparse.Namespace) -> int:
         return 0
     out.print(report.table(snapshot, sessions, out.width))
     for warning in snapshot.warnings:
-        err.print(Text(f"warning: {warning}"), style="yellow", soft_wrap=True)
+        err.print(Text(f"warning: {fmt.safe_text(warning)}"), style="yellow", soft_wrap=True)
     return 0
 
 

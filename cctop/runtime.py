@@ -6,6 +6,7 @@ import argparse
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cctop.format import safe_text
 from cctop.model.ledger import Ledger
 from cctop.prices import load_pricebook
 from cctop.sources.discovery import default_roots, unique_roots
@@ -59,7 +60,7 @@ def _cache_summarizer(pricebook):
 
 
 def missing_roots_message(roots: list[Path]) -> str:
-    looked = "\n".join(f"  {root}" for root in roots)
+    looked = "\n".join(f"  {safe_text(root)}" for root in roots)  # paths may hold anything
     return (
         "No Claude Code transcripts found. Looked in:\n"
         f"{looked}\n"

@@ -121,3 +121,18 @@ def test_parse_since_rejects_nonsense():
 
     with pytest.raises(argparse.ArgumentTypeError):
         parse_since("yesterday-ish")
+
+
+def test_warnings_and_paths_on_stderr_never_carry_control_codes(tmp_path):
+    evil = tmp_path / "proj\x1b[2Jects"
+    path = write_session(evil, "p", "s-1", [assistant("s-1", "m", "r")])
+    with path.open("ab") as handle:
+        handle.write(b'{"type":"assistant", broken\n')
+    result = run_cctop("--once", "--no-store", "--claude-dir", str(evil), home=tmp_path, columns=250)
+    assert result.returncode == 0
+    assert b"\x1b" not in result.stdout + result.stderr
+    assert "malformed" in result.stderr.decode() and "\\x1b[2J" in result.stderr.decode()
+    gone = tmp_path / "gone\x1b]0;x\x07"
+    missing = run_cctop("--once", "--no-store", "--claude-dir", str(gone), home=tmp_path)
+    assert b"\x1b" not in missing.stderr and b"\x07" not in missing.stderr
+    assert "No Claude Code transcripts found" in missing.stderr.decode()

@@ -20,6 +20,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 
+from cctop import format as fmt
 from cctop.model.ledger import Ledger
 from cctop.model.snapshot import SessionDetail, Snapshot
 from cctop.ui import rows
@@ -98,7 +99,7 @@ class CctopApp(App):
         self._tick_timer = self.set_interval(self.refresh_interval, self._tick)
         self.set_interval(WAKE_INTERVAL_S, self._wake)
         for warning in self._startup_warnings:
-            self.notify(warning, severity="warning", markup=False, timeout=10)
+            self.notify(fmt.safe_text(warning), severity="warning", markup=False, timeout=10)
         self.request_snapshot()
 
     def _on_theme(self, _theme) -> None:
@@ -172,7 +173,7 @@ class CctopApp(App):
     def on_snapshot_failed(self, message: SnapshotFailed) -> None:
         self._pending = False
         self._last_frame = time.monotonic()
-        self.notify(message.error, title="snapshot failed", severity="error", markup=False)
+        self.notify(fmt.safe_text(message.error), title="snapshot failed", severity="error", markup=False)
 
     def redraw(self, now: float | None = None) -> None:
         """Hand the latest data to the visible screen (it diffs; unchanged cells cost nothing)."""
