@@ -332,3 +332,14 @@ def test_a_file_that_cannot_be_opened_warns_once(tmp_path: Path, live, monkeypat
     assert eventually(lambda: tailer.ledger.snapshot().totals.all_time.requests == 2)
     assert tailer.tailer.wait_idle(5)
     assert [w for w in tailer.warnings if "locked.jsonl" in w] == [f"cannot read {locked}: Permission denied"]
+
+
+def test_backfilling_until_start_up_has_planned_so_a_requested_session_is_not_given_up(tmp_path):
+    tailer = Tailer([tmp_path / "projects"], sink=lambda records: None, warn=lambda message: None)
+    assert tailer.status.backfilling  # before the files are even listed, nothing is known missing
+    tailer.start()
+    try:
+        assert tailer.wait_idle(10)
+        assert not tailer.status.backfilling
+    finally:
+        tailer.stop()

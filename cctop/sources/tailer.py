@@ -40,10 +40,11 @@ class TailerStatus:
     backfill_total: int
     polling: bool  # fell back to stat polling
     records_from_store: int
+    starting: bool = False  # still finding files: nothing can be said missing yet
 
     @property
     def backfilling(self) -> bool:
-        return self.backfill_done < self.backfill_total
+        return self.starting or self.backfill_done < self.backfill_total
 
 
 class Tailer:
@@ -66,6 +67,7 @@ class Tailer:
         self._backfill_total = 0
         self._backfill_done = 0
         self._started = False
+        self._planned = False  # start-up has queued the backfill
         self._busy = True  # until the first backfill is queued
         self._stopping = False
         self._polling = False
@@ -107,6 +109,7 @@ class Tailer:
                 backfill_total=self._backfill_total,
                 polling=self._polling,
                 records_from_store=self._tracker.records_loaded,
+                starting=not self._planned,
             )
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
@@ -194,6 +197,7 @@ class Tailer:
             self._warn(f"transcript tailer stopped: {type(exc).__name__}: {exc}")
             with self._lock:
                 self._busy = False
+                self._planned = True  # nothing more is coming
                 self._lock.notify_all()
 
     def _startup(self) -> None:
@@ -213,6 +217,7 @@ class Tailer:
             self._backfill = rest[::-1]  # popped from the end: newest first
             self._backfill_total = len(plan)
             self._backfill_done = len(live)
+            self._planned = True
             self._busy = False
             self._lock.notify_all()
 
