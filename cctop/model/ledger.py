@@ -523,6 +523,9 @@ class Ledger:
             if latest_main is not None
             else None
         )
+        cache = None
+        if self._cache_summarizer is not None and entries:
+            cache = self._cache_summarizer(self._priced_calls(session), sorted(session.compactions), now)
         stats = SessionStats(
             id=session.id,
             cwd=session.cwd,
@@ -551,10 +554,8 @@ class Ledger:
             sources=frozenset(session.sources),
             files_deleted=session.files_deleted,
             activity=dict(session.activity),  # a private copy; plain so stats pickle
+            cache=cache,
         )
-        if self._cache_summarizer is not None and entries:
-            summary = self._cache_summarizer(self._priced_calls(session), sorted(session.compactions), now)
-            stats = _replace_cache(stats, summary)
         return stats
 
     def _tool_stats(self, session: _Session) -> tuple[tuple[ToolStats, ...], int, int]:
@@ -675,10 +676,6 @@ def _same_call(entry: _CallEntry, call: ApiCall) -> bool:
 
 def _with_timings(call: ApiCall, timed: ApiCall) -> ApiCall:
     return replace(call, duration_ms=timed.duration_ms, ttft_ms=timed.ttft_ms or call.ttft_ms)
-
-
-def _replace_cache(stats: SessionStats, summary: object) -> SessionStats:
-    return replace(stats, cache=summary)
 
 
 def _sum_known(costs: Sequence[float | None]) -> float | None:
