@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, RichLog, Static
 
 from cctop import format as fmt
+from cctop.model.records import Source
 from cctop.model.snapshot import FeedItem, PricedCall, SessionDetail, SessionStats, Snapshot
 from cctop.ui.cache_bar import BAR_ROLE, LABEL_WIDTH, bar_cell, bar_text
 from cctop.ui.rows import clip, fill_role, hit_role, short_model, ttl_text
@@ -351,6 +352,9 @@ def break_marks(detail: SessionDetail, compactions_only: bool = False) -> list[s
     return marks
 
 
+_SOURCE_NAMES = {Source.TRANSCRIPT: "transcript", Source.OTLP: "OTLP"}
+
+
 def summary_text(stats: SessionStats, now: float, style) -> Text:
     t = stats.tokens
     muted = style("muted")
@@ -366,8 +370,11 @@ def summary_text(stats: SessionStats, now: float, style) -> Text:
     text.append(f"{fmt.safe_text(models)} · {fmt.duration(span)} · last {fmt.ago(stats.last_ts, now)} · ")
     text.append(f"{t.requests} requests · cost ")
     text.append(fmt.money(stats.cost_usd, partial=t.cost_usd), style="bold")
-    if stats.reported_cost_usd is not None:
-        text.append(f" (Claude Code: {fmt.money(stats.reported_cost_usd)})", style=muted)
+    own = stats.reported_cost_usd
+    if own is not None and fmt.money(own) != fmt.money(stats.cost_usd):  # shown where they differ
+        text.append(f" (Claude Code: {fmt.money(own)})", style=muted)
+    sources = [name for source, name in _SOURCE_NAMES.items() if source in stats.sources]
+    text.append(" · from " + " + ".join(sources), style=muted)
     text.append("\n")
     output = fmt.tokens(t.output_tokens) + ("+" if stats.output_is_lower_bound else "")
     text.append(
