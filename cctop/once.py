@@ -12,7 +12,7 @@ import orjson
 from cctop import format as fmt
 from cctop import report
 from cctop.model.ledger import Ledger
-from cctop.model.snapshot import Snapshot, TokenTotals, Totals, WindowTotals
+from cctop.model.snapshot import Snapshot, Totals, WindowTotals
 from cctop.runtime import Runtime, make_runtime, missing_roots_message, open_store
 
 
@@ -95,10 +95,7 @@ def _with_telemetry(runtime: Runtime, store_path, snapshot: Snapshot, as_summari
         return snapshot
     if as_summaries:  # the saved-documents path: give each its finished document too
         extra = [_Summary(s, _session_document(s)) for s in extra]
-    items = [*snapshot.sessions.values(), *extra]
-    totals = Totals(report_totals(items), WindowTotals(), WindowTotals(), 0.0, len(items))
-    sessions = MappingProxyType({s.id: s for s in items})
-    return Snapshot(snapshot.version, snapshot.generated_at, sessions, totals, snapshot.warnings)
+    return _snapshot_of([*snapshot.sessions.values(), *extra], snapshot, snapshot.warnings)
 
 
 class _Summary:
@@ -128,10 +125,7 @@ def _read_fresh(runtime: Runtime) -> tuple[Snapshot, list]:
         return ledger.snapshot(now), files
     stats, worker_warnings = fanned_out
     own = ledger.snapshot(now)  # warnings said here (prices, unreadable dirs)
-    warnings = tuple(dict.fromkeys([*own.warnings, *worker_warnings]))
-    sessions = {s.id: s for s in stats}
-    totals = Totals(report_totals(stats), WindowTotals(), WindowTotals(), 0.0, len(sessions))
-    return Snapshot(own.version, now, MappingProxyType(sessions), totals, warnings), files
+    return _snapshot_of(stats, own, [*own.warnings, *worker_warnings]), files
 
 
 def _from_store(runtime: Runtime, store, args: argparse.Namespace):
@@ -160,12 +154,8 @@ def _from_store(runtime: Runtime, store, args: argparse.Namespace):
     snapshot = runtime.ledger.snapshot()
     if loaded.cached is None:
         return snapshot, None, loaded.files
-    # Saved aggregates: today/last-hour windows need the calls, and --once never shows them.
-    warnings = tuple(dict.fromkeys([*snapshot.warnings, *loaded.cached.warnings]))
     stand_ins = loaded.cached.summaries() if args.json else loaded.cached.sessions()
-    sessions = {s.id: s for s in stand_ins}
-    totals = Totals(report_totals(stand_ins), WindowTotals(), WindowTotals(), 0.0, len(sessions))
-    snapshot = Snapshot(snapshot.version, snapshot.generated_at, MappingProxyType(sessions), totals, warnings)
+    snapshot = _snapshot_of(stand_ins, snapshot, [*snapshot.warnings, *loaded.cached.warnings])
     return snapshot, (stand_ins if args.json else None), loaded.files
 
 
@@ -193,13 +183,9 @@ def _json_chunks(snapshot: Snapshot, summaries: list, warnings: list[str]) -> li
     return [before + b'"sessions": [\n    ', body, b"\n  ]" + after]
 
 
-def report_totals(sessions: list) -> TokenTotals:
-    return TokenTotals(
-        sum(s.tokens.requests for s in sessions),
-        sum(s.tokens.input_tokens for s in sessions),
-        sum(s.tokens.output_tokens for s in sessions),
-        sum(s.tokens.cache_read_tokens for s in sessions),
-        sum(s.tokens.cache_creation_tokens for s in sessions),
-        sum(s.tokens.cost_usd for s in sessions),
-        sum(s.tokens.unpriced_requests for s in sessions),
-    )
+def _snapshot_of(sessions: list, base: Snapshot, warnings: list | tuple) -> Snapshot:
+    """A snapshot of finished per-session figures (from workers or the store). The today and
+    last-hour windows need the calls themselves, and --once never shows them."""
+    totals = Totals(report.sum_tokens(sessions), WindowTotals(), WindowTotals(), 0.0, len(sessions))
+    by_id = MappingProxyType({s.id: s for s in sessions})
+    return Snapshot(base.version, base.generated_at, by_id, totals, tuple(dict.fromkeys(warnings)))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cctop import format as fmt
-from cctop.model.snapshot import SessionStats, Snapshot
+from cctop.model.snapshot import SessionStats, Snapshot, TokenTotals
 
 JSON_SCHEMA_VERSION = 1
 
@@ -104,25 +104,33 @@ def session_json(s: SessionStats) -> dict[str, Any]:
     return doc
 
 
+def sum_tokens(sessions: Sequence[SessionStats]) -> TokenTotals:
+    """Tokens, requests and priced cost added up over sessions."""
+    return TokenTotals(
+        sum(s.tokens.requests for s in sessions),
+        sum(s.tokens.input_tokens for s in sessions),
+        sum(s.tokens.output_tokens for s in sessions),
+        sum(s.tokens.cache_read_tokens for s in sessions),
+        sum(s.tokens.cache_creation_tokens for s in sessions),
+        sum(s.tokens.cost_usd for s in sessions),
+        sum(s.tokens.unpriced_requests for s in sessions),
+    )
+
+
 def totals_json(sessions: Sequence[SessionStats]) -> dict[str, Any]:
-    cost = sum(s.tokens.cost_usd for s in sessions)
-    unpriced = sum(s.tokens.unpriced_requests for s in sessions)
-    input_t = sum(s.tokens.input_tokens for s in sessions)
-    read = sum(s.tokens.cache_read_tokens for s in sessions)
-    write = sum(s.tokens.cache_creation_tokens for s in sessions)
-    denominator = input_t + read + write
+    t = sum_tokens(sessions)
     return {
         "sessions": len(sessions),
-        "requests": sum(s.tokens.requests for s in sessions),
-        "input_tokens": input_t,
-        "output_tokens": sum(s.tokens.output_tokens for s in sessions),
-        "cache_read_tokens": read,
-        "cache_creation_tokens": write,
+        "requests": t.requests,
+        "input_tokens": t.input_tokens,
+        "output_tokens": t.output_tokens,
+        "cache_read_tokens": t.cache_read_tokens,
+        "cache_creation_tokens": t.cache_creation_tokens,
         "web_search_requests": sum(s.web_search_requests for s in sessions),
-        "cache_hit_rate": read / denominator if denominator else None,
-        "cost_usd": None if unpriced else _round(cost),
-        "cost_usd_priced": _round(cost),
-        "unpriced_requests": unpriced,
+        "cache_hit_rate": t.cache_hit_rate,
+        "cost_usd": _round(t.known_cost_usd),
+        "cost_usd_priced": _round(t.cost_usd),
+        "unpriced_requests": t.unpriced_requests,
         "tool_calls": sum(s.tool_calls for s in sessions),
         "tool_errors": sum(s.tool_errors for s in sessions),
     }
