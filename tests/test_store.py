@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path, PurePath
 
 import orjson
@@ -403,8 +404,20 @@ def test_once_rebuilds_only_sessions_a_change_touches(tmp_path: Path, capsysbina
     assert comparable(again) == comparable(warm)
 
 
-def test_tailer_restart_after_a_file_was_deleted_meanwhile(tmp_path: Path) -> None:
+def age_files(root: Path, seconds_ago: float) -> None:
+    """Give the transcripts under ``root`` mtimes a second apart, the last path by name (the
+    spotter's tool_heavy.jsonl) newest, so it sorts in front of the others."""
+    now = time.time()
+    for i, path in enumerate(sorted(root.rglob("*.jsonl"), reverse=True)):
+        stamp = now - seconds_ago - i
+        os.utime(path, (stamp, stamp))
+
+
+# Recent files are read before the watches go up; a gone file sorts between them by mtime.
+@pytest.mark.parametrize("seconds_ago", [0, 30 * 86400], ids=["live", "old"])
+def test_tailer_restart_after_a_file_was_deleted_meanwhile(tmp_path: Path, seconds_ago: float) -> None:
     root = sample_tree(tmp_path)
+    age_files(root, seconds_ago)
     first = Live(root, store=open_store(tmp_path / "s.db"))
     expected = figures(first.ledger)
     first.tailer.stop()
@@ -520,6 +533,7 @@ def test_a_shared_store_reports_only_the_roots_asked_for(tmp_path: Path, capsysb
 
 def test_a_transcript_restored_after_deletion_is_followed_again(tmp_path: Path) -> None:
     root = sample_tree(tmp_path)
+    age_files(root, 0)
     target = root / "-home-marco-spotter" / "tool_heavy.jsonl"
     saved = target.read_bytes()
     for step in ("build", "deleted", "restored"):

@@ -205,7 +205,8 @@ class Tailer:
         # Sessions written in the last minutes are read before the watches go up: setting
         # up inotify over a big tree competes for the GIL and would keep them off screen.
         now = time.time()
-        live = [entry for entry in plan[:LIVE_FIRST_MAX] if self._recent(entry[0], now)]
+        live_paths = {path for path, _ in plan[:LIVE_FIRST_MAX] if self._recent(path, now)}
+        live = [entry for entry in plan if entry[0] in live_paths]
         for entry in live:
             self._tracker.backfill(*entry)
         self._watch_roots()
@@ -213,7 +214,8 @@ class Tailer:
             # What they gained before the watches were up is picked up as an ordinary change.
             for path, _ in live:
                 self._dirty[path] = None
-            rest = plan[len(live) :]
+            # Not a slice: a gone file (history) can sit between recent ones in mtime order.
+            rest = [entry for entry in plan if entry[0] not in live_paths]
             self._backfill = rest[::-1]  # popped from the end: newest first
             self._backfill_total = len(plan)
             self._backfill_done = len(live)
