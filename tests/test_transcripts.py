@@ -307,3 +307,25 @@ def test_pricebook_prices_what_the_parser_produces():
     book = packaged_pricebook()
     records = TranscriptParser(FileRole("s", None)).feed(line(assistant("s", "m", "r", write_1h=0)))
     assert book.price(records[-1]) == pytest.approx((10 * 5 + 5 * 25) / 1e6)
+
+
+def test_timestamps_parse_like_datetime_on_the_fast_path_and_off_it() -> None:
+    import random
+    from datetime import datetime, timezone
+
+    from cctop.sources.jsonl import parse_timestamp
+
+    rng = random.Random(7)
+    for _ in range(2000):
+        moment = datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp() + rng.uniform(0, 3e7)
+        stamp = datetime.fromtimestamp(moment, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:23] + "Z"
+        expected = datetime.fromisoformat(stamp[:-1] + "+00:00").timestamp()
+        assert parse_timestamp(stamp) == pytest.approx(expected, abs=1e-6), stamp
+    assert parse_timestamp("2026-11-20T10:00:59.999Z") == pytest.approx(
+        datetime(2026, 11, 20, 10, 0, 59, 999000, tzinfo=timezone.utc).timestamp()
+    )
+    eight_utc = datetime(2026, 11, 20, 8, tzinfo=timezone.utc).timestamp()
+    assert parse_timestamp("2026-11-20T10:00:00+02:00") == eight_utc
+    leap, arabic, month13 = "2026-11-20T10:00:60.000Z", "2026-11-20T10:00:٣٣.000Z", "2026-13-20T10:00:00.000Z"
+    for bad in (leap, arabic, month13, "", "soon", 5):
+        assert parse_timestamp(bad) is None, bad
