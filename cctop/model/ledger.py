@@ -7,7 +7,9 @@ One API call is one entry, whatever source reported it and however often:
 - ``/btw`` side questions replay a parent message under a new request id (sidechain
   copies fall back to the message id and the parent copy wins);
 - OTLP ``api_request`` events carry only the request id (joined on it, so a call seen in
-  both a transcript and OTLP counts once, with Claude Code's own cost kept beside ours).
+  both a transcript and OTLP counts once, with Claude Code's own cost kept beside ours);
+- trace spans give a call's timings (``CallTiming``), joined on the request id too and kept
+  aside until their call shows up; they never add tokens.
 
 Thread-safe: sources ingest from their threads, the UI takes snapshots from its own.
 """
@@ -15,6 +17,7 @@ Thread-safe: sources ingest from their threads, the UI takes snapshots from its 
 from __future__ import annotations
 
 import os
+import statistics
 import threading
 import time
 from collections import Counter, defaultdict
@@ -29,6 +32,7 @@ from cctop.model.records import (
     Activity,
     ApiCall,
     ApiError,
+    CallTiming,
     Compaction,
     Prompt,
     Record,
@@ -54,6 +58,10 @@ from cctop.model.snapshot import (
 
 FEED_LENGTH = 200
 BURN_WINDOW_S = 15 * 60
+# Span timings waiting for their call (its transcript line or api_request event). Calls
+# arrive within seconds of their span, so a few thousand cover any real backlog; the
+# oldest are dropped first when spans keep naming calls cctop never sees.
+MAX_PENDING_TIMINGS = 4096
 
 
 class Pricer(Protocol):
@@ -68,7 +76,7 @@ CacheSummarizer = Callable[[Sequence[PricedCall], Sequence[float], float], objec
 
 
 class _CallEntry:
-    __slots__ = ("key", "call", "session_id", "cost", "reported", "sources", "view")
+    __slots__ = ("key", "call", "session_id", "cost", "reported", "sources", "timing", "view")
 
     def __init__(self, key: str, call: ApiCall, session_id: str, cost: float | None) -> None:
         self.key = key
@@ -77,11 +85,21 @@ class _CallEntry:
         self.cost = cost
         self.reported = call.reported_cost_usd
         self.sources = {call.source}
+        # Kept beside the call rather than in it, so a better sighting replacing the call
+        # keeps the timing.
+        self.timing: CallTiming | None = None
         self.view: PricedCall | None = None  # cached frozen view; None after any change
+
+    @property
+    def ttft_ms(self) -> float | None:
+        if self.timing is not None and self.timing.ttft_ms is not None:
+            return self.timing.ttft_ms
+        return self.call.ttft_ms
 
     def priced(self) -> PricedCall:
         if self.view is None:
-            self.view = PricedCall(self.call, self.cost, self.reported, frozenset(self.sources))
+            call = self.call if self.timing is None else _with_span_timing(self.call, self.timing)
+            self.view = PricedCall(call, self.cost, self.reported, frozenset(self.sources))
         return self.view
 
 
@@ -159,6 +177,7 @@ class Ledger:
         self._key_by_message: dict[str, str] = {}
         self._key_by_request: dict[str, str] = {}
         self._tools: dict[str, _ToolEntry] = {}
+        self._pending_timings: dict[str, CallTiming] = {}  # request id -> timing, oldest first
         self._sessions: dict[str, _Session] = {}
         self._unattributed: dict[str, float] = defaultdict(float)
         self._warnings: dict[str, None] = {}  # ordered set
@@ -256,6 +275,32 @@ class Ledger:
             self._key_by_message.setdefault(call.message_id, key)
         if call.request_id:
             self._key_by_request.setdefault(call.request_id, key)
+            timing = self._pending_timings.pop(call.request_id, None)
+            if timing is not None and self._key_by_request[call.request_id] == key:
+                self._set_timing(self._calls[key], timing)
+
+    def _on_timing(self, timing: CallTiming) -> None:
+        """A span's timings: onto the call with its request id (matched across sessions, as
+        api_request is), or kept until that call arrives. Never creates a call."""
+        key = self._key_by_request.get(timing.request_id)
+        if key is not None:
+            self._set_timing(self._calls[key], timing)
+            return
+        pending = self._pending_timings
+        known = pending.get(timing.request_id)
+        if known is not None and not _better_timing(timing, known):
+            return
+        pending.pop(timing.request_id, None)  # re-inserted: the newest go last
+        pending[timing.request_id] = timing
+        while len(pending) > MAX_PENDING_TIMINGS:
+            del pending[next(iter(pending))]
+
+    def _set_timing(self, entry: _CallEntry, timing: CallTiming) -> None:
+        if entry.timing is not None and not _better_timing(timing, entry.timing):
+            return
+        entry.timing = timing
+        entry.view = None
+        self._dirty.add(entry.session_id)
 
     def _merge(self, entry: _CallEntry, call: ApiCall) -> None:
         old = entry.call
@@ -555,6 +600,7 @@ class Ledger:
             files_deleted=session.files_deleted,
             activity=dict(session.activity),  # a private copy; plain so stats pickle
             cache=cache,
+            ttft_ms_median=_median_ttft(entries),
         )
         return stats
 
@@ -678,6 +724,31 @@ def _with_timings(call: ApiCall, timed: ApiCall) -> ApiCall:
     return replace(call, duration_ms=timed.duration_ms, ttft_ms=timed.ttft_ms or call.ttft_ms)
 
 
+def _with_span_timing(call: ApiCall, timing: CallTiming) -> ApiCall:
+    """The span's time to first token; its duration only where api_request gave none (the
+    two clocks differ a little), so the figure shown does not depend on arrival order."""
+    ttft = timing.ttft_ms if timing.ttft_ms is not None else call.ttft_ms
+    duration = call.duration_ms if call.duration_ms is not None else timing.duration_ms
+    if ttft == call.ttft_ms and duration == call.duration_ms:
+        return call
+    return replace(call, ttft_ms=ttft, duration_ms=duration)
+
+
+def _better_timing(new: CallTiming, old: CallTiming) -> bool:
+    """Between two spans of one request id (a re-sent batch): the one that measured a first
+    token, then the later one; so any arrival order keeps the same."""
+    return _timing_rank(new) > _timing_rank(old)
+
+
+def _timing_rank(timing: CallTiming) -> tuple[bool, float, float]:
+    return (timing.ttft_ms is not None, timing.timestamp or 0.0, timing.ttft_ms or 0.0)
+
+
+def _median_ttft(entries: Iterable[_CallEntry]) -> float | None:
+    values = [ttft for entry in entries if (ttft := entry.ttft_ms) is not None]
+    return statistics.median(values) if values else None
+
+
 def _sum_known(costs: Sequence[float | None]) -> float | None:
     if any(c is None for c in costs):
         return None
@@ -703,4 +774,5 @@ _HANDLERS: dict[type, Callable[[Ledger, object], None]] = {
     SubagentMeta: Ledger._on_subagent,
     ApiError: Ledger._on_error,
     Activity: Ledger._on_activity,
+    CallTiming: Ledger._on_timing,
 }

@@ -172,6 +172,31 @@ class Activity:
     source: Source = Source.OTLP
 
 
+@dataclass(frozen=True, slots=True)
+class CallTiming:
+    """Timings of one API call measured by Claude Code (its ``llm_request`` trace span).
+
+    Joined to the call by request id, whichever arrives first. It carries no tokens on
+    purpose: the span repeats the tokens of ``api_request``, and counting them would be a
+    third tally of the same call."""
+
+    session_id: str
+    request_id: str
+    ttft_ms: float | None
+    duration_ms: float | None
+    timestamp: float | None
+    source: Source = Source.OTLP
+
+
 Record = (
-    ApiCall | ToolUse | ToolResult | Prompt | Compaction | SessionMeta | SubagentMeta | ApiError | Activity
+    ApiCall
+    | ToolUse
+    | ToolResult
+    | Prompt
+    | Compaction
+    | SessionMeta
+    | SubagentMeta
+    | ApiError
+    | Activity
+    | CallTiming
 )

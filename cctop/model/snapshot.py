@@ -118,6 +118,7 @@ class SessionStats:
     files_deleted: bool = False  # every transcript file of it is gone (history)
     activity: Mapping[str, float] = field(default_factory=dict)  # OTLP metric sums
     cache: object | None = None  # cctop.model.cache.CacheSummary when computed
+    ttft_ms_median: float | None = None  # over calls whose trace span gave a time to first token
 
     @property
     def cost_usd(self) -> float | None:

@@ -17,6 +17,7 @@ from cctop.model.records import (
     Activity,
     ApiCall,
     ApiError,
+    CallTiming,
     Compaction,
     Prompt,
     Record,
@@ -39,6 +40,7 @@ TYPES: tuple[type, ...] = (
     SubagentMeta,
     ApiError,
     Activity,
+    CallTiming,
 )
 _INDEX = {cls: i for i, cls in enumerate(TYPES)}
 _FIELDS = [tuple(f.name for f in fields(cls)) for cls in TYPES]

@@ -31,6 +31,7 @@ _PLAIN = (
     "cache_creation_5m_tokens", "cache_creation_1h_tokens", "web_search_requests",
     "output_is_lower_bound", "reported_cost_usd", "tool_calls", "tool_errors", "prompts",
     "api_errors", "compactions", "context_tokens", "context_window", "files_deleted",
+    "ttft_ms_median",
 )  # fmt: skip
 
 

@@ -2,7 +2,8 @@
 
 Log events are Claude Code's per-call truth (``api_request`` carries tokens, cost and
 the request id that joins the transcript); metrics become ``Activity`` increments;
-spans become ``Activity("span:<name>")`` with their duration. Names of the emitted
+spans become ``Activity("span:<name>")`` with their duration, and an ``llm_request`` span
+also a ``CallTiming`` (time to first token) for the call with its request id. Names of the emitted
 activities: the bare event name for events (``tool_decision``), the metric name plus
 its ``type`` attribute for metrics (``claude_code.token.usage:input``), ``span:``
 plus the span name for spans.
@@ -22,6 +23,7 @@ from cctop.model.records import (
     Activity,
     ApiCall,
     ApiError,
+    CallTiming,
     Prompt,
     Record,
     SessionMeta,
@@ -323,7 +325,30 @@ def decode_traces(request: Any) -> Decoded:
                         source=OTLP,
                     )
                 )
+                if span.name == _LLM_REQUEST_SPAN or attrs.get("span.type") == "llm_request":
+                    timing = _call_timing(session_id, end, duration_ms, attrs)
+                    if timing is not None:
+                        out.records.append(timing)
     return out
+
+
+_LLM_REQUEST_SPAN = _EVENT_PREFIX + "llm_request"
+
+
+def _call_timing(
+    session_id: str, end: float | None, duration_ms: float | None, attrs: dict[str, Any]
+) -> CallTiming | None:
+    """The span's timings for its call; only the timings: its token counts repeat
+    api_request's and must not be counted again."""
+    request_id = to_text(attrs.get("request_id"), 100) or to_text(attrs.get("gen_ai.response.id"), 100)
+    ttft_ms = to_float(attrs.get("ttft_ms"))
+    if ttft_ms is not None and ttft_ms < 0:
+        ttft_ms = None
+    if duration_ms is not None and duration_ms < 0:
+        duration_ms = None
+    if not request_id or (ttft_ms is None and duration_ms is None):
+        return None  # nothing to join it on, or nothing to add
+    return CallTiming(session_id, request_id, ttft_ms, duration_ms, end, source=OTLP)
 
 
 # -- shared helpers ------------------------------------------------------------------
