@@ -95,6 +95,7 @@ def session_json(s: SessionStats) -> dict[str, Any]:
         "context_window": s.context_window,
         "sources": sorted(src.value for src in s.sources),
         "files_deleted": s.files_deleted,
+        "ttft_ms_median": _round(s.ttft_ms_median),  # from OTLP trace spans; null without them
     }
     cache_json = getattr(s.cache, "to_json", None)
     if callable(cache_json):
