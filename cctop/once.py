@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from types import MappingProxyType
@@ -19,25 +20,11 @@ from cctop.runtime import Runtime, make_runtime, missing_roots_message, open_sto
 def run_once(args: argparse.Namespace) -> int:
     runtime = make_runtime(args)
     store = open_store(args, runtime.warn)
-    summaries = None
-    snapshot = None
-    if store is not None:
-        import sqlite3
-
-        try:
-            snapshot, summaries, count = _from_store(runtime, store, args)
-            files = [None] * count  # only its emptiness matters below
-        except sqlite3.DatabaseError as exc:  # damaged past what opening it could tell
-            print(
-                f"cctop: the store {store.path} failed ({exc}); reading the transcripts instead. "
-                "Run 'cctop --once --rebuild' to rebuild it.",
-                file=sys.stderr,
-            )
-            runtime = make_runtime(args)  # a clean ledger: the failed run may have filled some
-    if snapshot is None:
-        snapshot, files = _read_fresh(runtime)
-    if store is not None:
-        snapshot = _with_telemetry(runtime, store.path, snapshot, as_summaries=summaries is not None)
+    try:
+        snapshot, summaries, files = _read(runtime, store, args)
+    finally:
+        if store is not None:
+            store.close()
     session_filter = report.SessionFilter(since=args.since, project=args.project, session=args.session)
     sessions = report.select(snapshot, session_filter)
     if args.json:
@@ -66,10 +53,75 @@ def run_once(args: argparse.Namespace) -> int:
     return 0
 
 
-def _with_telemetry(runtime: Runtime, store_path, snapshot: Snapshot, as_summaries: bool) -> Snapshot:
-    """Add the sessions seen only over OTLP, which a live ``cctop --otlp`` kept in the store.
-    A session that also has transcripts keeps its transcript figures here (the live view
-    reconciles the two call by call)."""
+def _read(runtime: Runtime, store, args: argparse.Namespace) -> tuple[Snapshot, list | None, list]:
+    """Transcripts (through the store when there is one), then the telemetry the store kept.
+    Returns (snapshot, summaries as in ``_from_store``, files: only their emptiness matters)."""
+    if store is not None:
+        import sqlite3
+
+        try:
+            snapshot, summaries, count, complete = _from_store(runtime, store, args)
+        except sqlite3.DatabaseError as exc:  # damaged past what opening it could tell
+            print(
+                f"cctop: the store {store.path} failed ({exc}); reading the transcripts instead. "
+                "Run 'cctop --once --rebuild' to rebuild it.",
+                file=sys.stderr,
+            )
+            runtime = make_runtime(args)  # a clean ledger: the failed run may have filled some
+        else:
+            transcripts = _Transcripts(runtime, store=store)
+            joined = _with_telemetry(
+                runtime, store.path, snapshot, summaries is not None, complete, transcripts
+            )
+            return joined, summaries, [None] * count
+    snapshot, files, complete = _read_fresh(runtime)
+    if store is not None:
+        transcripts = _Transcripts(runtime, files=files)
+        snapshot = _with_telemetry(runtime, store.path, snapshot, False, complete, transcripts)
+    return snapshot, None, files
+
+
+def _with_telemetry(
+    runtime: Runtime,
+    store_path,
+    snapshot: Snapshot,
+    as_summaries: bool,
+    complete: bool,
+    transcripts: _Transcripts,
+) -> Snapshot:
+    """Join the telemetry a live ``cctop --otlp`` kept in the store, as the live view does:
+    sessions seen only over OTLP are added, and a session with transcripts too gets the calls
+    only telemetry saw, Claude Code's own cost and its API errors. ``complete`` says
+    ``runtime.ledger`` holds every transcript record already; else the projects of the
+    sessions with telemetry are read again into one ledger with it (and only those)."""
+    batches = _archived(runtime, store_path)
+    if not batches:
+        return snapshot
+    if complete:  # transcripts first, then telemetry: the order a fresh live ledger sees
+        for records in batches:
+            runtime.ledger.ingest(records)
+        return runtime.ledger.snapshot(snapshot.generated_at)
+    import sqlite3
+
+    ledger = Ledger(runtime.pricebook, cache_summarizer=runtime.ledger.cache_summarizer)
+    told = {r.session_id for records in batches for r in records if getattr(r, "session_id", None)}
+    try:
+        transcripts.feed(told, ledger)
+    except sqlite3.Error as exc:
+        runtime.warn(f"cannot join telemetry to transcripts from {store_path} ({exc})")
+        return snapshot
+    for records in batches:
+        ledger.ingest(records)
+    joined = ledger.snapshot(snapshot.generated_at)
+    fresh = list(joined.sessions.values())
+    if as_summaries:  # the saved-documents path: give each its finished document too
+        fresh = [_Summary(s, _session_document(s)) for s in fresh]
+    kept = [s for s in snapshot.sessions.values() if s.id not in joined.sessions]
+    return _snapshot_of([*kept, *fresh], snapshot, [*snapshot.warnings, *joined.warnings])
+
+
+def _archived(runtime: Runtime, store_path) -> list[list]:
+    """Every telemetry batch kept in the store, oldest first ([] if it cannot be read)."""
     import sqlite3
 
     from cctop.sources.otlp_archive import OtlpArchive
@@ -77,25 +129,57 @@ def _with_telemetry(runtime: Runtime, store_path, snapshot: Snapshot, as_summari
     try:
         archive = OtlpArchive(store_path)
         try:
-            batches = list(archive.load())
+            return list(archive.load())
         finally:
             archive.close()
     except sqlite3.Error as exc:
         runtime.warn(f"cannot read the telemetry kept in {store_path} ({exc})")
-        return snapshot
-    if not batches:
-        return snapshot
-    ledger = Ledger(runtime.pricebook, cache_summarizer=runtime.ledger.cache_summarizer)
-    for records in batches:
-        ledger.ingest(records)
-    extra = [
-        s for s in ledger.snapshot(snapshot.generated_at).sessions.values() if s.id not in snapshot.sessions
-    ]
-    if not extra:
-        return snapshot
-    if as_summaries:  # the saved-documents path: give each its finished document too
-        extra = [_Summary(s, _session_document(s)) for s in extra]
-    return _snapshot_of([*snapshot.sessions.values(), *extra], snapshot, snapshot.warnings)
+        return []
+
+
+class _Transcripts:
+    """The transcript records of whole project directories, from the store (which holds every
+    file under the roots once ``_from_store`` ran, deleted ones too) or, without a usable
+    store, from the files. Whole directories, because replayed history (resumed and forked
+    sessions) stays inside its project and the ledger decides its owner among all copies."""
+
+    def __init__(self, runtime: Runtime, store=None, files: list | None = None) -> None:
+        self._runtime = runtime
+        self._store = store
+        self._files = files or []
+
+    def feed(self, session_ids: set[str], ledger: Ledger) -> None:
+        """Into ``ledger``: every file of the projects holding one of ``session_ids``."""
+        if self._store is None:
+            self._feed_files(session_ids, ledger)
+            return
+        roots = self._runtime.roots
+        stored = [f for f in self._store.files().values() if _project_of(f.path, roots) is not None]
+        projects = {_project_of(f.path, roots) for f in stored if f.sessions & session_ids}
+        chosen = [f for f in stored if _project_of(f.path, roots) in projects]
+        chosen.sort(key=lambda f: f.mtime, reverse=True)  # newest first, as every read goes
+        for records in self._store.load([f.path for f in chosen]):
+            ledger.ingest(records)
+        live = {s for f in chosen if not f.gone for s in f.sessions}
+        for session_id in {s for f in chosen for s in f.sessions} - live:
+            ledger.mark_files_deleted(session_id)  # as the live view marks them
+
+    def _feed_files(self, session_ids: set[str], ledger: Ledger) -> None:
+        from cctop.sources.parallel import project_of
+        from cctop.sources.reader import read_all
+
+        projects = {project_of(f) for f in self._files if f.role.session_id in session_ids}
+        chosen = [f for f in self._files if project_of(f) in projects]
+        read_all(chosen, ledger.warn, ledger.ingest)
+
+
+def _project_of(path: str, roots) -> tuple[str, str] | None:
+    """(root, project dir) of a stored path, as ``parallel.project_of``; None if under no root."""
+    for root in roots:
+        top = os.path.join(root, "")
+        if path.startswith(top):
+            return str(root), path[len(top) :].split(os.sep, 1)[0]
+    return None
 
 
 class _Summary:
@@ -109,9 +193,10 @@ class _Summary:
         return getattr(self._stats, name)
 
 
-def _read_fresh(runtime: Runtime) -> tuple[Snapshot, list]:
+def _read_fresh(runtime: Runtime) -> tuple[Snapshot, list, bool]:
     """Every transcript read now, without the store: by project in worker processes when the
-    tree is big enough for that to pay, else in this process."""
+    tree is big enough for that to pay, else in this process. Returns (snapshot, files,
+    whether ``runtime.ledger`` holds every record)."""
     from cctop.sources.discovery import find_transcripts
     from cctop.sources.parallel import sessions_by_project
     from cctop.sources.reader import read_all
@@ -122,41 +207,38 @@ def _read_fresh(runtime: Runtime) -> tuple[Snapshot, list]:
     fanned_out = sessions_by_project(files, runtime.pricebook, ledger.cache_summarizer, now)
     if fanned_out is None:
         read_all(files, runtime.warn, ledger.ingest)
-        return ledger.snapshot(now), files
+        return ledger.snapshot(now), files, True
     stats, worker_warnings = fanned_out
     own = ledger.snapshot(now)  # warnings said here (prices, unreadable dirs)
-    return _snapshot_of(stats, own, [*own.warnings, *worker_warnings]), files
+    return _snapshot_of(stats, own, [*own.warnings, *worker_warnings]), files, False
 
 
 def _from_store(runtime: Runtime, store, args: argparse.Namespace):
     """Through the store: its saved aggregates when no transcript changed, else the ledger fed
-    from stored records plus appended bytes. Returns (snapshot, summaries, file count);
-    ``summaries`` (with --json and saved aggregates) are light stand-ins carrying finished
-    JSON documents, else None."""
+    from stored records plus appended bytes. Returns (snapshot, summaries, file count,
+    whether ``runtime.ledger`` holds every record); ``summaries`` (with --json and saved
+    aggregates) are light stand-ins carrying finished JSON documents, else None."""
     from cctop.sources import history
 
     key = history.aggregate_key(
         runtime.pricebook, runtime.cache_summaries, report, fmt, sys.modules[__name__]
     )
-    try:
-        loaded = history.load(
-            runtime.roots,
-            runtime.ledger,
-            store,
-            runtime.warn,
-            key,
-            _session_document,
-            stats=not args.json,
-            pricebook=runtime.pricebook,
-        )
-    finally:
-        store.close()
+    loaded = history.load(
+        runtime.roots,
+        runtime.ledger,
+        store,
+        runtime.warn,
+        key,
+        _session_document,
+        stats=not args.json,
+        pricebook=runtime.pricebook,
+    )
     snapshot = runtime.ledger.snapshot()
     if loaded.cached is None:
-        return snapshot, None, loaded.files
+        return snapshot, None, loaded.files, True
     stand_ins = loaded.cached.summaries() if args.json else loaded.cached.sessions()
     snapshot = _snapshot_of(stand_ins, snapshot, [*snapshot.warnings, *loaded.cached.warnings])
-    return snapshot, (stand_ins if args.json else None), loaded.files
+    return snapshot, (stand_ins if args.json else None), loaded.files, False
 
 
 def _session_document(stats) -> bytes:

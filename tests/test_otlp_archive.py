@@ -129,5 +129,5 @@ def test_once_shows_telemetry_only_sessions_from_the_store_and_never_twice(tmp_p
         assert only_otlp[SESSION]["sources"] == ["otlp"]
         assert only_otlp[SESSION]["cost_usd"] == pytest.approx(only_otlp[SESSION]["reported_cost_usd"])
     both = once(SAMPLES / "claude-code-2.1.197")
-    assert len(both) == 4  # the OTLP session also has a transcript: shown once, from it
-    assert both[SESSION]["sources"] == ["transcript"]
+    assert len(both) == 4  # the OTLP session also has a transcript: shown once, from both
+    assert both[SESSION]["sources"] == ["otlp", "transcript"]
