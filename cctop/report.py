@@ -183,7 +183,7 @@ def table(snapshot: Snapshot, sessions: Sequence[SessionStats], width: int = 200
             fmt.tokens(t.cache_read_tokens),
             fmt.tokens(t.cache_creation_tokens),
             fmt.percent(t.cache_hit_rate),
-            fmt.money(s.cost_usd, partial=t.cost_usd),
+            fmt.money(s.cost_usd, partial=t.cost_usd) + ("*" if _reported_differs(s) else ""),
             tools,
         )
         grid.add_row(*(Text(fmt.safe_text(cells[i])) for i in keep))
@@ -197,7 +197,26 @@ def table(snapshot: Snapshot, sessions: Sequence[SessionStats], width: int = 200
         str(totals["tool_calls"]),
     )  # fmt: skip
     grid.add_row(*(Text(total_cells[i], style="bold") for i in keep))
+    caption = _reported_caption(sessions)
+    if caption:
+        grid.caption, grid.caption_justify = Text(caption), "left"
     return grid
+
+
+def _reported_differs(s: SessionStats) -> bool:
+    """Whether Claude Code's own cost (telemetry, old transcripts) shows differently from cctop's."""
+    own = s.reported_cost_usd
+    return own is not None and fmt.money(own) != fmt.money(s.cost_usd)
+
+
+def _reported_caption(sessions: Sequence[SessionStats], most: int = 4) -> str | None:
+    """A line under the table for the costs marked ``*``, so the table never gets wider."""
+    differing = [s for s in sessions if _reported_differs(s)]
+    if not differing:
+        return None
+    shown = ", ".join(f"{s.id[:8]} {fmt.money(s.reported_cost_usd)}" for s in differing[:most])
+    more = f" and {len(differing) - most} more" if len(differing) > most else ""
+    return f"* Claude Code's own cost: {shown}{more} (reported_cost_usd in --json)"
 
 
 _COLUMNS = (
