@@ -1,5 +1,5 @@
-"""One session, followed live: summary, cache strip, requests (each with its cache bar and
-break cause), tools, subagents, activity (cache breaks included)."""
+"""One session, followed live: summary, cache strip, requests (each with its time to first
+token, cache bar and break cause), tools, subagents, activity (cache breaks included)."""
 
 from __future__ import annotations
 
@@ -28,25 +28,30 @@ Cell = tuple[str, str]
 FEED_LINES = 200
 BAR_WIDTH = 8
 NARROW_BAR_WIDTH = 4
-# Below this many columns the requests table narrows model and agent, shortens the cache bar
-# and shows a break as one glyph, so every column still fits 80 columns without scrolling.
-WIDE_MIN_WIDTH = 96
+# Below this many columns the requests table narrows model and agent, trims the numbers to
+# their widest value, shortens the cache bar and shows a break as one glyph, so every column
+# still fits 80 columns without scrolling.
+WIDE_MIN_WIDTH = 102
+NAME_WIDTHS = {False: (10, 12), True: (8, 7)}  # (model, agent) by narrow
 
 
 def request_columns(narrow: bool) -> tuple[tuple[str, str, int, bool], ...]:
-    name_width, agent_width = (8, 8) if narrow else (10, 12)
+    name_width, agent_width = NAME_WIDTHS[narrow]
+    # Narrow: tokens are at most 5 characters ("12.3k"), 6 with the streaming "+", and costs 6.
+    tokens, output, cost = (5, 6, 6) if narrow else (6, 7, 7)
     # A leading gap, the bar, a space and the break cause (one glyph when narrow).
     bar_width = 1 + (NARROW_BAR_WIDTH + 2 if narrow else BAR_WIDTH + 1 + LABEL_WIDTH)
     return (
         ("time", "time", 8, False),
         ("model", "model", name_width, False),
         ("agent", "agent", agent_width, False),
-        ("input", "in", 6, True),
-        ("output", "out", 7, True),
-        ("cache_read", "read", 6, True),
-        ("cache_write", "write", 7, True),
+        ("input", "in", tokens, True),
+        ("output", "out", output, True),
+        ("cache_read", "read", tokens, True),
+        ("cache_write", "write", output, True),
         ("hit", "hit", 4, True),
-        ("cost", "cost", 7, True),
+        ("cost", "cost", cost, True),
+        ("ttft", "ttft", 5, True),  # "850ms", "1.2s": Claude Code's trace spans only
         ("cache", " cache", bar_width, False),
     )
 
@@ -93,7 +98,11 @@ class SessionScreen(Screen):
 
     def compose(self) -> ComposeResult:
         self._narrow = self.app.size.width < WIDE_MIN_WIDTH
-        yield Static(Text("loading…"), id="summary")
+        summary = Static(Text("loading…"), id="summary")
+        # Each line is cut at the edge, not wrapped: a wrapped line would push the next away.
+        summary.styles.text_wrap = "nowrap"
+        summary.styles.text_overflow = "ellipsis"
+        yield summary
         yield CacheStrip(self.app.style_for, id="cache_strip")
         yield _table(request_columns(self._narrow), id="requests")
         with Horizontal(id="bottom"):
@@ -146,7 +155,12 @@ class SessionScreen(Screen):
             return
         style = self.app.style_for
         stats = detail.stats
-        self.query_one("#summary", Static).update(summary_text(stats, now, style))
+        summary = self.query_one("#summary", Static)
+        text = summary_text(stats, now, style)
+        summary.update(text)
+        lines = len(text.plain.splitlines())
+        if summary.styles.height is None or summary.styles.height.value != lines:
+            summary.styles.height = lines  # a fifth line only when a session has TTFTs
         if detail is self._detail:
             return  # a clock tick: only the summary's relative times move
         self._detail = detail
@@ -277,7 +291,7 @@ def request_cells(
     call = priced.call
     agent = "main" if call.agent_id is None else agent_names.get(call.agent_id, call.agent_id)
     output = fmt.tokens(call.output_tokens) + ("" if call.final else "+")
-    name_width, agent_width = (8, 8) if narrow else (10, 12)
+    name_width, agent_width = NAME_WIDTHS[narrow]
     return (
         (fmt.clock(call.timestamp), ""),
         (clip(fmt.safe_text(short_model((call.model,))), name_width), ""),
@@ -288,6 +302,7 @@ def request_cells(
         (fmt.tokens(call.cache_creation_tokens), ""),
         (fmt.percent(priced.hit_rate), hit_role(priced.hit_rate)),
         (fmt.money(priced.cost_usd), "warn" if priced.cost_usd is None else ""),
+        ("" if call.ttft_ms is None else _ms(call.ttft_ms), ""),
         bar_cell(call, mark, NARROW_BAR_WIDTH if narrow else BAR_WIDTH, short=narrow),
     )
 
@@ -408,4 +423,7 @@ def summary_text(stats: SessionStats, now: float, style) -> Text:
     text.append(f" · {stats.subagent_count} subagents · {stats.tool_calls} tools")
     if stats.tool_errors:
         text.append(f" ({stats.tool_errors} failed)", style=style("error"))
+    if stats.ttft_ms_median is not None:  # its own line: the others are full at 80 columns
+        text.append(f"\nTTFT median {_ms(stats.ttft_ms_median)}")
+        text.append(" (OTLP traces)", style=muted)
     return text
