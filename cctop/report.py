@@ -183,7 +183,7 @@ def table(snapshot: Snapshot, sessions: Sequence[SessionStats], width: int = 200
             fmt.tokens(t.cache_read_tokens),
             fmt.tokens(t.cache_creation_tokens),
             fmt.percent(t.cache_hit_rate),
-            fmt.money(s.cost_usd, partial=t.cost_usd) + ("*" if _reported_differs(s) else ""),
+            ("*" if _reported_differs(s) else "") + fmt.money(s.cost_usd, partial=t.cost_usd),
             tools,
         )
         grid.add_row(*(Text(fmt.safe_text(cells[i])) for i in keep))
