@@ -90,12 +90,6 @@ class _CallEntry:
         self.timing: CallTiming | None = None
         self.view: PricedCall | None = None  # cached frozen view; None after any change
 
-    @property
-    def ttft_ms(self) -> float | None:
-        if self.timing is not None and self.timing.ttft_ms is not None:
-            return self.timing.ttft_ms
-        return self.call.ttft_ms
-
     def priced(self) -> PricedCall:
         if self.view is None:
             call = self.call if self.timing is None else _with_span_timing(self.call, self.timing)
@@ -275,7 +269,7 @@ class Ledger:
             self._key_by_message.setdefault(call.message_id, key)
         if call.request_id:
             self._key_by_request.setdefault(call.request_id, key)
-            timing = self._pending_timings.pop(call.request_id, None)
+            timing = self._pending_timings.pop(call.request_id, None) if self._pending_timings else None
             if timing is not None and self._key_by_request[call.request_id] == key:
                 self._set_timing(self._calls[key], timing)
 
@@ -521,8 +515,14 @@ class Ledger:
         models: Counter[str] = Counter()
         per_agent: dict[str, list[float | None]] = defaultdict(list)
         latest_main: ApiCall | None = None
+        ttfts: list[float] = []
         for entry in entries:
             call = entry.call
+            timing = entry.timing
+            if timing is not None and timing.ttft_ms is not None:
+                ttfts.append(timing.ttft_ms)
+            elif call.ttft_ms is not None:
+                ttfts.append(call.ttft_ms)
             requests += 1
             input_t += call.input_tokens
             output_t += call.output_tokens
@@ -600,7 +600,7 @@ class Ledger:
             files_deleted=session.files_deleted,
             activity=dict(session.activity),  # a private copy; plain so stats pickle
             cache=cache,
-            ttft_ms_median=_median_ttft(entries),
+            ttft_ms_median=statistics.median(ttfts) if ttfts else None,
         )
         return stats
 
@@ -742,11 +742,6 @@ def _better_timing(new: CallTiming, old: CallTiming) -> bool:
 
 def _timing_rank(timing: CallTiming) -> tuple[bool, float, float]:
     return (timing.ttft_ms is not None, timing.timestamp or 0.0, timing.ttft_ms or 0.0)
-
-
-def _median_ttft(entries: Iterable[_CallEntry]) -> float | None:
-    values = [ttft for entry in entries if (ttft := entry.ttft_ms) is not None]
-    return statistics.median(values) if values else None
 
 
 def _sum_known(costs: Sequence[float | None]) -> float | None:
