@@ -209,14 +209,14 @@ def _reported_differs(s: SessionStats) -> bool:
     return own is not None and fmt.money(own) != fmt.money(s.cost_usd)
 
 
-def _reported_caption(sessions: Sequence[SessionStats], most: int = 4) -> str | None:
+def _reported_caption(sessions: Sequence[SessionStats], most: int = 2) -> str | None:
     """A line under the table for the costs marked ``*``, so the table never gets wider."""
     differing = [s for s in sessions if _reported_differs(s)]
     if not differing:
         return None
     shown = ", ".join(f"{s.id[:8]} {fmt.money(s.reported_cost_usd)}" for s in differing[:most])
-    more = f" and {len(differing) - most} more" if len(differing) > most else ""
-    return f"* Claude Code's own cost: {shown}{more} (reported_cost_usd in --json)"
+    more = f", +{len(differing) - most} more" if len(differing) > most else ""
+    return f"* Claude Code's own cost: {shown}{more}"
 
 
 _COLUMNS = (

@@ -15,6 +15,7 @@ import orjson
 import pytest
 from helpers import REAL_CC, SAMPLES, assistant, write_session
 
+from cctop import format as fmt
 from cctop import once
 from cctop.cli import build_parser
 from cctop.model.cache import make_summarizer
@@ -22,6 +23,7 @@ from cctop.model.ledger import Ledger
 from cctop.model.records import ApiCall, ApiError, Source
 from cctop.prices import packaged_pricebook
 from cctop.report import session_json
+from cctop.runtime import make_runtime
 from cctop.sources.discovery import find_transcripts
 from cctop.sources.otlp import OtlpConfig, OtlpListener
 from cctop.sources.otlp_archive import OtlpArchive, archive_sink
@@ -255,3 +257,48 @@ def test_only_projects_with_telemetry_are_read_again(tmp_path, monkeypatch, caps
     ]
     assert joined == full_ledger(root, store)
     assert joined[OTHER] == plain[OTHER]
+
+
+def test_without_a_usable_store_the_projects_are_read_from_the_files(tmp_path):
+    """The fallback when the store fails mid-read: the transcripts of the projects with
+    telemetry come from disk instead, with the same outcome."""
+    root = resumed_pair(tmp_path)
+    store = tmp_path / "cctop.sqlite3"
+    telemetry_for_resumed(store)
+    args = build_parser().parse_args(
+        ["--once", "--claude-dir", str(root), "--prices", str(tmp_path / "none")]
+    )
+    runtime = make_runtime(args)
+    files = [f for r in runtime.roots for f in find_transcripts(r, print)]
+    plain = Ledger(runtime.pricebook, cache_summarizer=runtime.ledger.cache_summarizer)
+    read_all(files, print, plain.ingest)
+    transcripts = once._Transcripts(runtime, files=files)
+    joined = once._with_telemetry(runtime, store, plain.snapshot(), False, False, transcripts)
+    got = {sid: comparable(session_json(s)) for sid, s in joined.sessions.items()}
+    assert got == full_ledger(root, store)
+
+
+def test_the_caption_names_a_few_differing_costs_and_counts_the_rest(tmp_path):
+    from dataclasses import replace
+
+    from rich.console import Console
+
+    from cctop.report import table
+
+    ledger = Ledger(packaged_pricebook())
+    read_all(find_transcripts(resumed_pair(tmp_path) / "projects", print), print, ledger.ingest)
+    snapshot = ledger.snapshot()
+    base = snapshot.sessions[ORIGINAL]
+    sessions = [
+        replace(base, id=f"{i}" * 8 + base.id[8:], reported_cost_usd=base.cost_usd + i) for i in range(5)
+    ]
+    console = Console(width=80, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    console.print(table(snapshot, sessions, 80))
+    text = console.export_text()
+    assert max(len(row) for row in text.splitlines()) <= 80
+    assert (
+        sum(row.split()[-2].startswith("*") for row in text.splitlines()[2:7] if row.split()) == 4
+    )  # not i=0
+    one, two = (fmt.money(base.cost_usd + i) for i in (1, 2))
+    caption = f"* Claude Code's own cost: 11111111 {one}, 22222222 {two}, +2 more"
+    assert caption in [row.rstrip() for row in text.splitlines()]  # one line, not wrapped
