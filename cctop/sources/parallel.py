@@ -1,11 +1,12 @@
 """Cold reads across cores: parsing is pure CPU work per file, so big reads fan out to
 worker processes.
 
-Three shapes: ``read_many`` ships records back to feed one ledger here;
+Four shapes: ``read_many`` ships records back to feed one ledger here;
 ``sessions_by_project`` gives each worker whole project directories and its own ledger, and
 ships back only finished per-session figures; ``fill_by_project`` does the same and also ships
 each file's records already encoded for the store, so filling an empty store costs this
-process only the writes. Replayed history (resumed and
+process only the writes; ``encode_many`` does that for a live process (the TUI's first start),
+whose threads rule out fork. Replayed history (resumed and
 forked sessions) stays inside its project directory, so deduplication per project is
 deduplication overall, and this process does no per-record work at all.
 """
@@ -265,3 +266,53 @@ def fill_by_project(
     finally:
         _WORKER_CONTEXT.clear()
     return list(sessions.values()), list(warnings)
+
+
+# -- a live process's first fill -----------------------------------------------------------
+
+
+def _encode_batch(files: Sequence[TranscriptFile]) -> tuple[list[WholeFile], list[str]]:
+    warnings: list[str] = []
+    encoded = []
+    for file in files:
+        result = read_file(file, warnings.append)  # no tail: a half-written line waits
+        # The file may have grown since it was listed: its size is at least what was read.
+        size = max(file.size, result.offset)
+        path = str(file.path)
+        encoded.append(
+            WholeFile.of(path, file.device, file.inode, size, file.mtime, result.offset, result.records)
+        )
+    return encoded, warnings
+
+
+def encode_many(
+    files: Sequence[TranscriptFile], stopping: Callable[[], bool]
+) -> Iterator[tuple[list[WholeFile], list[str]]]:
+    """``files`` read from byte 0 and encoded for the store by worker processes, a batch at a
+    time, in the order given. A few batches run ahead of the caller, not all of them: the
+    results wait in this process's memory until the caller has written them.
+
+    Workers come from a fork server (spawn where there is none), never a fork of the calling
+    process: it runs other threads (the UI, file watchers), and a forked child could inherit
+    a lock one of them held."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        # Not the default (__main__): the calling program may be a script without a main guard.
+        context.set_forkserver_preload([__name__])
+    else:
+        context = multiprocessing.get_context("spawn")
+    workers = worker_count()
+    batches = list(_batches(files))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pending = [pool.submit(_encode_batch, batch) for batch in batches[: workers * 2]]
+        queued = len(pending)
+        try:
+            while pending and not stopping():
+                result = pending.pop(0).result()
+                if queued < len(batches):
+                    pending.append(pool.submit(_encode_batch, batches[queued]))
+                    queued += 1
+                yield result
+        finally:
+            for future in pending:
+                future.cancel()

@@ -299,20 +299,31 @@ class Store:
             return True
 
     def commit_whole_files(
-        self, files: Sequence[WholeFile], keys: list[tuple[int, str]] | None = None
-    ) -> None:
+        self,
+        files: Sequence[WholeFile],
+        keys: list[tuple[int, str]] | None = None,
+        only_new: bool = False,
+    ) -> list[WholeFile]:
         """Store many files read from byte 0, in one transaction: each file's records, offset
         and dedupe keys land together or not at all, like ``commit(start=0)`` file by file,
         without a transaction and a codec pass per file in this process. ``keys``: the files'
-        dedupe keys already gathered and sorted (workers do it), else taken from the files."""
+        dedupe keys already gathered and sorted (workers do it), else taken from the files.
+        ``only_new``: leave a file that is stored already (whoever stored it read it later);
+        its keys then come from the files. Returns the files stored."""
+        if only_new and keys is not None:
+            raise ValueError("only_new takes each stored file's own keys")
         if not files:
-            return
+            return []
         db = self._db
+        written: list[WholeFile] = []
         with _write(db):
             chunks = []
             gathered: list[tuple[int, str]] = []
             for f in files:
                 row = db.execute("SELECT id FROM files WHERE path = ?", (f.path,)).fetchone()
+                if row is not None and only_new:
+                    continue
+                written.append(f)
                 if row is None:
                     file_id = db.execute(
                         "INSERT INTO files (path, device, inode, size, offset, mtime, sessions) "
@@ -336,6 +347,7 @@ class Store:
             else:
                 _insert_keys(db, keys, ordered=True)
             _bump(db)
+        return written
 
     def mark_gone(self, paths: Sequence[str]) -> None:
         """The files were deleted: their records stay (history), flagged as gone."""

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cctop.model.records import Record
+from cctop.sources import prefill
 from cctop.sources.discovery import Warn
 from cctop.sources.store import Store, StoredFile
 from cctop.sources.tracker import FileTracker
@@ -57,6 +58,7 @@ class Tailer:
         on_deleted: Callable[[str], None] | None = None,
     ) -> None:
         self._warn = warn
+        self._store = store
         self._tracker = FileTracker(roots, sink, warn, store=store, on_deleted=on_deleted)
         self._roots = self._tracker.roots
         self._lock = threading.Condition()
@@ -64,6 +66,10 @@ class Tailer:
         self._dirty_dirs: dict[str, None] = {}
         self._lost_roots: set[Path] = set()  # watched roots that were deleted or moved away
         self._backfill: list[tuple[str, StoredFile | None]] = []
+        # A first start's history, read by worker processes into the store; each file is
+        # replayed from the store at its turn in the backfill (``_from_store``).
+        self._prefill: prefill.Prefill | None = None
+        self._from_store: dict[str, StoredFile] = {}
         self._backfill_total = 0
         self._backfill_done = 0
         self._started = False
@@ -96,6 +102,8 @@ class Tailer:
         for observer in observers:
             if observer.is_alive():
                 observer.join(timeout)
+        if self._prefill is not None:
+            self._prefill.stop(timeout)
         if self._worker is not None:
             self._worker.join(timeout)
 
@@ -201,7 +209,8 @@ class Tailer:
                 self._lock.notify_all()
 
     def _startup(self) -> None:
-        plan = self._tracker.plan(self._tracker.scan())
+        files = self._tracker.scan()
+        plan = self._tracker.plan(files)
         # Sessions written in the last minutes are read before the watches go up: setting
         # up inotify over a big tree competes for the GIL and would keep them off screen.
         now = time.time()
@@ -217,11 +226,28 @@ class Tailer:
             # Not a slice: a gone file (history) can sit between recent ones in mtime order.
             rest = [entry for entry in plan if entry[0] not in live_paths]
             self._backfill = rest[::-1]  # popped from the end: newest first
+            self._start_prefill(files, rest)
             self._backfill_total = len(plan)
             self._backfill_done = len(live)
             self._planned = True
             self._busy = False
             self._lock.notify_all()
+
+    def _start_prefill(self, files, rest: list[tuple[str, StoredFile | None]]) -> None:
+        """Files the store has never seen, if there are enough of them, go to worker processes."""
+        if self._store is None:
+            return
+        by_path = {str(f.path): f for f in files}
+        unseen = [by_path[path] for path, stored in rest if stored is None and path in by_path]
+        if prefill.worth_it(unseen):
+            self._prefill = prefill.Prefill(self._store.path, unseen, self._warn, self._lock)
+            self._prefill.start()
+
+    def _backfill_ready(self) -> bool:
+        """(Lock held.) The next backfill file can be read now: the workers are not on it."""
+        if not self._backfill:
+            return False
+        return self._prefill is None or not self._prefill.pending(self._backfill[-1][0])
 
     @staticmethod
     def _recent(path: str, now: float) -> bool:
@@ -235,7 +261,12 @@ class Tailer:
         while True:
             with self._lock:
                 while not (
-                    self._stopping or self._dirty or self._dirty_dirs or self._backfill or self._lost_roots
+                    self._stopping
+                    or self._dirty
+                    or self._dirty_dirs
+                    or self._backfill_ready()
+                    or self._lost_roots
+                    or (self._prefill is not None and self._prefill.has_stored())
                 ):
                     left = next_poll - time.monotonic()
                     if left <= 0:
@@ -246,8 +277,14 @@ class Tailer:
                 lost, self._lost_roots = self._lost_roots, set()
                 dirs, self._dirty_dirs = list(self._dirty_dirs), {}
                 paths, self._dirty = list(self._dirty), {}
-                backfill = self._backfill.pop() if not (paths or dirs) and self._backfill else None
+                prefilled = self._prefill.take_stored() if self._prefill is not None else []
+                backfill = self._backfill.pop() if not (paths or dirs) and self._backfill_ready() else None
                 self._busy = True
+            for stored in prefilled:
+                # A file the tracker read meanwhile (it changed) is followed already.
+                if self._tracker.identity(stored.path) is None:
+                    self._tracker.adopt([stored])
+                    self._from_store[stored.path] = stored
             for root in lost:
                 self._unwatch(root)
             if lost:
@@ -260,7 +297,8 @@ class Tailer:
                 else:
                     self._tracker.update(path)
             if backfill is not None:
-                self._tracker.backfill(*backfill)
+                path, stored = backfill
+                self._tracker.backfill(path, stored or self._from_store.pop(path, None))
             if time.monotonic() >= next_poll:
                 self._periodic()
                 next_poll = time.monotonic() + POLL_INTERVAL_S

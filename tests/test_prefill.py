@@ -1,0 +1,152 @@
+"""A first start with an empty store: history read by worker processes into the store, then
+replayed by the tailer. Real files, real worker processes (a fork server), real threads; the
+figures must equal a fresh parse, and the store must equal what the tailer stores itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import assistant, ledger_for, line
+from test_store import age_files, open_store, sample_tree, stored_state
+from test_tailer import Live, figures
+
+from cctop.sources import parallel
+
+
+@pytest.fixture
+def fan_out(monkeypatch):
+    """Make the samples big enough for workers, in several batches (both read in this process)."""
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "BATCH_BYTES", 64 * 1024)
+    monkeypatch.setattr(parallel, "worker_count", lambda: 2)
+    used: list[int] = []
+    real = parallel.encode_many
+
+    def counted(files, stopping):
+        for batch, warnings in real(files, stopping):
+            used.append(len(batch))
+            yield batch, warnings
+
+    monkeypatch.setattr(parallel, "encode_many", counted)
+    return used
+
+
+def history_tree(tmp_path: Path) -> Path:
+    root = sample_tree(tmp_path)
+    age_files(root, 30 * 86400)  # all history: nothing is read before the watches go up
+    return root
+
+
+def test_a_first_start_fills_the_store_in_workers_with_exact_figures(tmp_path: Path, fan_out) -> None:
+    root = history_tree(tmp_path)
+    live = Live(root, store=open_store(tmp_path / "workers.db"))
+    try:
+        assert len(fan_out) > 1 and sum(fan_out) == len(list(root.rglob("*.jsonl")))
+        assert figures(live.ledger) == figures(ledger_for(root))
+        assert live.warnings == []
+    finally:
+        live.tailer.stop()
+    restart = Live(root, store=open_store(tmp_path / "workers.db"))
+    try:
+        assert figures(restart.ledger) == figures(ledger_for(root))
+        assert restart.tailer.status.bytes_read == 0  # all of it came from the store
+    finally:
+        restart.tailer.stop()
+
+
+def test_the_workers_store_what_the_tailer_would_have_stored(tmp_path: Path, monkeypatch) -> None:
+    root = history_tree(tmp_path)
+    Live(root, store=open_store(tmp_path / "tailer.db")).tailer.stop()
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "worker_count", lambda: 2)
+    Live(root, store=open_store(tmp_path / "workers.db")).tailer.stop()
+    assert stored_state(str(tmp_path / "workers.db"))[0] == stored_state(str(tmp_path / "tailer.db"))[0]
+
+
+def test_lines_appended_while_the_workers_read_are_counted_once(tmp_path: Path, monkeypatch, fan_out) -> None:
+    root = history_tree(tmp_path)
+    targets = sorted(root.rglob("*.jsonl"))
+    real = parallel.encode_many
+
+    def racing(files, stopping):
+        for index, (batch, warnings) in enumerate(real(files, stopping)):
+            # After the workers read them, before they are stored: the files grow.
+            for number, whole in enumerate(batch):
+                path = Path(whole.path)
+                if path in targets and path.stem != "agent-acompact-946d2b":
+                    session = path.stem if not path.stem.startswith("agent-") else path.parent.parent.name
+                    late = f"late{index}_{number}"
+                    with open(path, "ab") as handle:
+                        handle.write(line(assistant(session, f"msg_{late}", f"req_{late}")))
+            yield batch, warnings
+
+    monkeypatch.setattr(parallel, "encode_many", racing)
+    live = Live(root, store=open_store(tmp_path / "s.db"))
+    try:
+        assert live.matches_fresh_parse()
+    finally:
+        live.tailer.stop()
+    restart = Live(root, store=open_store(tmp_path / "s.db"))
+    try:
+        assert figures(restart.ledger) == figures(ledger_for(root))
+    finally:
+        restart.tailer.stop()
+
+
+def test_a_stop_in_the_middle_of_the_workers_loses_nothing(tmp_path: Path, monkeypatch, fan_out) -> None:
+    root = history_tree(tmp_path)
+    real = parallel.encode_many
+    stopped: list[bool] = []
+
+    def first_batch_only(files, stopping):
+        for batch, warnings in real(files, stopping):
+            yield batch, warnings
+            stopped.append(True)
+            return  # as if the tailer stopped here
+
+    monkeypatch.setattr(parallel, "encode_many", first_batch_only)
+    live = Live(root, store=open_store(tmp_path / "s.db"))
+    live.tailer.stop()
+    assert stopped
+    monkeypatch.setattr(parallel, "encode_many", real)
+    restart = Live(root, store=open_store(tmp_path / "s.db"))
+    try:
+        assert figures(restart.ledger) == figures(ledger_for(root))
+    finally:
+        restart.tailer.stop()
+
+
+def test_workers_that_fail_leave_the_reading_to_the_tailer(tmp_path: Path, monkeypatch) -> None:
+    root = history_tree(tmp_path)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "worker_count", lambda: 2)
+
+    def broken(files, stopping):
+        raise OSError(24, "Too many open files")
+        yield  # a generator, as the real one
+
+    monkeypatch.setattr(parallel, "encode_many", broken)
+    live = Live(root, store=open_store(tmp_path / "s.db"))
+    try:
+        assert figures(live.ledger) == figures(ledger_for(root))
+        assert any("worker processes failed" in w and "Too many open files" in w for w in live.warnings)
+    finally:
+        live.tailer.stop()
+
+
+def test_small_histories_and_one_core_stay_in_one_thread(tmp_path: Path, monkeypatch) -> None:
+    root = history_tree(tmp_path)
+    live = Live(root, store=open_store(tmp_path / "s.db"))
+    try:
+        assert live.tailer._prefill is None  # the samples are far below the threshold
+        assert figures(live.ledger) == figures(ledger_for(root))
+    finally:
+        live.tailer.stop()
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "worker_count", lambda: 1)
+    single = Live(root, store=open_store(tmp_path / "single.db"))
+    try:
+        assert single.tailer._prefill is None
+    finally:
+        single.tailer.stop()
