@@ -170,6 +170,9 @@ class Ledger:
         self._calls: dict[str, _CallEntry] = {}
         self._key_by_message: dict[str, str] = {}
         self._key_by_request: dict[str, str] = {}
+        # The same, per session: a request id that another session's call holds too (ids
+        # reused by a proxy or a fake API) still finds this session's own call.
+        self._key_by_session_request: dict[tuple[str, str], str] = {}
         self._tools: dict[str, _ToolEntry] = {}
         self._pending_timings: dict[str, CallTiming] = {}  # request id -> timing, oldest first
         self._sessions: dict[str, _Session] = {}
@@ -262,13 +265,18 @@ class Ledger:
         # The same ids in another session with different input-side usage: not a replay
         # (a replayed line copies its usage) but ids reused by a proxy or a fake API.
         own_key = f"{key}#{call.session_id}"
-        return self._calls.get(own_key), own_key
+        own = self._calls.get(own_key)
+        if own is None and call.request_id:  # e.g. telemetry (no message id) for such a call
+            found = self._key_by_session_request.get((call.session_id, call.request_id))
+            own = self._calls[found] if found is not None else None
+        return own, own_key
 
     def _index(self, call: ApiCall, key: str) -> None:
         if call.message_id:
             self._key_by_message.setdefault(call.message_id, key)
         if call.request_id:
             self._key_by_request.setdefault(call.request_id, key)
+            self._key_by_session_request.setdefault((call.session_id, call.request_id), key)
             timing = self._pending_timings.pop(call.request_id, None) if self._pending_timings else None
             if timing is not None and self._key_by_request[call.request_id] == key:
                 self._set_timing(self._calls[key], timing)
@@ -314,7 +322,9 @@ class Ledger:
             )
             # A transcript line beats telemetry: it has the 5m/1h split and the message id.
             if old.source is Source.OTLP or parent_wins or better:
-                if parent_wins:
+                if parent_wins or old.source is Source.OTLP:
+                    # The first transcript line of a call known from telemetry places it as
+                    # if telemetry had come second: the outcome never depends on the order.
                     self._move(entry, call.session_id)
                 merged = _with_timings(call, old) if old.duration_ms is not None else call
                 entry.call = merged
