@@ -322,6 +322,22 @@ def test_stalled_clients_time_out_without_blocking_others(listener: OtlpListener
     assert "timed out" in (listener.status.last_error or "")
 
 
+def test_clients_that_reset_mid_request_print_nothing(listener: OtlpListener, sink: Sink, capfd) -> None:
+    """socketserver would print a traceback to stderr: under the TUI, onto the screen."""
+    import struct
+
+    port = listener.status.http_port
+    for partial in (b"POST /v1/lo", b"POST /v1/logs HTTP/1.1\r\nContent-Length: 100\r\n\r\nabc"):
+        client = socket.create_connection(("127.0.0.1", port))
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = RST
+        client.sendall(partial)
+        time.sleep(0.05)
+        client.close()
+    time.sleep(0.2)
+    assert_serving(listener, sink)
+    assert capfd.readouterr().err == ""
+
+
 def test_connection_flood_gets_503_and_frees_up(
     listener: OtlpListener, sink: Sink, monkeypatch: pytest.MonkeyPatch
 ) -> None:

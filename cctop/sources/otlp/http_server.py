@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import sys
 import threading
 import time
 import zlib
@@ -78,6 +79,13 @@ class OtlpHttpServer(ThreadingHTTPServer):
             super().shutdown_request(request)
             return
         super().process_request(request, client_address)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """socketserver prints a traceback to stderr here, which would land on the TUI's
+        screen. A client that drops its connection is normal; anything else is counted."""
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, (ConnectionError, TimeoutError)):
+            self.ingest.failed("HTTP", f"{type(exc).__name__}: {exc}")
 
     def shutdown_request(self, request: Any) -> None:
         with self._connections_lock:
