@@ -129,7 +129,7 @@ def _archived(runtime: Runtime, store_path) -> list[list]:
     try:
         archive = OtlpArchive(store_path)
         try:
-            return list(archive.load())
+            return list(archive.load(runtime.warn))
         finally:
             archive.close()
     except sqlite3.Error as exc:

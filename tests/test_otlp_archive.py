@@ -131,3 +131,36 @@ def test_once_shows_telemetry_only_sessions_from_the_store_and_never_twice(tmp_p
     both = once(SAMPLES / "claude-code-2.1.197")
     assert len(both) == 4  # the OTLP session also has a transcript: shown once, from both
     assert both[SESSION]["sources"] == ["otlp", "transcript"]
+
+
+def test_a_damaged_batch_is_skipped_with_a_warning_and_the_rest_still_counts(tmp_path):
+    import sqlite3
+
+    store = tmp_path / "cctop.sqlite3"
+    archive = OtlpArchive(store)
+    listener = OtlpListener(
+        OtlpConfig(http_port=-1, grpc_port=0), archive_sink(lambda r: None, archive, print)
+    )
+    listener.start()
+    try:
+        replay_capture(listener.status.http_port)
+    finally:
+        listener.stop()
+        archive.close()
+    with sqlite3.connect(store) as db:
+        healthy = db.execute("SELECT count(*) FROM otlp_batches").fetchone()[0]
+        for damaged in (b"not json", b"[[999, 1, 2]]", b'[["x"]]'):
+            db.execute("INSERT INTO otlp_batches (received, data) VALUES (0, ?)", (damaged,))
+    warnings: list[str] = []
+    reopened = OtlpArchive(store)
+    assert len(list(reopened.load(warnings.append))) == healthy
+    reopened.close()
+    assert warnings == ["skipped 3 kept telemetry batch(es) that could not be decoded"]
+    empty = tmp_path / "no-transcripts"
+    empty.mkdir()
+    command = [sys.executable, "-m", "cctop", "--once", "--json", "--store", str(store),
+               "--claude-dir", str(empty)]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, check=True, timeout=120)
+    document = orjson.loads(done.stdout)
+    assert [s["id"] for s in document["sessions"]] == [SESSION]
+    assert any("skipped 3 kept telemetry batch(es)" in w for w in document["warnings"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from cctop.model.records import Record
@@ -48,12 +48,21 @@ class OtlpArchive:
                 "INSERT INTO otlp_batches (received, data) VALUES (?, ?)", (time.time(), data)
             )
 
-    def load(self) -> Iterator[list[Record]]:
-        """Every stored batch, oldest first."""
+    def load(self, warn: Callable[[str], None] | None = None) -> Iterator[list[Record]]:
+        """Every stored batch, oldest first. One that no longer decodes (damaged, or written
+        by a newer cctop) is skipped; ``warn`` hears how many."""
         with self._lock:
             rows = self._db.execute("SELECT data FROM otlp_batches ORDER BY id").fetchall()
+        skipped = 0
         for (data,) in rows:
-            yield record_codec.decode(data)
+            try:
+                records = record_codec.decode(data)
+            except (ValueError, TypeError, IndexError, KeyError):  # orjson's errors are ValueErrors
+                skipped += 1
+                continue
+            yield records
+        if skipped and warn is not None:
+            warn(f"skipped {skipped} kept telemetry batch(es) that could not be decoded")
 
     def close(self) -> None:
         with self._lock:

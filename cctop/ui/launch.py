@@ -67,7 +67,7 @@ def _open_archive(store, ledger, stack: contextlib.ExitStack):
 
     try:
         archive = OtlpArchive(store.path)
-        for records in archive.load():
+        for records in archive.load(ledger.warn):
             ledger.ingest(records)
     except sqlite3.Error as exc:
         ledger.warn(f"cannot read the telemetry kept in {store.path} ({exc})")
