@@ -34,6 +34,20 @@ def replay_capture(port: int) -> None:
             connection.close()
 
 
+def archive_capture(store) -> None:
+    """The real capture sent to a listener that keeps it in ``store``'s archive."""
+    archive = OtlpArchive(store)
+    listener = OtlpListener(
+        OtlpConfig(http_port=-1, grpc_port=0), archive_sink(lambda r: None, archive, print)
+    )
+    listener.start()
+    try:
+        replay_capture(listener.status.http_port)
+    finally:
+        listener.stop()
+        archive.close()
+
+
 def figures(ledger: Ledger) -> tuple:
     stats = ledger.snapshot(now=2_000_000_000.0).sessions[SESSION]
     t = stats.tokens
@@ -104,16 +118,7 @@ def test_a_failing_archive_warns_once_and_the_screen_still_gets_the_records(tmp_
 
 def test_once_shows_telemetry_only_sessions_from_the_store_and_never_twice(tmp_path):
     store = tmp_path / "cctop.sqlite3"
-    archive = OtlpArchive(store)
-    listener = OtlpListener(
-        OtlpConfig(http_port=-1, grpc_port=0), archive_sink(lambda r: None, archive, print)
-    )
-    listener.start()
-    try:
-        replay_capture(listener.status.http_port)
-    finally:
-        listener.stop()
-        archive.close()
+    archive_capture(store)
     empty = tmp_path / "no-transcripts"
     empty.mkdir()
 
@@ -137,16 +142,7 @@ def test_a_damaged_batch_is_skipped_with_a_warning_and_the_rest_still_counts(tmp
     import sqlite3
 
     store = tmp_path / "cctop.sqlite3"
-    archive = OtlpArchive(store)
-    listener = OtlpListener(
-        OtlpConfig(http_port=-1, grpc_port=0), archive_sink(lambda r: None, archive, print)
-    )
-    listener.start()
-    try:
-        replay_capture(listener.status.http_port)
-    finally:
-        listener.stop()
-        archive.close()
+    archive_capture(store)
     with sqlite3.connect(store) as db:
         healthy = db.execute("SELECT count(*) FROM otlp_batches").fetchone()[0]
         for damaged in (b"not json", b"[[999, 1, 2]]", b'[["x"]]'):
