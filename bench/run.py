@@ -73,9 +73,9 @@ class ChildFailed(RuntimeError):
 
 
 def _tree_rss_kb(root: int) -> int:
-    """Memory of a process and all its descendants, from /proc (Linux): proportional set size
-    (shared pages split between the processes sharing them, so forked workers are not counted
-    twice), or VmRSS where smaps_rollup cannot be read."""
+    """Memory of all descendants of a process (not the process: the launcher), from /proc
+    (Linux): proportional set size (shared pages split between the processes sharing them, so
+    forked workers are not counted twice), or VmRSS where smaps_rollup cannot be read."""
     parents: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -89,6 +89,8 @@ def _tree_rss_kb(root: int) -> int:
         parents[int(entry)] = int(stat[stat.rindex(b")") + 2 :].split()[1])
     total = 0
     for pid in parents:
+        if pid == root:
+            continue
         walk = pid
         while walk and walk != root:
             walk = parents.get(walk, 0)
@@ -132,26 +134,42 @@ class TreeRssSampler(threading.Thread):
         return self.peak_kb
 
 
+# A process's ru_maxrss starts at its parent's RSS when it was spawned (the address space is
+# shared or copied until exec), and this process grows as it keeps outputs: commands spawned
+# from here would carry that in their figure. A small launcher runs each command instead and
+# reports the command's own wall time, peak RSS and exit code.
+_LAUNCHER = """
+import os, subprocess, sys, time
+started = time.perf_counter()
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+elapsed = time.perf_counter() - started
+with open(sys.argv[1], "w") as report:
+    report.write(f"{elapsed} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)}")
+"""
+
+
 def run_child(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
     """Wall seconds, peak memory (MB: the larger of the whole process tree's sampled PSS sum and
     the largest single process's RSS) and stdout of one run."""
-    with tempfile.TemporaryFile() as out:
-        started = time.perf_counter()
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.PIPE, env=env, cwd=REPO)
+    with tempfile.TemporaryFile() as out, tempfile.NamedTemporaryFile("r") as report:
+        launcher = [sys.executable, "-c", _LAUNCHER, report.name, *command]
+        process = subprocess.Popen(launcher, stdout=out, stderr=subprocess.PIPE, env=env, cwd=REPO)
         sampler = TreeRssSampler(process.pid)
         sampler.start()
         assert process.stderr is not None
         err = process.stderr.read()
-        _, status, usage = os.wait4(process.pid, 0)
-        elapsed = time.perf_counter() - started
+        process.wait()
         tree_kb = sampler.stop()
-        process.returncode = os.waitstatus_to_exitcode(status)
-        code = process.returncode
+        figures = report.read().split()
+        if len(figures) != 3:
+            raise ChildFailed(f"the launcher failed: {err.decode(errors='replace').strip()[-1500:]}")
+        elapsed, max_rss_kb, code = float(figures[0]), int(figures[1]), int(figures[2])
         if code not in (0, 1) or (code == 1 and command[0] != "grep"):
             raise ChildFailed(f"exited {code}: {err.decode(errors='replace').strip()[-1500:]}")
         out.seek(0)
         text = out.read().decode(errors="replace")
-    return elapsed, max(usage.ru_maxrss, tree_kb) / 1024, text
+    return elapsed, max(max_rss_kb, tree_kb) / 1024, text
 
 
 def measure(name: str, command: list[str], repeat: int, env: dict[str, str] | None = None) -> Measure:
