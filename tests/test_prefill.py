@@ -150,3 +150,63 @@ def test_small_histories_and_one_core_stay_in_one_thread(tmp_path: Path, monkeyp
         assert single.tailer._prefill is None
     finally:
         single.tailer.stop()
+
+
+# Run in a fresh process: multiprocessing's helper processes start once per process, and
+# earlier tests would have started them with a real stderr already.
+_UNDER_TEXTUAL = """
+import asyncio, json, sys
+from pathlib import Path
+
+from cctop.sources import parallel
+
+parallel.PARALLEL_MIN_BYTES = 0
+parallel.BATCH_BYTES = 64 * 1024
+parallel.worker_count = lambda: 2
+
+from cctop.model.ledger import Ledger
+from cctop.prices import packaged_pricebook
+from cctop.sources.store import Store
+from cctop.sources.tailer import Tailer
+from cctop.ui.app import CctopApp
+
+
+async def main() -> None:
+    root, db = Path(sys.argv[1]), Path(sys.argv[2])
+    ledger, warnings = Ledger(packaged_pricebook()), []
+    app = CctopApp(ledger, roots=[root])
+    async with app.run_test(size=(120, 30)):
+        assert sys.stderr.fileno() < 0  # Textual's capture, as under the real TUI
+        tailer = Tailer([root], ledger.ingest, warnings.append, store=Store.open(db, warnings.append))
+        tailer.start()
+        idle = await asyncio.get_running_loop().run_in_executor(None, tailer.wait_idle, 60)
+        prefilled = tailer._prefill is not None
+        tailer.stop()
+    t = ledger.snapshot().totals.all_time
+    print(json.dumps({"idle": idle, "prefilled": prefilled, "warnings": warnings,
+                      "figures": [t.requests, t.input_tokens, t.output_tokens, round(t.cost_usd, 9)]}))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
+"""
+
+
+def test_workers_start_under_textual_whose_stderr_has_no_descriptor(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    root = history_tree(tmp_path)
+    script = tmp_path / "under_textual.py"
+    script.write_text(_UNDER_TEXTUAL)
+    done = subprocess.run(
+        [sys.executable, str(script), str(root), str(tmp_path / "s.db")],
+        capture_output=True, timeout=120, cwd=Path(__file__).resolve().parents[1],
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
+    outcome = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    assert outcome["idle"] and outcome["prefilled"]
+    assert outcome["warnings"] == []
+    t = ledger_for(root).snapshot().totals.all_time
+    assert outcome["figures"] == [t.requests, t.input_tokens, t.output_tokens, round(t.cost_usd, 9)]

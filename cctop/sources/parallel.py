@@ -17,6 +17,7 @@ import gc
 import multiprocessing
 import os
 import sqlite3
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import replace
@@ -301,9 +302,11 @@ def encode_many(
         context.set_forkserver_preload([__name__])
     else:
         context = multiprocessing.get_context("spawn")
+    captured = _start_helper_processes(context)
     workers = worker_count()
     batches = list(_batches(files))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    quiet = _silence_stderr if captured else None
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=quiet) as pool:
         pending = [pool.submit(_encode_batch, batch) for batch in batches[: workers * 2]]
         queued = len(pending)
         try:
@@ -316,3 +319,43 @@ def encode_many(
         finally:
             for future in pending:
                 future.cancel()
+
+
+def _stderr_fd() -> int | None:
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+    return fd if fd >= 0 else None
+
+
+def _start_helper_processes(context) -> bool:
+    """Start multiprocessing's resource tracker (and fork server) with a stderr they can use.
+
+    The tracker hands ``sys.stderr``'s descriptor on to the process it starts, and a UI that
+    captures stderr (Textual's capture says -1) makes that start fail. Then they get /dev/null,
+    and the caller should silence its workers too: under a TUI their stderr is the screen.
+    Returns whether stderr was captured."""
+    if _stderr_fd() is not None:
+        return False
+    from multiprocessing import resource_tracker
+
+    captured = sys.stderr
+    with open(os.devnull, "w") as devnull:
+        sys.stderr = devnull
+        try:
+            resource_tracker.ensure_running()
+            if context.get_start_method() == "forkserver":
+                from multiprocessing import forkserver
+
+                forkserver.ensure_running()
+        finally:
+            sys.stderr = captured
+    return True
+
+
+def _silence_stderr() -> None:
+    """A worker's initializer: nothing it might print can reach a TUI's screen."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    os.close(null)
