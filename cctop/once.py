@@ -47,7 +47,7 @@ def run_once(args: argparse.Namespace) -> int:
     if not files and not snapshot.sessions:  # the store may still hold history
         err.print(Text(missing_roots_message(runtime.roots)), soft_wrap=True)
         return 0
-    out.print(report.table(snapshot, sessions, out.width))
+    out.print(report.table(snapshot, sessions, out.width), soft_wrap=True)
     for warning in snapshot.warnings:
         err.print(Text(f"warning: {fmt.safe_text(warning)}"), style="yellow", soft_wrap=True)
     return 0

@@ -8,6 +8,7 @@ from typing import Any
 
 from cctop import format as fmt
 from cctop.model.snapshot import SessionStats, Snapshot, TokenTotals
+from cctop.text_table import Column, render, widths
 
 JSON_SCHEMA_VERSION = 1
 
@@ -147,27 +148,17 @@ def document(snapshot: Snapshot, sessions: Sequence[SessionStats]) -> dict[str, 
     }
 
 
-def table(snapshot: Snapshot, sessions: Sequence[SessionStats], width: int = 200):  # -> rich Table
-    """The Rich table of ``--once``. Every cell is a Text: nothing from a log is markup.
-    On a narrow terminal the title, then the model, columns are left out."""
-    from rich.table import Table
+def table(snapshot: Snapshot, sessions: Sequence[SessionStats], width: int = 200):  # -> rich Text
+    """The table of ``--once`` as one Rich Text (header and totals bold): plain fixed-width
+    lines, nothing from a log is markup. On a narrow terminal the title, then the model,
+    columns are left out, and the title column gives way before anything else."""
     from rich.text import Text
 
     now = snapshot.generated_at
-    grid = Table(title=f"cctop: {len(sessions)} session(s)", title_justify="left", pad_edge=False, box=None)
-    # (header, minimum width, numeric): numbers never shrink, the title gives way first.
     dropped = {"title", "model"} if width < 90 else {"title"} if width < 110 else set()
-    keep = [i for i, column in enumerate(_COLUMNS) if column[0] not in dropped]
-    for header, min_width, numeric in (_COLUMNS[i] for i in keep):
-        grid.add_column(
-            header,
-            justify="right" if numeric else "left",
-            no_wrap=True,
-            overflow="ellipsis",
-            min_width=min_width,
-            max_width=None if numeric or header == "title" else 18,
-            ratio=1 if header == "title" else None,
-        )
+    keep = [i for i, column in enumerate(_COLUMNS) if column.header not in dropped]
+    columns = [_COLUMNS[i] for i in keep]
+    rows = []
     for s in sessions:
         t = s.tokens
         output = fmt.tokens(t.output_tokens) + ("+" if s.output_is_lower_bound else "")
@@ -186,21 +177,25 @@ def table(snapshot: Snapshot, sessions: Sequence[SessionStats], width: int = 200
             ("*" if _reported_differs(s) else "") + fmt.money(s.cost_usd, partial=t.cost_usd),
             tools,
         )
-        grid.add_row(*(Text(fmt.safe_text(cells[i])) for i in keep))
+        rows.append([fmt.safe_text(cells[i]) for i in keep])
     totals = totals_json(sessions)
     cost_text = fmt.money(totals["cost_usd"], partial=totals["cost_usd_priced"])
-    grid.add_section()
     total_cells = (
         "total", "", "", "", str(totals["requests"]), fmt.tokens(totals["input_tokens"]),
         fmt.tokens(totals["output_tokens"]), fmt.tokens(totals["cache_read_tokens"]),
         fmt.tokens(totals["cache_creation_tokens"]), fmt.percent(totals["cache_hit_rate"]), cost_text,
         str(totals["tool_calls"]),
     )  # fmt: skip
-    grid.add_row(*(Text(total_cells[i], style="bold") for i in keep))
+    rows.append([total_cells[i] for i in keep])
+    header, *body, total = render(columns, rows, widths(columns, rows, width))
+    text = Text(f"cctop: {len(sessions)} session(s)\n")
+    text.append(header + "\n", style="bold")
+    text.append("".join(line + "\n" for line in body))
+    text.append(total, style="bold")
     caption = _reported_caption(sessions)
     if caption:
-        grid.caption, grid.caption_justify = Text(caption), "left"
-    return grid
+        text.append("\n" + caption)
+    return text
 
 
 def _reported_differs(s: SessionStats) -> bool:
@@ -219,19 +214,20 @@ def _reported_caption(sessions: Sequence[SessionStats], most: int = 2) -> str | 
     return f"* Claude Code's own cost: {shown}{more}"
 
 
+# Numbers never shrink; the title gives way first, project and model are capped.
 _COLUMNS = (
-    ("last", 4, True),
-    ("project", 7, False),
-    ("title", 8, False),
-    ("model", 6, False),
-    ("req", 3, True),
-    ("input", 5, True),
-    ("output", 6, True),
-    ("cache r", 6, True),
-    ("cache w", 6, True),
-    ("hit", 4, True),
-    ("cost", 6, True),
-    ("tools", 5, True),
+    Column("last", 4, numeric=True),
+    Column("project", 7, max_width=18),
+    Column("title", 8, flexible=True),
+    Column("model", 6, max_width=18),
+    Column("req", 3, numeric=True),
+    Column("input", 5, numeric=True),
+    Column("output", 6, numeric=True),
+    Column("cache r", 6, numeric=True),
+    Column("cache w", 6, numeric=True),
+    Column("hit", 4, numeric=True),
+    Column("cost", 6, numeric=True),
+    Column("tools", 5, numeric=True),
 )
 
 

@@ -1,0 +1,50 @@
+"""The fixed-width table --once prints: alignment in terminal cells, and who gives way."""
+
+from __future__ import annotations
+
+from rich.cells import cell_len
+
+from cctop.text_table import Column, render, widths
+
+COLUMNS = (
+    Column("project", 7, max_width=12),
+    Column("title", 8, flexible=True),
+    Column("cost", 6, numeric=True),
+)
+ROWS = [
+    ["cctop", "make the table fast", "$0.42"],
+    ["日本語のプロジェクト", "絵文字 🎉 のタイトル", "$12.00"],
+    ["a-very-long-project-name", "x", "$1,234.56"],
+]
+
+
+def test_columns_line_up_in_terminal_cells_with_wide_characters() -> None:
+    lines = render(COLUMNS, ROWS, widths(COLUMNS, ROWS, 200))
+    costs = [line.rstrip() for line in lines]
+    assert len({cell_len(line) for line in costs}) == 1  # every line ends where the cost column does
+    assert lines[0].split() == ["project", "title", "cost"]
+    assert lines[1].endswith("    $0.42") and lines[3].endswith("$1,234.56")
+    assert lines[3].startswith("a-very-long…")  # capped at 12 cells, with an ellipsis
+    assert cell_len(lines[2].split(" ")[0]) <= 12
+
+
+def test_the_flexible_column_gives_way_first_and_numbers_never() -> None:
+    wide = widths(COLUMNS, ROWS, 200)
+    narrow = widths(COLUMNS, ROWS, 34)
+    assert narrow[2] == wide[2] == len("$1,234.56")
+    assert narrow[0] == wide[0] and narrow[1] < wide[1]  # only the title gave way
+    assert sum(narrow) + 2 == 34
+    narrower = widths(COLUMNS, ROWS, 30)
+    assert narrower[1] == 8 and narrower[0] < wide[0]  # then the project
+    tiny = widths(COLUMNS, ROWS, 10)
+    assert tiny == [7, 8, 9]  # text down to its minimum; the numbers stay whole
+    for line in render(COLUMNS, ROWS, tiny)[1:]:
+        assert line.endswith(("$0.42", "$12.00", "$1,234.56"))
+
+
+def test_a_cut_wide_character_never_leaves_half_a_cell() -> None:
+    rows = [["ab", "日本語日本語日本語", "$1"]]
+    sizes = [7, 9, 6]
+    line = render(COLUMNS, rows, sizes)[1]
+    assert cell_len(line) == 7 + 1 + 9 + 1 + 6
+    assert line.split() == ["ab", "日本語日…", "$1"]  # 4 wide characters and the ellipsis: 9 cells
