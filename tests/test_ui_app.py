@@ -516,3 +516,20 @@ async def test_session_screen_follows_new_requests_live(sample):
         await demo.settle(app, pilot)
         assert requests.row_count == 6
         assert requests.get_row_at(5)[4].plain == "5.0k"
+
+
+async def test_a_redraw_before_a_pushed_screen_mounts_waits_for_it(sample):
+    """A clock tick can land between push_screen and the screen's mount (seen on Python 3.13)."""
+    app = make_app(sample)
+    async with app.run_test(size=SIZE) as pilot:
+        await demo.settle(app, pilot)
+        app.open_session(NEWEST)
+        await demo.settle(app, pilot)
+        await pilot.press("escape")
+        await demo.settle(app, pilot)
+        assert app.detail is not None and app.detail.stats.id == NEWEST  # its detail is at hand
+        app.open_session(NEWEST)
+        app.redraw()  # before the new screen has any widget
+        await demo.settle(app, pilot)
+        assert isinstance(app.screen, SessionScreen) and app.screen.ready
+        assert app.screen.query_one("#requests").row_count == 5

@@ -179,7 +179,8 @@ class CctopApp(App):
         """Hand the latest data to the visible screen (it diffs; unchanged cells cost nothing)."""
         screen = self.screen
         show = getattr(screen, "show", None)
-        if show is None:
+        # A screen just pushed has no widgets until it mounts (its on_mount asks again).
+        if show is None or not getattr(screen, "ready", False):
             return
         detail = self.detail
         if isinstance(screen, SessionScreen) and (detail is None or detail.stats.id != screen.session_id):

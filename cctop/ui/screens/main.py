@@ -49,7 +49,10 @@ class MainScreen(Screen):
         yield Static(id="empty")
         yield Footer()
 
+    ready = False  # composed and mounted: show() may query its widgets
+
     def on_mount(self) -> None:
+        self.ready = True
         self.query_one("#filter", Input).display = False
         self.query_one("#empty", Static).display = False
         self.table.focus()

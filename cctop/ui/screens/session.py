@@ -85,6 +85,7 @@ class SessionScreen(Screen):
     def __init__(self, session_id: str) -> None:
         super().__init__()
         self.session_id = session_id
+        self.ready = False  # composed and mounted: show() may query its widgets
         self._requests: list[tuple[Cell, ...]] = []
         self._row_marks: list[str] = []  # the break mark each formatted row was made with
         self._marks: list[str] = []
@@ -114,6 +115,7 @@ class SessionScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.ready = True
         self.query_one("#requests", DataTable).focus()
         self.app.redraw()
 
