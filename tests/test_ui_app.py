@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -533,3 +534,34 @@ async def test_a_redraw_before_a_pushed_screen_mounts_waits_for_it(sample):
         await demo.settle(app, pilot)
         assert isinstance(app.screen, SessionScreen) and app.screen.ready
         assert app.screen.query_one("#requests").row_count == 5
+
+
+async def test_a_snapshot_finished_during_shutdown_is_dropped(sample):
+    """A worker's snapshot can arrive after the screens are gone; it must not crash the exit."""
+    import threading
+
+    app = make_app(sample)
+    real_snapshot = app.ledger.snapshot
+    started, release = threading.Event(), threading.Event()
+
+    def slow_snapshot(now=None):
+        started.set()
+        release.wait(5)
+        return real_snapshot(now)
+
+    async with app.run_test(size=SIZE) as pilot:
+        await demo.settle(app, pilot)
+        app.ledger.snapshot = slow_snapshot  # type: ignore[method-assign]
+        app._pending = False
+        app.request_snapshot()
+        for _ in range(100):  # the worker thread starts from the event loop
+            if started.is_set():
+                break
+            await pilot.pause(0.05)
+        assert started.is_set()
+        stack = app._screen_stacks[app._current_mode]
+        screens, stack[:] = list(stack), []  # what shutting down does to the stack
+        release.set()
+        await asyncio.sleep(0.3)  # the snapshot arrives now, with no screen to show it
+        stack[:] = screens
+        assert app._exception is None

@@ -138,7 +138,8 @@ class CctopApp(App):
             return
         self._pending = True
         now = self.clock()
-        detail_id = self.screen.session_id if isinstance(self.screen, SessionScreen) else None
+        screen = self._visible_screen()
+        detail_id = screen.session_id if isinstance(screen, SessionScreen) else None
         self.run_worker(
             lambda: self._compute(now, detail_id),
             thread=True,
@@ -167,8 +168,13 @@ class CctopApp(App):
         self.detail = message.detail
         self.analysis = message.analysis
         self.frames += 1
+        if self._visible_screen() is None:
+            return  # shutting down: a snapshot taken meanwhile has no one to show it
         self._maybe_open_requested()
         self.redraw(message.now)
+
+    def _visible_screen(self) -> Screen | None:
+        return self.screen if self.screen_stack else None
 
     def on_snapshot_failed(self, message: SnapshotFailed) -> None:
         self._pending = False
@@ -177,7 +183,9 @@ class CctopApp(App):
 
     def redraw(self, now: float | None = None) -> None:
         """Hand the latest data to the visible screen (it diffs; unchanged cells cost nothing)."""
-        screen = self.screen
+        screen = self._visible_screen()
+        if screen is None:
+            return
         show = getattr(screen, "show", None)
         # A screen just pushed has no widgets until it mounts (its on_mount asks again).
         if show is None or not getattr(screen, "ready", False):
