@@ -210,3 +210,23 @@ def test_workers_start_under_textual_whose_stderr_has_no_descriptor(tmp_path: Pa
     assert outcome["warnings"] == []
     t = ledger_for(root).snapshot().totals.all_time
     assert outcome["figures"] == [t.requests, t.input_tokens, t.output_tokens, round(t.cost_usd, 9)]
+
+
+def test_a_file_deleted_before_the_workers_read_it_is_just_gone(tmp_path: Path, monkeypatch, fan_out) -> None:
+    root = history_tree(tmp_path)
+    real = parallel.encode_many
+    gone: list[Path] = []
+
+    def deleting(files, stopping):
+        gone.append(Path(files[-1].path))
+        gone[0].unlink()  # listed by the tailer, deleted before any worker opens it
+        yield from real(files, stopping)
+
+    monkeypatch.setattr(parallel, "encode_many", deleting)
+    live = Live(root, store=open_store(tmp_path / "s.db"))
+    try:
+        assert gone and not gone[0].exists()
+        assert live.warnings == []
+        assert figures(live.ledger) == figures(ledger_for(root))
+    finally:
+        live.tailer.stop()

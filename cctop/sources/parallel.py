@@ -276,7 +276,11 @@ def _encode_batch(files: Sequence[TranscriptFile]) -> tuple[list[WholeFile], lis
     warnings: list[str] = []
     encoded = []
     for file in files:
-        result = read_file(file, warnings.append)  # no tail: a half-written line waits
+        said: list[str] = []
+        result = read_file(file, said.append)  # no tail: a half-written line waits
+        if said and not os.path.exists(file.path):
+            continue  # deleted since it was listed: the tailer finds it gone, as any file
+        warnings.extend(said)
         # The file may have grown since it was listed: its size is at least what was read.
         size = max(file.size, result.offset)
         path = str(file.path)
