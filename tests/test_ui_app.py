@@ -203,6 +203,26 @@ async def test_pause_freezes_the_table_but_not_the_header(sample):
         assert cell(table, NEWEST, "output") == "90.3k+"  # not final: a lower bound
 
 
+async def test_pause_freezes_the_session_screen_tables_too(sample):
+    projects, ledger, now = sample
+    app = make_app(sample, open_session=NEWEST)
+    async with app.run_test(size=SIZE) as pilot:
+        await demo.settle(app, pilot)
+        await demo.settle(app, pilot)
+        requests = app.screen.query_one("#requests")
+        assert requests.row_count == 5
+        await pilot.press("space")
+        ledger.ingest([ApiCall(NEWEST, None, "claude-opus-4-8", "msg_q", "req_q", now, 7, 11, 35_000, 10)])
+        await demo.settle(app, pilot)
+        assert requests.row_count == 5  # frozen
+        assert "PAUSED" in str(app.screen.query_one("#summary").render())
+        assert "6 requests" in str(app.screen.query_one("#summary").render())  # the summary still moves
+        await pilot.press("space")
+        await demo.settle(app, pilot)
+        assert requests.row_count == 6
+        assert "PAUSED" not in str(app.screen.query_one("#summary").render())
+
+
 async def test_nothing_changed_means_no_table_work_and_a_change_repaints_one_row(sample):
     app = make_app(sample, refresh=0.5)
     async with app.run_test(size=SIZE) as pilot:

@@ -293,7 +293,7 @@ class CctopApp(App):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Pause / resume", "Freeze the sessions table (space)", self.action_toggle_pause)
+        yield SystemCommand("Pause / resume", "Freeze the tables (space)", self.action_toggle_pause)
         yield SystemCommand("Refresh faster", "Shorter refresh interval (+)", self.action_faster)
         yield SystemCommand("Refresh slower", "Longer refresh interval (-)", self.action_slower)
         yield SystemCommand("Help", "Keys and what the columns mean (?)", self.action_help)

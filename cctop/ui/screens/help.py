@@ -21,7 +21,7 @@ KEYS = (
     ("r", "reverse the order"),
     ("t", "subagents as a tree under their session"),
     ("h", "history too, or only today's sessions"),
-    ("space", "pause the table (the header keeps ticking)"),
+    ("space", "pause the tables (header and summary keep ticking)"),
     ("+ -", "refresh faster / slower"),
     ("Ctrl+P", "command palette: every action, and jump to a session by name"),
     ("? F1", "this help; q quits"),

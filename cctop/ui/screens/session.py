@@ -159,12 +159,15 @@ class SessionScreen(Screen):
         stats = detail.stats
         summary = self.query_one("#summary", Static)
         text = summary_text(stats, now, style)
+        paused = self.app.paused
+        if paused:
+            text.append("\nPAUSED: tables frozen, the summary still ticks (space resumes)", style("warn"))
         summary.update(text)
         lines = len(text.plain.splitlines())
         if summary.styles.height is None or summary.styles.height.value != lines:
-            summary.styles.height = lines  # a fifth line only when a session has TTFTs
-        if detail is self._detail:
-            return  # a clock tick: only the summary's relative times move
+            summary.styles.height = lines  # one more line with TTFTs, or while paused
+        if detail is self._detail or paused:
+            return  # a clock tick (only the summary's relative times move), or paused
         self._detail = detail
         analysis = self.app.analysis
         if analysis is not None and len(analysis) == len(detail.calls):
