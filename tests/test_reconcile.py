@@ -37,7 +37,8 @@ def capture_records() -> list:
 def per_session(ledger: Ledger) -> dict:
     return {
         s.id: (s.tokens.requests, s.tokens.input_tokens, s.tokens.output_tokens, s.tokens.cache_read_tokens,
-               s.tokens.cache_creation_tokens, round(s.cost_usd or 0, 9), s.reported_cost_usd is not None)
+               s.tokens.cache_creation_tokens, round(s.cost_usd or 0, 9), s.reported_cost_usd is not None,
+               s.ttft_ms_median)
         for s in ledger.snapshot(now=2_000_000_000.0).sessions.values()
     }  # fmt: skip
 
@@ -69,6 +70,9 @@ def test_every_order_of_transcripts_and_telemetry_gives_the_same_sessions(batche
         transcripts_only.ingest(records)
     alone = per_session(transcripts_only)[TRACED]
     assert sessions[TRACED][:6] == alone[:6] and sessions[TRACED][6] is True
+    # The capture's trace spans time the traced session's calls, never another's.
+    assert sessions[TRACED][7] is not None
+    assert all(figures[7] is None for sid, figures in sessions.items() if sid != TRACED)
 
 
 def test_a_replayed_call_known_from_telemetry_has_one_owner_in_every_order() -> None:

@@ -276,15 +276,23 @@ class Ledger:
             self._key_by_message.setdefault(call.message_id, key)
         if call.request_id:
             self._key_by_request.setdefault(call.request_id, key)
-            self._key_by_session_request.setdefault((call.session_id, call.request_id), key)
-            timing = self._pending_timings.pop(call.request_id, None) if self._pending_timings else None
-            if timing is not None and self._key_by_request[call.request_id] == key:
-                self._set_timing(self._calls[key], timing)
+            self._seen_in_session(call, key)
+
+    def _seen_in_session(self, call: ApiCall, key: str) -> None:
+        """Every sighting's (session, request id) finds its entry, whichever session owns it
+        now; a span of that session waiting for it lands."""
+        assert call.request_id is not None
+        self._key_by_session_request.setdefault((call.session_id, call.request_id), key)
+        timing = self._pending_timings.get(call.request_id) if self._pending_timings else None
+        if timing is not None and timing.session_id == call.session_id:
+            del self._pending_timings[call.request_id]
+            self._set_timing(self._calls[key], timing)
 
     def _on_timing(self, timing: CallTiming) -> None:
-        """A span's timings: onto the call with its request id (matched across sessions, as
-        api_request is), or kept until that call arrives. Never creates a call."""
-        key = self._key_by_request.get(timing.request_id)
+        """A span's timings: onto the call its session saw with that request id (request ids
+        alone can repeat across sessions), or kept until that call arrives. Never creates a
+        call."""
+        key = self._key_by_session_request.get((timing.session_id, timing.request_id))
         if key is not None:
             self._set_timing(self._calls[key], timing)
             return
@@ -336,6 +344,8 @@ class Ledger:
                 # Replayed history seen from two sessions: one owner whatever the reading
                 # order (the smaller id), so every run attributes it the same way.
                 self._move(entry, call.session_id)
+        if call.request_id:
+            self._seen_in_session(call, entry.key)
         session = self._session(entry.session_id)
         session.sources.add(call.source)
         session.touch(call.timestamp)
