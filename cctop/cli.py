@@ -70,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     once.add_argument("--once", action="store_true", help="print the sessions and totals, then exit")
     once.add_argument("--json", action="store_true", help="with --once: one JSON document (see README)")
     once.add_argument(
+        "--requests",
+        action="store_true",
+        help="with --once: one row per API call, oldest first (CSV; JSON Lines with --json)",
+    )
+    once.add_argument(
         "--since",
         type=parse_since,
         metavar="WHEN",
@@ -133,6 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.json and not args.once:
         build_parser().error("--json goes with --once")
+    if args.requests and not args.once:
+        build_parser().error("--requests goes with --once: cctop --once --requests")
     if args.once:
         from cctop.once import run_once
 

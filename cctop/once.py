@@ -18,6 +18,10 @@ from cctop.runtime import Runtime, make_runtime, missing_roots_message, open_sto
 
 
 def run_once(args: argparse.Namespace) -> int:
+    if getattr(args, "requests", False):
+        from cctop.requests_export import run_requests
+
+        return run_requests(args)
     runtime = make_runtime(args)
     store = open_store(args, runtime.warn)
     try:

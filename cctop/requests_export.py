@@ -1,0 +1,273 @@
+"""``cctop --once --requests``: one row per deduplicated API call, for reconciling with billing.
+
+CSV (RFC 4180, header row) by default, JSON Lines with ``--json``, oldest call first. Every
+figure is the ledger's own (its dedupe, attribution and price): this module only fills a
+ledger with every call record, picks the calls and writes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import re
+import sys
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import orjson
+
+from cctop import format as fmt
+from cctop.model.ledger import Ledger
+from cctop.model.records import Source
+from cctop.model.snapshot import PricedCall, SessionStats
+from cctop.report import SessionFilter
+from cctop.runtime import Runtime, make_runtime, missing_roots_message, open_store
+
+COLUMNS = (
+    "timestamp",
+    "session_id",
+    "project",
+    "agent",
+    "model",
+    "message_id",
+    "request_id",
+    "input_tokens",
+    "output_tokens",
+    "output_is_lower_bound",
+    "cache_read_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+    "web_search_requests",
+    "cost_usd",
+    "reported_cost_usd",
+    "sources",
+)
+
+# Text that comes from logs; the CSV shows its control characters as visible escapes.
+_FROM_LOGS = frozenset({"session_id", "project", "agent", "model", "message_id", "request_id"})
+
+# What orjson leaves raw but a terminal may act on: DEL, C1 controls (UTF-8 encoded) and the
+# bidi / zero-width characters fmt.safe_text also neutralises. Escaped as \uXXXX (still JSON).
+_JSON_UNSAFE = re.compile(rb"\x7f|\xc2[\x80-\x9f]|\xe2\x80[\x8b-\x8f\xaa-\xae]|\xe2\x81[\xa6-\xa9]")
+
+
+def run_requests(args: argparse.Namespace) -> int:
+    runtime = make_runtime(args)
+    ledger, files = _fill(runtime, args)
+    session_filter = SessionFilter(project=args.project, session=args.session)
+    rows = (_row(stats, priced) for stats, priced in _calls(ledger, session_filter, args.since))
+    try:
+        if args.json:
+            _write_jsonl(rows, sys.stdout.buffer)
+        else:
+            _write_csv(rows, sys.stdout.buffer)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head`: the reader has what it wanted
+        _silence_stdout()
+        return 0
+    warnings = dict.fromkeys([*runtime.ledger.snapshot().warnings, *ledger.snapshot().warnings])
+    if not files and not ledger.session_ids():
+        warnings[missing_roots_message(runtime.roots)] = None
+    for warning in warnings:
+        print(f"warning: {fmt.safe_text(warning)}", file=sys.stderr)
+    return 0
+
+
+# -- filling a ledger with every call -----------------------------------------------------
+
+
+def _fill(runtime: Runtime, args: argparse.Namespace) -> tuple[Ledger, int]:
+    """A ledger holding every call record (not the saved per-session aggregates), through the
+    store when there is one, plus the telemetry the store kept. Returns (ledger, transcripts)."""
+    # Its own ledger: without the cache summarizer, which rows never need.
+    ledger = Ledger(runtime.pricebook)
+    store = open_store(args, ledger.warn)
+    if store is None:
+        return ledger, _read_files(runtime, ledger)
+    import sqlite3
+
+    try:
+        count = _from_store(runtime, ledger, store)
+        _join_telemetry(ledger, store.path)
+        return ledger, count
+    except sqlite3.DatabaseError as exc:  # damaged past what opening it could tell
+        print(
+            f"cctop: the store {store.path} failed ({exc}); reading the transcripts instead. "
+            "Run 'cctop --once --rebuild' to rebuild it.",
+            file=sys.stderr,
+        )
+        ledger = Ledger(runtime.pricebook)  # a clean one: the failed run may have filled some
+        return ledger, _read_files(runtime, ledger)
+    finally:
+        store.close()
+
+
+def _read_files(runtime: Runtime, ledger: Ledger) -> int:
+    """Every transcript parsed in this process, newest first (as --once reads them)."""
+    from cctop.sources.discovery import find_transcripts
+    from cctop.sources.reader import read_all
+
+    files = [f for root in runtime.roots for f in find_transcripts(root, ledger.warn)]
+    read_all(files, ledger.warn, ledger.ingest)
+    return len(files)
+
+
+def _from_store(runtime: Runtime, ledger: Ledger, store) -> int:
+    """The stored records of every file under the roots (deleted ones too: history), then
+    what the files gained since; files the store does not hold yet are read whole and stored,
+    as a rebuild does. Leaves the saved aggregates alone: they are --once's."""
+    from cctop.sources import parallel
+    from cctop.sources.discovery import find_transcripts
+    from cctop.sources.tracker import FileTracker
+
+    files = [f for root in runtime.roots for f in find_transcripts(root, ledger.warn)]
+    tracker = FileTracker(
+        list(runtime.roots), ledger.ingest, ledger.warn, store, ledger.mark_files_deleted, include_tail=True
+    )
+    tracker.load_store(present={str(f.path) for f in files})
+    fresh = [f for f in files if tracker.needs_full_read(f)]
+
+    def commit(file, result) -> None:
+        store.commit(
+            str(file.path), file.device, file.inode, file.size, file.mtime, 0, result.offset, result.records
+        )
+
+    parallel.read_many(fresh, ledger.warn, ledger.ingest, on_file=commit)
+    fresh_paths = {f.path for f in fresh}
+    for file in sorted(files, key=lambda f: f.mtime, reverse=True):
+        if file.path not in fresh_paths:
+            tracker.update(str(file.path), file.role)
+    return len(files)
+
+
+def _join_telemetry(ledger: Ledger, store_path) -> None:
+    """The telemetry a live ``cctop --otlp`` kept, after the transcripts (as --once joins it)."""
+    import sqlite3
+
+    from cctop.sources.otlp_archive import OtlpArchive
+
+    try:
+        archive = OtlpArchive(store_path)
+        try:
+            for records in archive.load(ledger.warn):
+                ledger.ingest(records)
+        finally:
+            archive.close()
+    except sqlite3.Error as exc:
+        ledger.warn(f"cannot read the telemetry kept in {store_path} ({exc})")
+
+
+# -- rows ---------------------------------------------------------------------------------
+
+
+def _calls(
+    ledger: Ledger, session_filter: SessionFilter, since: float | None
+) -> list[tuple[SessionStats, PricedCall]]:
+    """The selected sessions' calls, oldest first (calls without a time last); ``since`` keeps
+    calls made at or after it. A call belongs to the session the ledger counts it in."""
+    snapshot = ledger.snapshot()
+    chosen: list[tuple[SessionStats, PricedCall]] = []
+    for stats in snapshot.sessions.values():
+        if not session_filter.accepts(stats):
+            continue
+        detail = ledger.session_detail(stats.id, snapshot.generated_at)
+        for priced in detail.calls if detail is not None else ():
+            ts = priced.call.timestamp
+            if since is None or (ts is not None and ts >= since):
+                chosen.append((stats, priced))
+    chosen.sort(key=_order)
+    return chosen
+
+
+def _order(item: tuple[SessionStats, PricedCall]) -> tuple:
+    stats, priced = item
+    call = priced.call
+    ts = call.timestamp
+    # Ties broken by ids, so every reading order (store or not) writes the same file.
+    return (ts is None, ts or 0.0, stats.id, call.message_id or "", call.request_id or "")
+
+
+def _row(stats: SessionStats, priced: PricedCall) -> dict[str, Any]:
+    call = priced.call
+    # Writes the log did not split into 5m/1h count as 5m, as cctop prices them, so the two
+    # columns add up to the cache writes --once reports.
+    write_1h = call.cache_creation_1h_tokens
+    write_5m = max(call.cache_creation_5m_tokens, call.cache_creation_tokens - write_1h)
+    sources = priced.sources
+    return {
+        "timestamp": fmt.iso(call.timestamp),
+        "session_id": stats.id,
+        "project": stats.project,
+        "agent": call.agent_id,
+        "model": call.model,
+        "message_id": call.message_id,
+        "request_id": call.request_id,
+        "input_tokens": call.input_tokens,
+        "output_tokens": call.output_tokens,
+        "output_is_lower_bound": not call.final,
+        "cache_read_tokens": call.cache_read_tokens,
+        "cache_write_5m_tokens": write_5m,
+        "cache_write_1h_tokens": write_1h,
+        "web_search_requests": call.web_search_requests,
+        "cost_usd": _round(priced.cost_usd),
+        "reported_cost_usd": _round(priced.reported_cost_usd),
+        "sources": "both" if len(sources) > 1 else next(iter(sources), Source.TRANSCRIPT).value,
+    }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 9)
+
+
+# -- writers ------------------------------------------------------------------------------
+
+
+def _write_csv(rows: Iterable[dict[str, Any]], out) -> None:
+    text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=False)
+    try:
+        writer = csv.writer(text, lineterminator="\r\n")  # RFC 4180: CRLF, minimal quoting
+        writer.writerow(COLUMNS)
+        writer.writerows([_csv_cell(name, row[name]) for name in COLUMNS] for row in rows)
+        text.flush()
+    finally:
+        text.detach()  # leave sys.stdout's buffer open
+
+
+def _csv_cell(name: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return _decimal(value)
+    if name in _FROM_LOGS:
+        return fmt.safe_text(value)
+    return str(value)
+
+
+def _decimal(value: float) -> str:
+    """Plain decimal notation (no exponent), as spreadsheets and billing exports use."""
+    text = f"{value:.9f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+def _write_jsonl(rows: Iterable[dict[str, Any]], out) -> None:
+    out.writelines(_json_lines(rows))
+
+
+def _json_lines(rows: Iterable[dict[str, Any]]) -> Iterator[bytes]:
+    for row in rows:
+        line = orjson.dumps(row)
+        if _JSON_UNSAFE.search(line):
+            line = _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group().decode()):04x}".encode(), line)
+        yield line + b"\n"
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so the flush at exit stays quiet."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
