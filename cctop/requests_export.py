@@ -19,7 +19,7 @@ import orjson
 
 from cctop import format as fmt
 from cctop.model.ledger import Ledger
-from cctop.model.records import Source
+from cctop.model.records import Prompt, Source, ToolResult, ToolUse
 from cctop.model.snapshot import PricedCall, SessionStats
 from cctop.report import SessionFilter
 from cctop.runtime import Runtime, make_runtime, missing_roots_message, open_store
@@ -43,9 +43,6 @@ COLUMNS = (
     "reported_cost_usd",
     "sources",
 )
-
-# Text that comes from logs; the CSV shows its control characters as visible escapes.
-_FROM_LOGS = frozenset({"session_id", "project", "agent", "model", "message_id", "request_id"})
 
 # What orjson leaves raw but a terminal may act on: DEL, C1 controls (UTF-8 encoded) and the
 # bidi / zero-width characters fmt.safe_text also neutralises. Escaped as \uXXXX (still JSON).
@@ -77,11 +74,23 @@ def run_requests(args: argparse.Namespace) -> int:
 # -- filling a ledger with every call -----------------------------------------------------
 
 
+# The bulk of a transcript's records that no row needs and no call's dedupe, attribution or
+# price depends on: left out, they cost neither ingest time nor memory.
+_UNUSED = (ToolUse, ToolResult, Prompt)
+
+
+class _CallsLedger(Ledger):
+    """A ledger fed only what per-call rows need; the rest it is handed is dropped."""
+
+    def ingest(self, records: Iterable) -> None:
+        super().ingest([r for r in records if not isinstance(r, _UNUSED)])
+
+
 def _fill(runtime: Runtime, args: argparse.Namespace) -> tuple[Ledger, int]:
     """A ledger holding every call record (not the saved per-session aggregates), through the
     store when there is one, plus the telemetry the store kept. Returns (ledger, transcripts)."""
     # Its own ledger: without the cache summarizer, which rows never need.
-    ledger = Ledger(runtime.pricebook)
+    ledger = _CallsLedger(runtime.pricebook)
     store = open_store(args, ledger.warn)
     if store is None:
         return ledger, _read_files(runtime, ledger)
@@ -97,7 +106,7 @@ def _fill(runtime: Runtime, args: argparse.Namespace) -> tuple[Ledger, int]:
             "Run 'cctop --once --rebuild' to rebuild it.",
             file=sys.stderr,
         )
-        ledger = Ledger(runtime.pricebook)  # a clean one: the failed run may have filled some
+        ledger = _CallsLedger(runtime.pricebook)  # a clean one: the failed run may have filled some
         return ledger, _read_files(runtime, ledger)
     finally:
         store.close()
@@ -228,22 +237,42 @@ def _write_csv(rows: Iterable[dict[str, Any]], out) -> None:
     try:
         writer = csv.writer(text, lineterminator="\r\n")  # RFC 4180: CRLF, minimal quoting
         writer.writerow(COLUMNS)
-        writer.writerows([_csv_cell(name, row[name]) for name in COLUMNS] for row in rows)
+        writer.writerows(map(_csv_cells, rows))
         text.flush()
     finally:
         text.detach()  # leave sys.stdout's buffer open
 
 
-def _csv_cell(name: str, value: Any) -> str:
+def _csv_cells(row: dict[str, Any]) -> list[str]:
+    """One row's cells, in COLUMNS order: null is empty, booleans true/false."""
+    cost, reported = row["cost_usd"], row["reported_cost_usd"]
+    return [
+        row["timestamp"] or "",
+        _text(row["session_id"]),
+        _text(row["project"]),
+        _text(row["agent"]),
+        _text(row["model"]),
+        _text(row["message_id"]),
+        _text(row["request_id"]),
+        str(row["input_tokens"]),
+        str(row["output_tokens"]),
+        "true" if row["output_is_lower_bound"] else "false",
+        str(row["cache_read_tokens"]),
+        str(row["cache_write_5m_tokens"]),
+        str(row["cache_write_1h_tokens"]),
+        str(row["web_search_requests"]),
+        "" if cost is None else _decimal(cost),
+        "" if reported is None else _decimal(reported),
+        row["sources"],
+    ]
+
+
+def _text(value: str | None) -> str:
+    """Text from a log; control characters shown as visible escapes (fmt.safe_text, which
+    leaves printable text as it is: the check first skips its work for almost every id)."""
     if value is None:
         return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return _decimal(value)
-    if name in _FROM_LOGS:
-        return fmt.safe_text(value)
-    return str(value)
+    return value if value.isprintable() else fmt.safe_text(value)
 
 
 def _decimal(value: float) -> str:
