@@ -64,10 +64,10 @@ def run_requests(args: argparse.Namespace) -> int:
         _silence_stdout()
         return 0
     warnings = dict.fromkeys([*runtime.ledger.snapshot().warnings, *ledger.snapshot().warnings])
-    if not files and not ledger.session_ids():
-        warnings[missing_roots_message(runtime.roots)] = None
     for warning in warnings:
         print(f"warning: {fmt.safe_text(warning)}", file=sys.stderr)
+    if not files and not ledger.session_ids():  # the header alone on stdout, and why on stderr
+        print(missing_roots_message(runtime.roots), file=sys.stderr)  # its paths are made safe
     return 0
 
 

@@ -23,7 +23,7 @@ from cctop.sources.otlp_archive import OtlpArchive
 ODD = "0dd00000-0000-4000-8000-000000000001"
 ODD_CWD = '/home/dev/a,b "q"\x1b[2J'  # project name with a comma, quotes and an escape sequence
 PLAIN_UNKNOWN = 'acme,"quoted" model'  # no price: its cost cell stays empty
-CONTROL_MODEL = "evil\x1b[31mred\x07"
+CONTROL_MODEL = "evil\x1b[31mred\x07\x9b2J\u202e"  # C0, C1 and a bidi override
 TEL = "7e100000-0000-4000-8000-000000000002"
 INT_FIELDS = [c for c in COLUMNS if c.endswith(("_tokens", "_requests"))]
 
@@ -116,7 +116,7 @@ def test_values_from_logs_round_trip(tree, tmp_path):
     assert unknown["cost_usd"] == "" and unknown["request_id"] == "req_odd1"
     assert unknown["project"] == fmt.safe_text('a,b "q"\x1b[2J') == 'a,b "q"\\x1b[2J'
     control = by_message["msg_odd2"]
-    assert control["model"] == "evil\\x1b[31mred\\x07" and control["cost_usd"] == ""
+    assert control["model"] == "evil\\x1b[31mred\\x07\\x9b2J\\x202e" and control["cost_usd"] == ""
     assert (control["cache_write_5m_tokens"], control["cache_write_1h_tokens"]) == ("300", "600")
     assert by_message["msg_mid"]["output_is_lower_bound"] == "true"
     assert by_message["msg_mid"]["cost_usd"] not in ("", "0")
@@ -156,6 +156,7 @@ def test_since_keeps_calls_from_then_on(tree, tmp_path):
     assert 0 < len(later) < len(rows)
     odd, _ = requests_csv(tree, "--no-store", "--project", "a,b", home=tmp_path)
     assert {r["session_id"] for r in odd} == {ODD} and len(odd) == 3
+    assert requests_csv(tree, "--no-store", "--session", ODD[:8], home=tmp_path)[0] == odd
 
 
 def test_store_and_no_store_write_the_same(tree, tmp_path):
@@ -209,3 +210,10 @@ def test_requests_needs_once(tmp_path):
     assert result.returncode == 2
     assert b"--requests goes with --once" in result.stderr
     assert b"--requests" in run_cctop("--help", home=tmp_path).stdout
+
+
+def test_no_transcripts_gives_the_header_and_says_why(tmp_path):
+    result = run_cctop("--once", "--requests", "--no-store", home=tmp_path)
+    assert result.stdout.decode() == ",".join(COLUMNS) + "\r\n"
+    assert b"No Claude Code transcripts found" in result.stderr
+    assert run_cctop("--once", "--requests", "--json", "--no-store", home=tmp_path).stdout == b""
