@@ -203,13 +203,18 @@ async def test_pause_freezes_the_table_but_not_the_header(sample):
         assert cell(table, NEWEST, "output") == "90.3k+"  # not final: a lower bound
 
 
+async def newest_requests(app: CctopApp, pilot):
+    """The requests table of the session screen the app opened at start (open_session)."""
+    await demo.settle(app, pilot)
+    await demo.settle(app, pilot)  # the first snapshot opens the screen, the next fills it
+    return app.screen.query_one("#requests")
+
+
 async def test_pause_freezes_the_session_screen_tables_too(sample):
     projects, ledger, now = sample
     app = make_app(sample, open_session=NEWEST)
     async with app.run_test(size=SIZE) as pilot:
-        await demo.settle(app, pilot)
-        await demo.settle(app, pilot)
-        requests = app.screen.query_one("#requests")
+        requests = await newest_requests(app, pilot)
         assert requests.row_count == 5
         await pilot.press("space")
         ledger.ingest([ApiCall(NEWEST, None, "claude-opus-4-8", "msg_q", "req_q", now, 7, 11, 35_000, 10)])
@@ -523,9 +528,7 @@ async def test_session_screen_follows_new_requests_live(sample):
     _, ledger, now = sample
     app = make_app(sample, open_session=NEWEST)
     async with app.run_test(size=SIZE) as pilot:
-        await demo.settle(app, pilot)
-        await demo.settle(app, pilot)
-        requests = app.screen.query_one("#requests")
+        requests = await newest_requests(app, pilot)
         assert requests.row_count == 5 and requests.cursor_row == 4
         ledger.ingest([ApiCall(NEWEST, None, "claude-opus-4-8", "msg_f", "req_f", now, 7, 4321, 35_000, 10)])
         await demo.settle(app, pilot)
