@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--since",
         type=parse_since,
         metavar="WHEN",
-        help="only sessions active since: 30m, 2h, 7d, 1w, or a date",
+        help="only sessions active since (with --requests: calls made since): 30m, 2h, 7d, 1w, or a date",
     )
     once.add_argument("--project", metavar="TEXT", help="only projects whose name or cwd contains TEXT")
     parser.add_argument(
