@@ -588,3 +588,16 @@ async def test_a_snapshot_finished_during_shutdown_is_dropped(sample):
         await asyncio.sleep(0.3)  # the snapshot arrives now, with no screen to show it
         stack[:] = screens
         assert app._exception is None
+
+
+async def test_a_redraw_while_widgets_are_taken_down_draws_nothing(sample):
+    """At exit, a clock tick can redraw a screen whose widgets are already gone."""
+    from cctop.ui.widgets.totals_bar import TotalsBar
+
+    app = make_app(sample)
+    async with app.run_test(size=SIZE) as pilot:
+        await demo.settle(app, pilot)
+        await app.screen.query_one(TotalsBar).remove()
+        app.redraw()
+        await pilot.pause()
+        assert app._exception is None

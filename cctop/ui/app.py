@@ -17,6 +17,7 @@ from pathlib import Path
 from rich.text import Text
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 
@@ -195,7 +196,10 @@ class CctopApp(App):
             if not self._pending:
                 self.request_snapshot()  # just opened: fetch its detail now
             return
-        show(self.snapshot, detail, self.clock() if now is None else now)
+        try:
+            show(self.snapshot, detail, self.clock() if now is None else now)
+        except NoMatches:  # the app is closing: the screen's widgets are being taken down
+            return
 
     # -- header parts ---------------------------------------------------------------
 
