@@ -69,7 +69,7 @@ class Prefill:
 
     def _run(self) -> None:
         try:
-            store = Store.open(self._store_path, self._warn)  # a connection of its own
+            store = Store.attach(self._store_path)  # a connection of its own
             try:
                 for batch, warnings in parallel.encode_many(self._files, self._stop_requested):
                     for message in warnings:

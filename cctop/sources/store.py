@@ -177,6 +177,12 @@ class Store:
                 ) from again
 
     @classmethod
+    def attach(cls, path: Path) -> Store:
+        """Another connection to a store this process has opened already (for another thread).
+        Never moves it aside: whatever fails here is an error for the caller, not a rebuild."""
+        return cls._connect(Path(path))
+
+    @classmethod
     def _connect(cls, path: Path) -> Store:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
