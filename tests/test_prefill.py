@@ -55,6 +55,33 @@ def test_a_first_start_fills_the_store_in_workers_with_exact_figures(tmp_path: P
         restart.tailer.stop()
 
 
+def test_without_a_store_the_workers_records_are_replayed_from_memory(
+    tmp_path: Path, monkeypatch, fan_out
+) -> None:
+    root = history_tree(tmp_path)
+    targets = sorted(root.rglob("*.jsonl"))
+    real = parallel.encode_many
+
+    def growing(files, stopping):  # and the files grow after the workers read them
+        for batch, warnings in real(files, stopping):
+            for whole in batch:
+                path = Path(whole.path)
+                if path in targets and not path.stem.startswith("agent-"):
+                    late = line(assistant(path.stem, f"msg_late_{path.stem}", f"req_late_{path.stem}"))
+                    with open(path, "ab") as handle:
+                        handle.write(late)
+            yield batch, warnings
+
+    monkeypatch.setattr(parallel, "encode_many", growing)
+    live = Live(root)
+    try:
+        assert live.tailer._prefill is not None and sum(fan_out) == len(targets)
+        assert live.matches_fresh_parse()
+        assert live.warnings == []
+    finally:
+        live.tailer.stop()
+
+
 def test_the_workers_store_what_the_tailer_would_have_stored(tmp_path: Path, monkeypatch) -> None:
     root = history_tree(tmp_path)
     Live(root, store=open_store(tmp_path / "tailer.db")).tailer.stop()

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cctop.model.records import Record
-from cctop.sources import prefill
+from cctop.sources import prefill, record_codec
 from cctop.sources.discovery import Warn
 from cctop.sources.store import Store, StoredFile
 from cctop.sources.tracker import FileTracker
@@ -66,10 +66,10 @@ class Tailer:
         self._dirty_dirs: dict[str, None] = {}
         self._lost_roots: set[Path] = set()  # watched roots that were deleted or moved away
         self._backfill: list[tuple[str, StoredFile | None]] = []
-        # A first start's history, read by worker processes into the store; each file is
-        # replayed from the store at its turn in the backfill (``_from_store``).
+        # A first start's history, read by worker processes (into the store, or memory); each
+        # file is replayed at its turn in the backfill (``_prefilled``).
         self._prefill: prefill.Prefill | None = None
-        self._from_store: dict[str, StoredFile] = {}
+        self._prefilled: dict[str, prefill.Prefilled] = {}
         self._backfill_total = 0
         self._backfill_done = 0
         self._started = False
@@ -234,13 +234,13 @@ class Tailer:
             self._lock.notify_all()
 
     def _start_prefill(self, files, rest: list[tuple[str, StoredFile | None]]) -> None:
-        """Files the store has never seen, if there are enough of them, go to worker processes."""
-        if self._store is None:
-            return
+        """Files the store has never seen (all of them without a store), if there are enough of
+        them, go to worker processes."""
         by_path = {str(f.path): f for f in files}
         unseen = [by_path[path] for path, stored in rest if stored is None and path in by_path]
         if prefill.worth_it(unseen):
-            self._prefill = prefill.Prefill(self._store.path, unseen, self._warn, self._lock)
+            store_path = self._store.path if self._store is not None else None
+            self._prefill = prefill.Prefill(store_path, unseen, self._warn, self._lock)
             self._prefill.start()
 
     def _backfill_ready(self) -> bool:
@@ -280,11 +280,11 @@ class Tailer:
                 prefilled = self._prefill.take_stored() if self._prefill is not None else []
                 backfill = self._backfill.pop() if not (paths or dirs) and self._backfill_ready() else None
                 self._busy = True
-            for stored in prefilled:
+            for read in prefilled:
                 # A file the tracker read meanwhile (it changed) is followed already.
-                if self._tracker.identity(stored.path) is None:
-                    self._tracker.adopt([stored])
-                    self._from_store[stored.path] = stored
+                if self._tracker.identity(read.stored.path) is None:
+                    self._tracker.adopt([read.stored])
+                    self._prefilled[read.stored.path] = read
             for root in lost:
                 self._unwatch(root)
             if lost:
@@ -297,8 +297,7 @@ class Tailer:
                 else:
                     self._tracker.update(path)
             if backfill is not None:
-                path, stored = backfill
-                self._tracker.backfill(path, stored or self._from_store.pop(path, None))
+                self._backfill_one(*backfill)
             if time.monotonic() >= next_poll:
                 self._periodic()
                 next_poll = time.monotonic() + POLL_INTERVAL_S
@@ -307,6 +306,15 @@ class Tailer:
                     self._backfill_done += 1
                 self._busy = False
                 self._lock.notify_all()
+
+    def _backfill_one(self, path: str, stored: StoredFile | None) -> None:
+        read = self._prefilled.pop(path, None)
+        if read is None:
+            self._tracker.backfill(path, stored)
+        elif read.in_store:
+            self._tracker.backfill(path, read.stored)
+        else:
+            self._tracker.replay(path, record_codec.decode(read.held) if read.held else [])
 
     def _unwatch(self, root: Path) -> None:
         self._watched_roots.discard(root)

@@ -174,6 +174,12 @@ class FileTracker:
                 return
         self.update(path)
 
+    def replay(self, path: str, records: list[Record]) -> None:
+        """Like ``backfill``, with the file's records at hand (read by workers, no store)."""
+        if records:
+            self._sink(records)
+        self.update(path)
+
     def adopt(self, stored: list[StoredFile]) -> None:
         """Take over stored offsets without replaying records (their sessions are rebuilt
         from the store separately)."""
