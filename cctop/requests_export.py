@@ -126,27 +126,11 @@ def _from_store(runtime: Runtime, ledger: Ledger, store) -> int:
     """The stored records of every file under the roots (deleted ones too: history), then
     what the files gained since; files the store does not hold yet are read whole and stored,
     as a rebuild does. Leaves the saved aggregates alone: they are --once's."""
-    from cctop.sources import parallel
     from cctop.sources.discovery import find_transcripts
-    from cctop.sources.tracker import FileTracker
+    from cctop.sources.history import feed_through_store
 
     files = [f for root in runtime.roots for f in find_transcripts(root, ledger.warn)]
-    tracker = FileTracker(
-        list(runtime.roots), ledger.ingest, ledger.warn, store, ledger.mark_files_deleted, include_tail=True
-    )
-    tracker.load_store(present={str(f.path) for f in files})
-    fresh = [f for f in files if tracker.needs_full_read(f)]
-
-    def commit(file, result) -> None:
-        store.commit(
-            str(file.path), file.device, file.inode, file.size, file.mtime, 0, result.offset, result.records
-        )
-
-    parallel.read_many(fresh, ledger.warn, ledger.ingest, on_file=commit)
-    fresh_paths = {f.path for f in fresh}
-    for file in sorted(files, key=lambda f: f.mtime, reverse=True):
-        if file.path not in fresh_paths:
-            tracker.update(str(file.path), file.role)
+    feed_through_store(runtime.roots, files, files, ledger, store, ledger.warn)
     return len(files)
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from cctop import __version__
 from cctop.model.snapshot import SessionStats
-from cctop.sources.discovery import Warn
+from cctop.sources.discovery import TranscriptFile, Warn
 from cctop.sources.store import CachedSessions, Store, session_row
 
 if TYPE_CHECKING:
@@ -163,9 +163,7 @@ def _rebuild(roots, ledger, store, warn, key, document, pricebook=None) -> Histo
     nothing of (all of them on a first run) or holds unchanged (new prices or code) by worker
     processes instead, see ``_fill``."""
     from cctop.sources import parallel
-    from cctop.sources.discovery import TranscriptFile, find_transcripts
-    from cctop.sources.reader import FileResult
-    from cctop.sources.tracker import FileTracker
+    from cctop.sources.discovery import find_transcripts
 
     # Warnings already given (prices, the store itself) belong to this run, not to the data.
     before = set(ledger.snapshot().warnings)
@@ -180,24 +178,7 @@ def _rebuild(roots, ledger, store, warn, key, document, pricebook=None) -> Histo
             replay = frozenset(stored) & {str(f.path) for f in unknown}
         else:
             unknown = []
-    tracker = FileTracker(
-        list(roots), ledger.ingest, warn, store, ledger.mark_files_deleted, include_tail=True
-    )
-    tracker.load_store(present={str(f.path) for f in files}, skip=replay)
-    fresh = [f for f in known if tracker.needs_full_read(f)]
-    fresh_paths = {f.path for f in fresh}
-
-    def commit(file: TranscriptFile, result: FileResult) -> None:
-        store.commit(
-            str(file.path), file.device, file.inode, file.size, file.mtime, 0, result.offset, result.records
-        )
-
-    # Discovery order, as the --no-store path reads: the ledger keeps the same first sightings.
-    bytes_read = parallel.read_many(fresh, warn, ledger.ingest, on_file=commit)
-    for file in sorted(known, key=lambda f: f.mtime, reverse=True):
-        if file.path not in fresh_paths:
-            tracker.update(str(file.path), file.role)
-    bytes_read += tracker.bytes_read
+    bytes_read = feed_through_store(roots, files, known, ledger, store, warn, skip=replay)
     snapshot = ledger.snapshot()
     warnings = [w for w in snapshot.warnings if w not in before]
     states = {str(f.path): (f.device, f.inode, f.size) for f in files}
@@ -213,6 +194,43 @@ def _rebuild(roots, ledger, store, warn, key, document, pricebook=None) -> Histo
     warnings = list(dict.fromkeys([*warnings, *more_warnings]))
     store.save_rows(key, list(sessions.values()), warnings, states)
     return History(len(files), CachedSessions(warnings, list(sessions.values())), bytes_read + more_bytes)
+
+
+def feed_through_store(
+    roots: Sequence[Path],
+    files: Sequence[TranscriptFile],
+    known: Sequence[TranscriptFile],
+    ledger: Ledger,
+    store: Store,
+    warn: Warn,
+    skip: frozenset[str] = frozenset(),
+) -> int:
+    """Into ``ledger``: the stored records of every stored file under ``roots`` but ``skip``
+    (gone ones too: history; those not among ``files`` are marked gone), then what the files
+    of ``known`` gained since. A file of ``known`` the store lacks, or holds replaced or
+    shrunk, is read whole (in worker processes when it pays) and stored. Returns bytes read."""
+    from cctop.sources import parallel
+    from cctop.sources.reader import FileResult
+    from cctop.sources.tracker import FileTracker
+
+    tracker = FileTracker(
+        list(roots), ledger.ingest, warn, store, ledger.mark_files_deleted, include_tail=True
+    )
+    tracker.load_store(present={str(f.path) for f in files}, skip=skip)
+    fresh = [f for f in known if tracker.needs_full_read(f)]
+    fresh_paths = {f.path for f in fresh}
+
+    def commit(file: TranscriptFile, result: FileResult) -> None:
+        store.commit(
+            str(file.path), file.device, file.inode, file.size, file.mtime, 0, result.offset, result.records
+        )
+
+    # Discovery order, as the --no-store path reads: the ledger keeps the same first sightings.
+    bytes_read = parallel.read_many(fresh, warn, ledger.ingest, on_file=commit)
+    for file in sorted(known, key=lambda f: f.mtime, reverse=True):
+        if file.path not in fresh_paths:
+            tracker.update(str(file.path), file.role)
+    return bytes_read + tracker.bytes_read
 
 
 def _fill(files, ledger, store, document, pricebook, replay) -> tuple[list[tuple], list[str], int]:
