@@ -34,17 +34,22 @@ def replay_capture(port: int) -> None:
             connection.close()
 
 
-def archive_capture(store) -> None:
-    """The real capture sent to a listener that keeps it in ``store``'s archive."""
-    archive = OtlpArchive(store)
-    listener = OtlpListener(
-        OtlpConfig(http_port=-1, grpc_port=0), archive_sink(lambda r: None, archive, print)
-    )
-    listener.start()
+def send_capture(sink) -> None:
+    """The real capture sent over HTTP to a listener feeding ``sink``."""
+    listener = OtlpListener(OtlpConfig(http_port=-1, grpc_port=0), sink)
+    assert listener.start() == []
     try:
         replay_capture(listener.status.http_port)
     finally:
         listener.stop()
+
+
+def archive_capture(store) -> None:
+    """The real capture sent to a listener that keeps it in ``store``'s archive."""
+    archive = OtlpArchive(store)
+    try:
+        send_capture(archive_sink(lambda r: None, archive, print))
+    finally:
         archive.close()
 
 
@@ -61,14 +66,9 @@ def test_a_telemetry_only_session_survives_a_restart(tmp_path):
     live = Ledger(packaged_pricebook())
     archive = OtlpArchive(path)
     warnings: list[str] = []
-    listener = OtlpListener(
-        OtlpConfig(http_port=-1, grpc_port=0), archive_sink(live.ingest, archive, warnings.append)
-    )
-    assert listener.start() == []
     try:
-        replay_capture(listener.status.http_port)
+        send_capture(archive_sink(live.ingest, archive, warnings.append))
     finally:
-        listener.stop()
         archive.close()
     before = figures(live)
     assert before[0] > 0 and before[5] == pytest.approx(before[6])  # OTLP-only: Claude Code's cost
@@ -86,13 +86,7 @@ def test_a_telemetry_only_session_survives_a_restart(tmp_path):
 def test_replaying_the_archive_twice_counts_once(tmp_path):
     archive = OtlpArchive(tmp_path / "a.sqlite3")
     ledger = Ledger(packaged_pricebook())
-    sink = archive_sink(ledger.ingest, archive, print)
-    listener = OtlpListener(OtlpConfig(http_port=-1, grpc_port=0), sink)
-    listener.start()
-    try:
-        replay_capture(listener.status.http_port)
-    finally:
-        listener.stop()
+    send_capture(archive_sink(ledger.ingest, archive, print))
     once = figures(ledger)
     for records in archive.load():
         ledger.ingest(records)  # the same batches again, as after a restart without a new ledger
@@ -105,13 +99,7 @@ def test_a_failing_archive_warns_once_and_the_screen_still_gets_the_records(tmp_
     archive.close()  # any write now fails
     ledger = Ledger(packaged_pricebook())
     warnings: list[str] = []
-    sink = archive_sink(ledger.ingest, archive, warnings.append)
-    listener = OtlpListener(OtlpConfig(http_port=-1, grpc_port=0), sink)
-    listener.start()
-    try:
-        replay_capture(listener.status.http_port)
-    finally:
-        listener.stop()
+    send_capture(archive_sink(ledger.ingest, archive, warnings.append))
     assert figures(ledger)[0] > 0
     assert len(warnings) == 1 and "not kept" in warnings[0]
 
