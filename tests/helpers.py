@@ -149,3 +149,12 @@ class RecordSink:
 
     def request_ids(self) -> list[str | None]:
         return [c.request_id for c in self.calls()]
+
+
+def use_workers(monkeypatch, workers: int = 2) -> None:
+    """Make any tree big enough for worker processes. The decision is taken in this process,
+    so the patches count whatever way the workers start."""
+    from cctop.sources import parallel
+
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "worker_count", lambda: workers)

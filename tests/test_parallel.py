@@ -7,7 +7,7 @@ import shutil
 
 import orjson
 import pytest
-from helpers import REAL_CC, assistant, spotter_tree, write_session
+from helpers import REAL_CC, assistant, spotter_tree, use_workers, write_session
 
 from cctop import report
 from cctop.model.cache import make_summarizer
@@ -37,8 +37,7 @@ def test_fanned_out_read_equals_a_serial_read_in_any_order(tree, monkeypatch):
     book = packaged_pricebook()
     now = 1_800_000_000.0
     files = list(find_transcripts(tree, print))
-    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(parallel, "worker_count", lambda: 2)
+    use_workers(monkeypatch)
     fanned = parallel.sessions_by_project(files, book, make_summarizer(book), now)
     assert fanned is not None
     sessions, warnings = fanned
@@ -78,8 +77,7 @@ def test_a_fill_gives_what_sessions_by_project_gives_plus_every_file_encoded(tre
     book = packaged_pricebook()
     now = 1_800_000_000.0
     files = list(find_transcripts(tree, print))
-    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(parallel, "worker_count", lambda: 2)
+    use_workers(monkeypatch)
     written = []
     summarizer = make_summarizer(book)
     keys = []

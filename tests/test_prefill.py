@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import assistant, ledger_for, line
+from helpers import assistant, ledger_for, line, use_workers
 from test_store import age_files, open_store, sample_tree, stored_state
 from test_tailer import Live, figures
 
@@ -17,9 +17,8 @@ from cctop.sources import parallel
 @pytest.fixture
 def fan_out(monkeypatch):
     """Make the samples big enough for workers, in several batches (both read in this process)."""
-    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    use_workers(monkeypatch)
     monkeypatch.setattr(parallel, "BATCH_BYTES", 64 * 1024)
-    monkeypatch.setattr(parallel, "worker_count", lambda: 2)
     used: list[int] = []
     real = parallel.encode_many
 
@@ -85,8 +84,7 @@ def test_without_a_store_the_workers_records_are_replayed_from_memory(
 def test_the_workers_store_what_the_tailer_would_have_stored(tmp_path: Path, monkeypatch) -> None:
     root = history_tree(tmp_path)
     Live(root, store=open_store(tmp_path / "tailer.db")).tailer.stop()
-    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(parallel, "worker_count", lambda: 2)
+    use_workers(monkeypatch)
     Live(root, store=open_store(tmp_path / "workers.db")).tailer.stop()
     assert stored_state(str(tmp_path / "workers.db"))[0] == stored_state(str(tmp_path / "tailer.db"))[0]
 
@@ -146,8 +144,7 @@ def test_a_stop_in_the_middle_of_the_workers_loses_nothing(tmp_path: Path, monke
 
 def test_workers_that_fail_leave_the_reading_to_the_tailer(tmp_path: Path, monkeypatch) -> None:
     root = history_tree(tmp_path)
-    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(parallel, "worker_count", lambda: 2)
+    use_workers(monkeypatch)
 
     def broken(files, stopping):
         raise OSError(24, "Too many open files")
@@ -170,8 +167,7 @@ def test_small_histories_and_one_core_stay_in_one_thread(tmp_path: Path, monkeyp
         assert figures(live.ledger) == figures(ledger_for(root))
     finally:
         live.tailer.stop()
-    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(parallel, "worker_count", lambda: 1)
+    use_workers(monkeypatch, workers=1)
     single = Live(root, store=open_store(tmp_path / "single.db"))
     try:
         assert single.tailer._prefill is None

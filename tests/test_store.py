@@ -15,7 +15,7 @@ from pathlib import Path, PurePath
 
 import orjson
 import pytest
-from helpers import REAL_CC, REPO, SPOTTER, assistant, ledger_for, line
+from helpers import REAL_CC, REPO, SPOTTER, assistant, ledger_for, line, use_workers
 from test_tailer import Live, figures
 
 from cctop.cli import main
@@ -550,14 +550,6 @@ def test_a_transcript_restored_after_deletion_is_followed_again(tmp_path: Path) 
             live.tailer.stop()
 
 
-def fan_out(monkeypatch) -> None:
-    """Make any tree big enough for worker processes (forked: they see the patches)."""
-    from cctop.sources import parallel
-
-    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(parallel, "worker_count", lambda: 2)
-
-
 def stored_state(db: str) -> tuple[dict, dict, list]:
     """path -> (offset, sessions, records), path -> chunk count, sorted dedupe keys."""
     store = open_store(Path(db))
@@ -586,7 +578,7 @@ def test_a_store_filled_by_workers_holds_what_a_serial_fill_holds(
     serial_db, fanned_db = str(tmp_path / "serial.db"), str(tmp_path / "fanned.db")
     cold, _ = once(capsysbinary, "--claude-dir", str(root), "--no-store")
     serial, _ = once(capsysbinary, "--claude-dir", str(root), "--store", serial_db)
-    fan_out(monkeypatch)
+    use_workers(monkeypatch)
     writes: list[int] = []
     real_write = Store.commit_whole_files
 
@@ -616,7 +608,7 @@ def test_a_store_filled_by_workers_holds_what_a_serial_fill_holds(
 def test_a_fill_that_dies_midway_loses_and_doubles_nothing(tmp_path: Path, capsysbinary, monkeypatch) -> None:
     root = sample_tree(tmp_path)
     db = str(tmp_path / "s.db")
-    fan_out(monkeypatch)
+    use_workers(monkeypatch)
     real_write, writes = Store.commit_whole_files, []
 
     def dying_write(self, files, *keys):
@@ -682,7 +674,7 @@ def test_new_prices_have_workers_replay_unchanged_projects_from_the_store(
     db = str(tmp_path / "s.db")
     prices = tmp_path / "prices.toml"
     prices.write_text("[claude-opus-4-8]\ninput = 500.0\noutput = 900.0\n")
-    fan_out(monkeypatch)
+    use_workers(monkeypatch)
     once(capsysbinary, "--claude-dir", str(root), "--store", db)
     in_this_process: list[str] = []
     real_load = Store.load
