@@ -98,7 +98,9 @@ def _with_telemetry(
     only telemetry saw, Claude Code's own cost and its API errors. ``complete`` says
     ``runtime.ledger`` holds every transcript record already; else the projects of the
     sessions with telemetry are read again into one ledger with it (and only those)."""
-    batches = _archived(runtime, store_path)
+    from cctop.sources.otlp_archive import kept_batches
+
+    batches = kept_batches(store_path, runtime.warn)
     if not batches:
         return snapshot
     if complete:  # transcripts first, then telemetry: the order a fresh live ledger sees
@@ -122,23 +124,6 @@ def _with_telemetry(
         fresh = [_Summary(s, _session_document(s)) for s in fresh]
     kept = [s for s in snapshot.sessions.values() if s.id not in joined.sessions]
     return _snapshot_of([*kept, *fresh], snapshot, [*snapshot.warnings, *joined.warnings])
-
-
-def _archived(runtime: Runtime, store_path) -> list[list]:
-    """Every telemetry batch kept in the store, oldest first ([] if it cannot be read)."""
-    import sqlite3
-
-    from cctop.sources.otlp_archive import OtlpArchive
-
-    try:
-        archive = OtlpArchive(store_path)
-        try:
-            return list(archive.load(runtime.warn))
-        finally:
-            archive.close()
-    except sqlite3.Error as exc:
-        runtime.warn(f"cannot read the telemetry kept in {store_path} ({exc})")
-        return []
 
 
 class _Transcripts:

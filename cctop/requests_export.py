@@ -98,7 +98,10 @@ def _fill(runtime: Runtime, args: argparse.Namespace) -> tuple[Ledger, int]:
 
     try:
         count = _from_store(runtime, ledger, store)
-        _join_telemetry(ledger, store.path)
+        from cctop.sources.otlp_archive import kept_batches
+
+        for records in kept_batches(store.path, ledger.warn):  # after the transcripts, as --once
+            ledger.ingest(records)
         return ledger, count
     except sqlite3.DatabaseError as exc:  # damaged past what opening it could tell
         print(
@@ -132,23 +135,6 @@ def _from_store(runtime: Runtime, ledger: Ledger, store) -> int:
     files = [f for root in runtime.roots for f in find_transcripts(root, ledger.warn)]
     feed_through_store(runtime.roots, files, files, ledger, store, ledger.warn)
     return len(files)
-
-
-def _join_telemetry(ledger: Ledger, store_path) -> None:
-    """The telemetry a live ``cctop --otlp`` kept, after the transcripts (as --once joins it)."""
-    import sqlite3
-
-    from cctop.sources.otlp_archive import OtlpArchive
-
-    try:
-        archive = OtlpArchive(store_path)
-        try:
-            for records in archive.load(ledger.warn):
-                ledger.ingest(records)
-        finally:
-            archive.close()
-    except sqlite3.Error as exc:
-        ledger.warn(f"cannot read the telemetry kept in {store_path} ({exc})")
 
 
 # -- rows ---------------------------------------------------------------------------------

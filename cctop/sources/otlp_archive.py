@@ -69,6 +69,20 @@ class OtlpArchive:
             self._db.close()
 
 
+def kept_batches(store_path: Path, warn: Callable[[str], None]) -> list[list[Record]]:
+    """Every telemetry batch kept in the store at ``store_path``, oldest first; [] and a
+    warning if it cannot be read."""
+    try:
+        archive = OtlpArchive(store_path)
+        try:
+            return list(archive.load(warn))
+        finally:
+            archive.close()
+    except sqlite3.Error as exc:
+        warn(f"cannot read the telemetry kept in {store_path} ({exc})")
+        return []
+
+
 def archive_sink(ingest, archive: OtlpArchive | None, warn):
     """The listener's sink: into the ledger first (what the screen shows), then the archive.
     A failing archive is reported once and the records still reach the screen."""
