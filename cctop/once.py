@@ -14,7 +14,7 @@ from cctop import format as fmt
 from cctop import report
 from cctop.model.ledger import Ledger
 from cctop.model.snapshot import Snapshot, Totals, WindowTotals
-from cctop.runtime import Runtime, make_runtime, missing_roots_message, open_store
+from cctop.runtime import Runtime, make_runtime, missing_roots_message, open_store, say_store_failed
 
 
 def run_once(args: argparse.Namespace) -> int:
@@ -66,11 +66,7 @@ def _read(runtime: Runtime, store, args: argparse.Namespace) -> tuple[Snapshot, 
         try:
             snapshot, summaries, count, complete = _from_store(runtime, store, args)
         except sqlite3.DatabaseError as exc:  # damaged past what opening it could tell
-            print(
-                f"cctop: the store {store.path} failed ({exc}); reading the transcripts instead. "
-                "Run 'cctop --once --rebuild' to rebuild it.",
-                file=sys.stderr,
-            )
+            say_store_failed(store.path, exc)
             runtime = make_runtime(args)  # a clean ledger: the failed run may have filled some
         else:
             transcripts = _Transcripts(runtime, store=store)

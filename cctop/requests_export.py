@@ -22,7 +22,7 @@ from cctop.model.ledger import Ledger
 from cctop.model.records import Prompt, Source, ToolResult, ToolUse
 from cctop.model.snapshot import PricedCall, SessionStats
 from cctop.report import SessionFilter
-from cctop.runtime import Runtime, make_runtime, missing_roots_message, open_store
+from cctop.runtime import Runtime, make_runtime, missing_roots_message, open_store, say_store_failed
 
 COLUMNS = (
     "timestamp",
@@ -104,11 +104,7 @@ def _fill(runtime: Runtime, args: argparse.Namespace) -> tuple[Ledger, int]:
             ledger.ingest(records)
         return ledger, count
     except sqlite3.DatabaseError as exc:  # damaged past what opening it could tell
-        print(
-            f"cctop: the store {store.path} failed ({exc}); reading the transcripts instead. "
-            "Run 'cctop --once --rebuild' to rebuild it.",
-            file=sys.stderr,
-        )
+        say_store_failed(store.path, exc)
         ledger = _CallsLedger(runtime.pricebook)  # a clean one: the failed run may have filled some
         return ledger, _read_files(runtime, ledger)
     finally:

@@ -51,6 +51,18 @@ def open_store(args: argparse.Namespace, warn):
         return None
 
 
+def say_store_failed(path: Path, exc: Exception) -> None:
+    """On stderr: the store broke mid-run (past what opening it could tell); the caller reads
+    the transcripts instead."""
+    import sys
+
+    print(
+        f"cctop: the store {safe_text(str(path))} failed ({exc}); reading the transcripts instead. "
+        "Run 'cctop --once --rebuild' to rebuild it.",
+        file=sys.stderr,
+    )
+
+
 def _cache_summarizer(pricebook):
     try:
         from cctop.model.cache import make_summarizer
