@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Sequence
 from datetime import datetime, timezone
 
 # C0/C1 control characters (ESC starts terminal escape sequences), DEL, and the bidi /
@@ -108,3 +109,15 @@ def clock(timestamp: float | None) -> str:
     if timestamp is None:
         return "-"
     return datetime.fromtimestamp(timestamp).strftime("%H:%M:%S")
+
+
+def short_model(models: Sequence[str]) -> str:
+    """The first model without ``claude-`` and a trailing date stamp, and how many more:
+    ``sonnet-4-5+1`` for claude-sonnet-4-5-20250929 and one other."""
+    if not models:
+        return "-"
+    name = models[0].removeprefix("claude-")
+    head, _, tail = name.rpartition("-")
+    if head and tail.isdigit() and len(tail) == 8:
+        name = head
+    return name + (f"+{len(models) - 1}" if len(models) > 1 else "")

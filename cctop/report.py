@@ -167,7 +167,7 @@ def table(snapshot: Snapshot, sessions: Sequence[SessionStats], width: int = 200
             fmt.ago(s.last_ts, now),
             s.project,
             s.title or "",
-            _short_model(s.models),
+            fmt.short_model(s.models),
             str(t.requests),
             fmt.tokens(t.input_tokens),
             output,
@@ -231,8 +231,3 @@ _COLUMNS = (
 )
 
 
-def _short_model(models: Sequence[str]) -> str:
-    if not models:
-        return "-"
-    first = models[0].removeprefix("claude-")
-    return first + (f" +{len(models) - 1}" if len(models) > 1 else "")

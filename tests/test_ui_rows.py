@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cctop import format as fmt
 from cctop.model.snapshot import SessionStats, TokenTotals
 from cctop.ui import rows
 
@@ -32,10 +33,10 @@ def test_ttl_countdown_text():
 
 
 def test_short_model_drops_prefix_and_date_and_counts_others():
-    assert rows.short_model(()) == "-"
-    assert rows.short_model(("claude-sonnet-4-5-20250929",)) == "sonnet-4-5"
-    assert rows.short_model(("claude-opus-4-8", "claude-haiku-4-5")) == "opus-4-8+1"
-    assert rows.short_model(("gpt-x-12345678",)) == "gpt-x"
+    assert fmt.short_model(()) == "-"
+    assert fmt.short_model(("claude-sonnet-4-5-20250929",)) == "sonnet-4-5"
+    assert fmt.short_model(("claude-opus-4-8", "claude-haiku-4-5")) == "opus-4-8+1"
+    assert fmt.short_model(("gpt-x-12345678",)) == "gpt-x"
 
 
 def test_state_live_idle_history():

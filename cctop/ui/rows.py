@@ -8,7 +8,7 @@ how the table decides which cells changed.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,17 +98,6 @@ def next_change(stats: SessionStats, now: float, day_start: float) -> float:
     return min((t for t in times if t > now), default=float("inf"))
 
 
-def short_model(models: Sequence[str]) -> str:
-    if not models:
-        return "-"
-    name = models[0].removeprefix("claude-")
-    # Drop a trailing date stamp (claude-sonnet-4-5-20250929) to keep the column narrow.
-    head, _, tail = name.rpartition("-")
-    if head and tail.isdigit() and len(tail) == 8:
-        name = head
-    return name + (f"+{len(models) - 1}" if len(models) > 1 else "")
-
-
 def clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
@@ -153,7 +142,7 @@ def session_cells(stats: SessionStats, now: float, day_start: float) -> tuple[Ce
         "state": (state, {"live": "live", "idle": "", "hist": "muted"}[state]),
         "project": (clip(fmt.safe_text(stats.project), 11), "accent" if state == "live" else ""),
         "title": (clip(fmt.safe_text(stats.title or ""), 18), ""),
-        "model": (clip(fmt.safe_text(short_model(stats.models)), 9), ""),
+        "model": (clip(fmt.safe_text(fmt.short_model(stats.models)), 9), ""),
         "last": (fmt.ago(stats.last_ts, now), ""),
         "input": (fmt.tokens(t.input_tokens), ""),
         "output": (output, ""),

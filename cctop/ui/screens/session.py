@@ -17,7 +17,7 @@ from cctop import format as fmt
 from cctop.model.records import Source
 from cctop.model.snapshot import FeedItem, PricedCall, SessionDetail, SessionStats, Snapshot
 from cctop.ui.cache_bar import BAR_ROLE, LABEL_WIDTH, bar_cell, bar_text
-from cctop.ui.rows import clip, fill_role, hit_role, short_model, ttl_text
+from cctop.ui.rows import clip, fill_role, hit_role, ttl_text
 from cctop.ui.widgets.cache_strip import BREAK_NAMES, CacheStrip
 
 if TYPE_CHECKING:
@@ -299,7 +299,7 @@ def request_cells(
     name_width, agent_width = NAME_WIDTHS[narrow]
     return (
         (fmt.clock(call.timestamp), ""),
-        (clip(fmt.safe_text(short_model((call.model,))), name_width), ""),
+        (clip(fmt.safe_text(fmt.short_model((call.model,))), name_width), ""),
         (clip(fmt.safe_text(agent), agent_width), "" if call.agent_id is None else "muted"),
         (fmt.tokens(call.input_tokens), ""),
         (output, ""),
@@ -386,7 +386,7 @@ def summary_text(stats: SessionStats, now: float, style) -> Text:
     text.append("  " + stats.id[:8], style=muted)
     text.append("\n")
     span = (stats.last_ts - stats.first_ts) if stats.first_ts and stats.last_ts else None
-    models = ", ".join(short_model((m,)) for m in stats.models) or "-"
+    models = ", ".join(fmt.short_model((m,)) for m in stats.models) or "-"
     text.append(f"{fmt.safe_text(models)} · {fmt.duration(span)} · last {fmt.ago(stats.last_ts, now)} · ")
     text.append(f"{t.requests} requests · cost ")
     text.append(fmt.money(stats.cost_usd, partial=t.cost_usd), style="bold")
