@@ -1,4 +1,4 @@
-"""Build a benchmark ``projects/`` tree of a chosen size from the real transcripts in shared/samples.
+"""Build a benchmark ``projects/`` tree of a chosen size from the real transcripts in tests/samples.
 
     python bench/corpus.py --size 1G --out bench/corpus/1G
 
@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "tests" / "samples"
 GB = 1 << 30
 FILES_PER_GB = 7000
 PROJECTS_PER_GB = 60
@@ -316,7 +316,7 @@ def _touch(path: Path, epoch: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Build a benchmark ~/.claude tree from the shared samples.")
+    parser = argparse.ArgumentParser(description="Build a benchmark ~/.claude tree from tests/samples.")
     parser.add_argument("--size", type=parse_size, default=GB,
                         help="total size, e.g. 100M or 1G (default 1G)")
     parser.add_argument("--out", type=Path, required=True, help="directory to create (gets projects/ inside)")

@@ -30,7 +30,11 @@ from textual.app import App  # noqa: E402
 from textual.widgets import DataTable, Static  # noqa: E402
 
 from cctop.model.records import ApiCall, SessionMeta, TitleKind, ToolResult, ToolUse  # noqa: E402
-from cctop.ui import demo, rows  # noqa: E402
+from cctop.ui import rows  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "tests"))
+import demo  # noqa: E402
+
 from cctop.ui.app import CctopApp  # noqa: E402
 from cctop.ui.widgets.session_table import SessionTable, View  # noqa: E402
 

@@ -19,7 +19,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cctop.ui import demo  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "tests"))
+import demo  # noqa: E402
+
 from cctop.ui.app import CctopApp  # noqa: E402
 
 

@@ -16,7 +16,7 @@ from cctop.sources.discovery import find_transcripts
 from cctop.sources.reader import read_all
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLES = REPO.parent / "shared" / "samples"
+SAMPLES = REPO / "tests" / "samples"
 REAL_CC = SAMPLES / "claude-code-2.1.197"
 SPOTTER = SAMPLES / "claude-jsonl"
 

@@ -31,7 +31,7 @@ from cctop.sources.discovery import find_transcripts
 from cctop.sources.reader import read_all
 
 REPO = Path(__file__).resolve().parents[1]
-SPOTTER = REPO.parent / "shared" / "samples" / "claude-jsonl"
+SPOTTER = REPO / "tests" / "samples" / "claude-jsonl"
 BOOK = packaged_pricebook()
 M = 1e-6  # $/MTok -> $/token
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc).timestamp()
@@ -492,7 +492,7 @@ def test_once_json_carries_the_cache_object(tmp_path: Path) -> None:
 
 # -- telemetry-only sessions ---------------------------------------------------------------
 
-CAPTURE = REPO.parent / "shared" / "samples" / "claude-code-2.1.197" / "otlp-http-json-capture.jsonl"
+CAPTURE = REPO / "tests" / "samples" / "claude-code-2.1.197" / "otlp-http-json-capture.jsonl"
 
 
 def test_telemetry_only_subagent_calls_in_the_main_chain_are_not_breaks() -> None:

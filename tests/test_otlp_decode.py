@@ -18,10 +18,7 @@ from cctop.model.records import Activity, ApiCall, ApiError, Prompt, SessionMeta
 from cctop.sources.otlp.codec import SIGNALS, UndecodableBody, parse_json, parse_protobuf
 from cctop.sources.otlp.decode import OtlpDecoder, decode_logs
 
-CAPTURE = (
-    Path(__file__).resolve().parents[1].parent
-    / "shared/samples/claude-code-2.1.197/otlp-http-json-capture.jsonl"
-)
+CAPTURE = Path(__file__).resolve().parent / "samples/claude-code-2.1.197/otlp-http-json-capture.jsonl"
 SESSION = "0f0e0d0c-aaaa-bbbb-cccc-000000000001"
 
 

@@ -27,10 +27,7 @@ from cctop.model.records import Activity
 from cctop.sources.otlp import OtlpConfig, OtlpListener, http_server
 from cctop.sources.otlp.http_server import BodyTooLarge, inflate
 
-CAPTURE = (
-    Path(__file__).resolve().parents[1].parent
-    / "shared/samples/claude-code-2.1.197/otlp-http-json-capture.jsonl"
-)
+CAPTURE = Path(__file__).resolve().parent / "samples/claude-code-2.1.197/otlp-http-json-capture.jsonl"
 PB = "application/x-protobuf"
 MAX_BODY = 1 << 20
 

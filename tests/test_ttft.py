@@ -8,6 +8,7 @@ import json
 import statistics
 from pathlib import Path
 
+import demo
 import orjson
 import pytest
 from helpers import REAL_CC, RecordSink, assistant, write_session
@@ -31,7 +32,6 @@ from cctop.sources.otlp.decode import OtlpDecoder, decode_traces
 from cctop.sources.otlp_archive import OtlpArchive
 from cctop.sources.reader import read_all
 from cctop.sources.stats_codec import stats_from_json, stats_to_json
-from cctop.ui import demo
 from cctop.ui.app import CctopApp
 from cctop.ui.screens.session import SessionScreen
 

@@ -7,19 +7,20 @@ import json
 import time
 from pathlib import Path
 
+import demo
 import pytest
 from rich.style import Style as RichStyle
 from rich.text import Text
 
 from cctop.model.records import ApiCall, SessionMeta, TitleKind, ToolResult, ToolUse
-from cctop.ui import demo, rows
+from cctop.ui import rows
 from cctop.ui.app import CctopApp, resolve_session
 from cctop.ui.screens.help import HelpScreen
 from cctop.ui.screens.main import MainScreen
 from cctop.ui.screens.session import SessionScreen
 from cctop.ui.widgets.session_table import SessionTable, View
 
-SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "tests" / "samples"
 NEWEST = "e59a59f8-31f3-403d-b973-b161a7430aad"  # the newest sample session (it has a subagent)
 SIZE = (120, 32)
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import demo
 import pytest
 
-from cctop.ui import demo
 from cctop.ui.app import CctopApp
 
-SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "tests" / "samples"
 
 
 pytestmark = pytest.mark.usefixtures("utc")  # see conftest.py

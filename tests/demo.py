@@ -1,6 +1,6 @@
 """Sample data for screenshots, snapshot tests and the TUI benchmark.
 
-Lays the real transcripts from ``shared/samples`` out as a ``projects/`` tree (each file
+Lays the real transcripts kept in ``tests/samples`` out as a ``projects/`` tree (each file
 named after its session, subagent files under ``<session>/subagents/``) and loads it into
 a Ledger, with a fixed clock just after the newest line so the pictures never change.
 """
@@ -19,8 +19,8 @@ _SESSION_ID = re.compile(rb'"sessionId":"([0-9a-f-]{36})"')
 
 
 def default_samples() -> Path:
-    """``shared/samples`` beside the repository checkout."""
-    return Path(__file__).resolve().parents[2].parent / "shared" / "samples"
+    """The real transcripts kept in the repository (``tests/samples``)."""
+    return Path(__file__).resolve().parent / "samples"
 
 
 def _session_of(path: Path) -> str:
