@@ -30,9 +30,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from cctop.model.ledger import Ledger  # noqa: E402
-from cctop.prices import packaged_pricebook  # noqa: E402
-from cctop.sources.store import Store  # noqa: E402
-from cctop.sources.tailer import Tailer  # noqa: E402
+from cctop.sources.prices import packaged_pricebook  # noqa: E402
+from cctop.sources.transcripts.tailer import Tailer  # noqa: E402
+from cctop.store.database import Store  # noqa: E402
 
 PADDING = "lorem ipsum " * 150
 

@@ -27,9 +27,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from cctop.model.ledger import Ledger  # noqa: E402
-from cctop.prices import packaged_pricebook  # noqa: E402
-from cctop.sources.store import Store  # noqa: E402
-from cctop.sources.tailer import Tailer  # noqa: E402
+from cctop.sources.prices import packaged_pricebook  # noqa: E402
+from cctop.sources.transcripts.tailer import Tailer  # noqa: E402
+from cctop.store.database import Store  # noqa: E402
 
 SAMPLE = REPO / "tests/samples/claude-code-2.1.197/projects/-home-dev-proj1"
 LIVE_ID = "2da9138a-9060-4234-9110-d4601e2b59d1"  # a real 2.1.197 session, copied as "live"

@@ -236,7 +236,7 @@ async def append_latency(appends: int) -> dict:
     import json
     import tempfile
 
-    from cctop.sources.tailer import Tailer
+    from cctop.sources.transcripts.tailer import Tailer
 
     sid = "2da9138a-9060-4234-9110-d4601e2b59d1"
     with tempfile.TemporaryDirectory() as tmp:

@@ -141,9 +141,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.requests and not args.once:
         build_parser().error("--requests goes with --once: cctop --once --requests")
     if args.once:
-        from cctop.once import run_once
+        from cctop.report.once import run_once
 
         return run_once(args)
-    from cctop.ui.launch import run_tui
+    from cctop.launch import run_tui
 
     return run_tui(args)

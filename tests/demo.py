@@ -12,8 +12,8 @@ import shutil
 from pathlib import Path
 
 from cctop.model.ledger import Ledger
-from cctop.sources.discovery import find_transcripts
-from cctop.sources.reader import read_all
+from cctop.sources.transcripts.discovery import find_transcripts
+from cctop.sources.transcripts.reader import read_all
 
 _SESSION_ID = re.compile(rb'"sessionId":"([0-9a-f-]{36})"')
 
@@ -56,7 +56,7 @@ def load(projects: Path, ledger: Ledger) -> int:
 def pricebook():
     """The packaged price table (no user overrides: the pictures must not depend on them).
     A fresh one each time: a book remembers the unknown models it was asked about."""
-    from cctop.prices import load_pricebook
+    from cctop.sources.prices import load_pricebook
 
     return load_pricebook(None)[0]
 

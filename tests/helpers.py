@@ -11,9 +11,9 @@ import orjson
 
 from cctop.model.ledger import Ledger
 from cctop.model.records import ApiCall
-from cctop.prices import packaged_pricebook
-from cctop.sources.discovery import find_transcripts
-from cctop.sources.reader import read_all
+from cctop.sources.prices import packaged_pricebook
+from cctop.sources.transcripts.discovery import find_transcripts
+from cctop.sources.transcripts.reader import read_all
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "tests" / "samples"
@@ -154,7 +154,7 @@ class RecordSink:
 def use_workers(monkeypatch, workers: int = 2) -> None:
     """Make any tree big enough for worker processes. The decision is taken in this process,
     so the patches count whatever way the workers start."""
-    from cctop.sources import parallel
+    from cctop.sources.transcripts import parallel
 
     monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(parallel, "worker_count", lambda: workers)

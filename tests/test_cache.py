@@ -26,9 +26,9 @@ from cctop.model.cache import (
 from cctop.model.ledger import Ledger
 from cctop.model.records import ApiCall, Source
 from cctop.model.snapshot import PricedCall
-from cctop.prices import packaged_pricebook
-from cctop.sources.discovery import find_transcripts
-from cctop.sources.reader import read_all
+from cctop.sources.prices import packaged_pricebook
+from cctop.sources.transcripts.discovery import find_transcripts
+from cctop.sources.transcripts.reader import read_all
 
 REPO = Path(__file__).resolve().parents[1]
 SPOTTER = REPO / "tests" / "samples" / "claude-jsonl"

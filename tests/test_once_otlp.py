@@ -16,19 +16,19 @@ import pytest
 from helpers import REAL_CC, SAMPLES, assistant, write_session
 
 from cctop import format as fmt
-from cctop import once
 from cctop.cli import build_parser
+from cctop.launch import make_runtime
 from cctop.model.cache import make_summarizer
 from cctop.model.ledger import Ledger
 from cctop.model.records import ApiCall, ApiError, Source
-from cctop.prices import packaged_pricebook
-from cctop.report import session_json
-from cctop.runtime import make_runtime
-from cctop.sources.discovery import find_transcripts
+from cctop.report import once
+from cctop.report.sessions import session_json
 from cctop.sources.otlp import OtlpConfig, OtlpListener
-from cctop.sources.otlp_archive import OtlpArchive, archive_sink
-from cctop.sources.reader import read_all
-from cctop.sources.store import Store
+from cctop.sources.prices import packaged_pricebook
+from cctop.sources.transcripts.discovery import find_transcripts
+from cctop.sources.transcripts.reader import read_all
+from cctop.store.database import Store
+from cctop.store.telemetry import OtlpArchive, archive_sink
 
 CAPTURE = SAMPLES / "claude-code-2.1.197" / "otlp-http-json-capture.jsonl"
 TOLD = "e59a59f8-31f3-403d-b973-b161a7430aad"  # the session the capture is from
@@ -283,7 +283,7 @@ def test_the_caption_names_a_few_differing_costs_and_counts_the_rest(tmp_path):
 
     from rich.console import Console
 
-    from cctop.report import table
+    from cctop.report.sessions import table
 
     ledger = Ledger(packaged_pricebook())
     read_all(find_transcripts(resumed_pair(tmp_path) / "projects", print), print, ledger.ingest)

@@ -12,10 +12,10 @@ import pytest
 from helpers import SAMPLES
 
 from cctop.model.ledger import Ledger
-from cctop.prices import packaged_pricebook
 from cctop.sources.otlp import OtlpConfig, OtlpListener
-from cctop.sources.otlp_archive import OtlpArchive, archive_sink
-from cctop.sources.store import Store
+from cctop.sources.prices import packaged_pricebook
+from cctop.store.database import Store
+from cctop.store.telemetry import OtlpArchive, archive_sink
 
 CAPTURE = SAMPLES / "claude-code-2.1.197" / "otlp-http-json-capture.jsonl"
 SESSION = "e59a59f8-31f3-403d-b973-b161a7430aad"

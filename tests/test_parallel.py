@@ -9,13 +9,13 @@ import orjson
 import pytest
 from helpers import REAL_CC, assistant, spotter_tree, use_workers, write_session
 
-from cctop import report
 from cctop.model.cache import make_summarizer
 from cctop.model.ledger import Ledger
-from cctop.prices import packaged_pricebook
-from cctop.sources import parallel
-from cctop.sources.discovery import find_transcripts
-from cctop.sources.reader import read_file
+from cctop.report import sessions as report
+from cctop.sources.prices import packaged_pricebook
+from cctop.sources.transcripts import parallel
+from cctop.sources.transcripts.discovery import find_transcripts
+from cctop.sources.transcripts.reader import read_file
 
 
 def _documents(sessions) -> dict[str, dict]:
@@ -70,9 +70,9 @@ def test_projects_are_never_split_between_workers(tree):
 
 
 def test_a_fill_gives_what_sessions_by_project_gives_plus_every_file_encoded(tree, monkeypatch):
-    from cctop.once import _session_document
-    from cctop.sources import record_codec
-    from cctop.sources.store import dedupe_keys
+    from cctop.report.once import _session_document
+    from cctop.store import record_codec
+    from cctop.store.database import dedupe_keys
 
     book = packaged_pricebook()
     now = 1_800_000_000.0

@@ -11,7 +11,7 @@ from helpers import assistant, ledger_for, line, use_workers
 from test_store import age_files, open_store, sample_tree, stored_state
 from test_tailer import Live, figures
 
-from cctop.sources import parallel
+from cctop.sources.transcripts import parallel
 
 
 @pytest.fixture
@@ -181,16 +181,16 @@ _UNDER_TEXTUAL = """
 import asyncio, json, sys
 from pathlib import Path
 
-from cctop.sources import parallel
+from cctop.sources.transcripts import parallel
 
 parallel.PARALLEL_MIN_BYTES = 0
 parallel.BATCH_BYTES = 64 * 1024
 parallel.worker_count = lambda: 2
 
 from cctop.model.ledger import Ledger
-from cctop.prices import packaged_pricebook
-from cctop.sources.store import Store
-from cctop.sources.tailer import Tailer
+from cctop.sources.prices import packaged_pricebook
+from cctop.store.database import Store
+from cctop.sources.transcripts.tailer import Tailer
 from cctop.ui.app import CctopApp
 
 

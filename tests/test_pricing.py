@@ -12,7 +12,7 @@ import pytest
 
 from cctop.model.pricing import PriceBook, Rates
 from cctop.model.records import ApiCall, Source
-from cctop.prices import load_pricebook, packaged_pricebook
+from cctop.sources.prices import load_pricebook, packaged_pricebook
 
 SAMPLES = Path(__file__).resolve().parents[1] / "tests" / "samples"
 CC_SAMPLES = SAMPLES / "claude-code-2.1.197"

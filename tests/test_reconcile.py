@@ -15,11 +15,11 @@ from helpers import REAL_CC
 
 from cctop.model.ledger import Ledger
 from cctop.model.records import ApiCall
-from cctop.prices import packaged_pricebook
-from cctop.sources.discovery import find_transcripts
 from cctop.sources.otlp.codec import SIGNALS, parse_json
 from cctop.sources.otlp.decode import OtlpDecoder
-from cctop.sources.reader import read_file
+from cctop.sources.prices import packaged_pricebook
+from cctop.sources.transcripts.discovery import find_transcripts
+from cctop.sources.transcripts.reader import read_file
 
 TRACED = "e59a59f8-31f3-403d-b973-b161a7430aad"  # the session the capture holds
 
@@ -81,7 +81,7 @@ def test_a_replayed_call_known_from_telemetry_has_one_owner_in_every_order() -> 
     from helpers import assistant, line
 
     from cctop.model.records import Source
-    from cctop.sources.jsonl import FileRole, TranscriptParser
+    from cctop.sources.transcripts.jsonl import FileRole, TranscriptParser
 
     def parsed(session: str, obj: dict) -> list:
         return TranscriptParser(FileRole(session, None)).feed(line(obj))

@@ -17,8 +17,8 @@ from helpers import REAL_CC, SPOTTER, assistant, write_session
 
 from cctop import format as fmt
 from cctop.model.records import ApiCall, Source
-from cctop.requests_export import COLUMNS
-from cctop.sources.otlp_archive import OtlpArchive
+from cctop.report.requests import COLUMNS
+from cctop.store.telemetry import OtlpArchive
 
 ODD = "0dd00000-0000-4000-8000-000000000001"
 ODD_CWD = '/home/dev/a,b "q"\x1b[2J'  # project name with a comma, quotes and an escape sequence

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from cctop.model.ledger import Ledger
 from cctop.model.records import ApiCall, Source
-from cctop.prices import packaged_pricebook
+from cctop.sources.prices import packaged_pricebook
 from cctop.ui.screens.session import summary_text
 
 

@@ -33,11 +33,12 @@ from cctop.model.records import (
     ToolResult,
     ToolUse,
 )
-from cctop.prices import packaged_pricebook
-from cctop.sources import history, record_codec
-from cctop.sources.jsonl import classify
-from cctop.sources.store import Store
-from cctop.sources.tracker import FileTracker
+from cctop.sources import load as history
+from cctop.sources.prices import packaged_pricebook
+from cctop.sources.transcripts.jsonl import classify
+from cctop.sources.transcripts.tracker import FileTracker
+from cctop.store import record_codec
+from cctop.store.database import Store
 
 PROJECT = "-home-dev-proj1"
 
@@ -182,9 +183,9 @@ def test_an_exception_between_parse_and_commit_loses_nothing(tmp_path: Path) -> 
 KILLER = """
 import os, signal, sys
 from pathlib import Path
-from cctop.sources import store as store_module
-from cctop.sources.store import Store
-from cctop.sources.tracker import FileTracker
+from cctop.store import database as store_module
+from cctop.store.database import Store
+from cctop.sources.transcripts.tracker import FileTracker
 
 real_bump, calls = store_module._bump, [0]
 def bump(db):
@@ -363,7 +364,7 @@ def test_newer_schema_is_refused_clearly(tmp_path: Path) -> None:
     open_store(db).close()
     with sqlite3.connect(db) as conn:
         conn.execute("PRAGMA user_version = 99")
-    from cctop.sources.store import StoreError
+    from cctop.store.database import StoreError
 
     with pytest.raises(StoreError, match="newer cctop"):
         open_store(db)
@@ -471,7 +472,7 @@ def test_a_writer_that_lost_a_race_brings_the_store_up_to_date(tmp_path: Path) -
 
 
 def test_a_line_at_a_time_does_not_pile_up_chunks(tmp_path: Path) -> None:
-    from cctop.sources.store import MAX_CHUNKS_PER_FILE
+    from cctop.store.database import MAX_CHUNKS_PER_FILE
 
     root = tmp_path / "projects"
     (root / PROJECT).mkdir(parents=True)

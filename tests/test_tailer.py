@@ -16,8 +16,8 @@ import pytest
 from helpers import REAL_CC, SPOTTER, assistant, ledger_for, line, tool_result
 
 from cctop.model.ledger import Ledger
-from cctop.prices import packaged_pricebook
-from cctop.sources.tailer import Tailer
+from cctop.sources.prices import packaged_pricebook
+from cctop.sources.transcripts.tailer import Tailer
 
 PROJECT = "-home-dev-proj1"
 TOOL_HEAVY = (SPOTTER / "tool_heavy.jsonl").read_bytes()
@@ -311,7 +311,7 @@ def test_a_file_that_cannot_be_opened_warns_once(tmp_path: Path, live, monkeypat
     """The same as a mode-000 file, for test runs as root: opening it fails with EACCES."""
     import builtins
 
-    from cctop.sources import tracker
+    from cctop.sources.transcripts import tracker
 
     def guarded_open(path, *args, **kwargs):
         if str(path).endswith("locked.jsonl"):

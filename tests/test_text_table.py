@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.cells import cell_len
 
-from cctop.text_table import Column, render, widths
+from cctop.report.text_table import Column, render, widths
 
 COLUMNS = (
     Column("project", 7, max_width=12),

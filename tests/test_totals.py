@@ -11,7 +11,7 @@ import pytest
 from cctop.model.cache import make_summarizer
 from cctop.model.ledger import Ledger
 from cctop.model.records import ApiCall
-from cctop.prices import packaged_pricebook
+from cctop.sources.prices import packaged_pricebook
 
 M = 1e-6  # $/MTok -> $/token
 OPUS, SONNET = "claude-opus-4-8", "claude-sonnet-4-6"  # $5 in, $0.50 read, $6.25 5m write

@@ -22,8 +22,8 @@ from helpers import (
 )
 
 from cctop.model.records import ApiCall
-from cctop.prices import packaged_pricebook
-from cctop.sources.jsonl import FileRole, TranscriptParser, classify
+from cctop.sources.prices import packaged_pricebook
+from cctop.sources.transcripts.jsonl import FileRole, TranscriptParser, classify
 
 SID = "11111111-2222-3333-4444-555555555555"
 
@@ -313,7 +313,7 @@ def test_timestamps_parse_like_datetime_on_the_fast_path_and_off_it() -> None:
     import random
     from datetime import datetime, timezone
 
-    from cctop.sources.jsonl import parse_timestamp
+    from cctop.sources.transcripts.jsonl import parse_timestamp
 
     rng = random.Random(7)
     for _ in range(2000):

@@ -20,18 +20,18 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from cctop import report
 from cctop.model.ledger import MAX_PENDING_TIMINGS, Ledger
 from cctop.model.records import Activity, ApiCall, CallTiming, Source
-from cctop.prices import packaged_pricebook
-from cctop.sources import record_codec
-from cctop.sources.discovery import find_transcripts
+from cctop.report import sessions as report
 from cctop.sources.otlp import OtlpConfig, OtlpListener
 from cctop.sources.otlp.codec import SIGNALS, parse_json
 from cctop.sources.otlp.decode import OtlpDecoder, decode_traces
-from cctop.sources.otlp_archive import OtlpArchive
-from cctop.sources.reader import read_all
-from cctop.sources.stats_codec import stats_from_json, stats_to_json
+from cctop.sources.prices import packaged_pricebook
+from cctop.sources.transcripts.discovery import find_transcripts
+from cctop.sources.transcripts.reader import read_all
+from cctop.store import record_codec
+from cctop.store.stats_codec import stats_from_json, stats_to_json
+from cctop.store.telemetry import OtlpArchive
 from cctop.ui.app import CctopApp
 from cctop.ui.screens.session import SessionScreen
 

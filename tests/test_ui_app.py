@@ -349,7 +349,7 @@ async def test_log_text_is_shown_literally_never_as_markup_or_control_codes():
 
 
 async def test_a_line_appended_to_a_real_transcript_reaches_the_screen(tmp_path):
-    from cctop.sources.tailer import Tailer
+    from cctop.sources.transcripts.tailer import Tailer
 
     projects = demo.lay_out_samples(tmp_path, SAMPLES)
     ledger = demo.make_ledger()

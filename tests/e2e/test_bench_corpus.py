@@ -16,9 +16,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import corpus  # noqa: E402 - bench/ is not a package
 
 from cctop.model.ledger import Ledger  # noqa: E402
-from cctop.prices import packaged_pricebook  # noqa: E402
-from cctop.sources.discovery import find_transcripts  # noqa: E402
-from cctop.sources.reader import read_file  # noqa: E402
+from cctop.sources.prices import packaged_pricebook  # noqa: E402
+from cctop.sources.transcripts.discovery import find_transcripts  # noqa: E402
+from cctop.sources.transcripts.reader import read_file  # noqa: E402
 
 END = 1_790_000_000.0
 SIZE = 3 * 2**20

@@ -20,9 +20,9 @@ import pytest
 from cctop.model.ledger import Ledger
 from cctop.model.records import ApiCall, Record, Source
 from cctop.model.snapshot import SessionStats
-from cctop.prices import packaged_pricebook
-from cctop.sources.discovery import find_transcripts
-from cctop.sources.reader import read_file
+from cctop.sources.prices import packaged_pricebook
+from cctop.sources.transcripts.discovery import find_transcripts
+from cctop.sources.transcripts.reader import read_file
 
 from .fake_api import FakeAnthropicApi, Script, Text, ToolCall, Turn, Usage
 from .harness import ClaudeHome, cctop_once, otlp_env

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 
 from cctop import __version__
 from cctop.model.snapshot import SessionStats
-from cctop.sources.discovery import TranscriptFile, Warn
-from cctop.sources.store import CachedSessions, Store, session_row
+from cctop.sources.transcripts.discovery import TranscriptFile, Warn
+from cctop.store.database import CachedSessions, Store, session_row
 
 if TYPE_CHECKING:
     from cctop.model.ledger import Ledger
@@ -63,9 +63,9 @@ _SHAPING_MODULES = (
     "cctop.model.snapshot",
     "cctop.model.pricing",
     "cctop.model.cache",
-    "cctop.sources.stats_codec",
-    "cctop.sources.store",
-    "cctop.sources.history",
+    "cctop.store.stats_codec",
+    "cctop.store.database",
+    "cctop.sources.load",
 )
 
 
@@ -115,7 +115,7 @@ def load(
 def _follow_changes(roots, ledger, store, warn, key, document, on_disk, changed: set[str]) -> int:
     """Rebuild only the sessions that ``changed`` files touch, in ``ledger`` (still empty);
     returns bytes read."""
-    from cctop.sources.tracker import FileTracker
+    from cctop.sources.transcripts.tracker import FileTracker
 
     before = set(ledger.snapshot().warnings)
     touched: set[str] = set()
@@ -162,8 +162,8 @@ def _rebuild(roots, ledger, store, warn, key, document, pricebook=None) -> Histo
     records, then what the files gained since); with ``pricebook``, projects the store holds
     nothing of (all of them on a first run) or holds unchanged (new prices or code) by worker
     processes instead, see ``_fill``."""
-    from cctop.sources import parallel
-    from cctop.sources.discovery import find_transcripts
+    from cctop.sources.transcripts import parallel
+    from cctop.sources.transcripts.discovery import find_transcripts
 
     # Warnings already given (prices, the store itself) belong to this run, not to the data.
     before = set(ledger.snapshot().warnings)
@@ -209,9 +209,9 @@ def feed_through_store(
     (gone ones too: history; those not among ``files`` are marked gone), then what the files
     of ``known`` gained since. A file of ``known`` the store lacks, or holds replaced or
     shrunk, is read whole (in worker processes when it pays) and stored. Returns bytes read."""
-    from cctop.sources import parallel
-    from cctop.sources.reader import FileResult
-    from cctop.sources.tracker import FileTracker
+    from cctop.sources.transcripts import parallel
+    from cctop.sources.transcripts.reader import FileResult
+    from cctop.sources.transcripts.tracker import FileTracker
 
     tracker = FileTracker(
         list(roots), ledger.ingest, warn, store, ledger.mark_files_deleted, include_tail=True
@@ -242,7 +242,7 @@ def _fill(files, ledger, store, document, pricebook, replay) -> tuple[list[tuple
     the workers instead. Returns (session rows, warnings, bytes read)."""
     import time
 
-    from cctop.sources.parallel import fill_by_project
+    from cctop.sources.transcripts.parallel import fill_by_project
 
     bytes_read = 0
 

@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from cctop.model.records import Record
-from cctop.sources.discovery import TranscriptFile, Warn, subagent_meta_path
-from cctop.sources.jsonl import TranscriptParser, complete_prefix, parse_subagent_meta
+from cctop.sources.transcripts.discovery import TranscriptFile, Warn, subagent_meta_path
+from cctop.sources.transcripts.jsonl import TranscriptParser, complete_prefix, parse_subagent_meta
 
 # Files are read in blocks so a 1 GB transcript never sits in memory twice; a block is cut
 # at its last newline and the remainder carried into the next one.

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
-from cctop.sources.jsonl import FileRole, classify
+from cctop.sources.transcripts.jsonl import FileRole, classify
 
 Warn = Callable[[str], None]
 

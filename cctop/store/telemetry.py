@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from cctop.model.records import Record
-from cctop.sources import record_codec
+from cctop.store import record_codec
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS otlp_batches (

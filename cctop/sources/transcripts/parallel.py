@@ -25,10 +25,10 @@ from dataclasses import replace
 from cctop.model.ledger import Ledger
 from cctop.model.records import Record
 from cctop.model.snapshot import SessionStats
-from cctop.sources import record_codec
-from cctop.sources.discovery import TranscriptFile, Warn
-from cctop.sources.reader import FileResult, read_file
-from cctop.sources.store import WholeFile, session_row
+from cctop.sources.transcripts.discovery import TranscriptFile, Warn
+from cctop.sources.transcripts.reader import FileResult, read_file
+from cctop.store import record_codec
+from cctop.store.database import WholeFile, session_row
 
 # Below this much data the pool costs more than it saves (process start, pickling).
 PARALLEL_MIN_BYTES = 48 * 1024 * 1024

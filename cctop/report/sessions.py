@@ -8,7 +8,7 @@ from typing import Any
 
 from cctop import format as fmt
 from cctop.model.snapshot import SessionStats, Snapshot, TokenTotals
-from cctop.text_table import Column, render, widths
+from cctop.report.text_table import Column, render, widths
 
 JSON_SCHEMA_VERSION = 1
 

@@ -18,11 +18,11 @@ from typing import Any
 import orjson
 
 from cctop import format as fmt
+from cctop.launch import Runtime, make_runtime, missing_roots_message, open_store, say_store_failed
 from cctop.model.ledger import Ledger
 from cctop.model.records import Prompt, Source, ToolResult, ToolUse
 from cctop.model.snapshot import PricedCall, SessionStats
-from cctop.report import SessionFilter
-from cctop.runtime import Runtime, make_runtime, missing_roots_message, open_store, say_store_failed
+from cctop.report.sessions import SessionFilter
 
 COLUMNS = (
     "timestamp",
@@ -98,7 +98,7 @@ def _fill(runtime: Runtime, args: argparse.Namespace) -> tuple[Ledger, int]:
 
     try:
         count = _from_store(runtime, ledger, store)
-        from cctop.sources.otlp_archive import kept_batches
+        from cctop.store.telemetry import kept_batches
 
         for records in kept_batches(store.path, ledger.warn):  # after the transcripts, as --once
             ledger.ingest(records)
@@ -113,8 +113,8 @@ def _fill(runtime: Runtime, args: argparse.Namespace) -> tuple[Ledger, int]:
 
 def _read_files(runtime: Runtime, ledger: Ledger) -> int:
     """Every transcript parsed in this process, newest first (as --once reads them)."""
-    from cctop.sources.discovery import find_transcripts
-    from cctop.sources.reader import read_all
+    from cctop.sources.transcripts.discovery import find_transcripts
+    from cctop.sources.transcripts.reader import read_all
 
     files = [f for root in runtime.roots for f in find_transcripts(root, ledger.warn)]
     read_all(files, ledger.warn, ledger.ingest)
@@ -125,8 +125,8 @@ def _from_store(runtime: Runtime, ledger: Ledger, store) -> int:
     """The stored records of every file under the roots (deleted ones too: history), then
     what the files gained since; files the store does not hold yet are read whole and stored,
     as a rebuild does. Leaves the saved aggregates alone: they are --once's."""
-    from cctop.sources.discovery import find_transcripts
-    from cctop.sources.history import feed_through_store
+    from cctop.sources.load import feed_through_store
+    from cctop.sources.transcripts.discovery import find_transcripts
 
     files = [f for root in runtime.roots for f in find_transcripts(root, ledger.warn)]
     feed_through_store(runtime.roots, files, files, ledger, store, ledger.warn)

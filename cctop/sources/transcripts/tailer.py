@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cctop.model.records import Record
-from cctop.sources import prefill, record_codec
-from cctop.sources.discovery import Warn
-from cctop.sources.store import Store, StoredFile
-from cctop.sources.tracker import FileTracker
+from cctop.sources.transcripts import prefill
+from cctop.sources.transcripts.discovery import Warn
+from cctop.sources.transcripts.tracker import FileTracker
+from cctop.store import record_codec
+from cctop.store.database import Store, StoredFile
 
 # Start-up reads files changed this recently before anything else (at most this many).
 LIVE_FIRST_WINDOW_S = 10 * 60
@@ -349,7 +350,7 @@ class Tailer:
     def _poll(self) -> None:
         """One polling pass: a stat of every transcript (no pathlib: ~40 ms for 7,000 files).
         While the backfill runs, files it has not reached yet are left to it."""
-        from cctop.sources.history import quick_scan
+        from cctop.sources.load import quick_scan
 
         on_disk = quick_scan(self._roots)
         if on_disk is None:  # some dir unreadable: the careful scan warns about it

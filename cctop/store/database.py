@@ -32,8 +32,8 @@ import orjson
 
 from cctop.model.records import ApiCall, Record, ToolResult, ToolUse
 from cctop.model.snapshot import SessionStats
-from cctop.sources import record_codec
-from cctop.sources.stats_codec import SessionSummary, stats_from_json, stats_to_json
+from cctop.store import record_codec
+from cctop.store.stats_codec import SessionSummary, stats_from_json, stats_to_json
 
 SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 5000

@@ -11,15 +11,15 @@ from types import MappingProxyType
 import orjson
 
 from cctop import format as fmt
-from cctop import report
+from cctop.launch import Runtime, make_runtime, missing_roots_message, open_store, say_store_failed
 from cctop.model.ledger import Ledger
 from cctop.model.snapshot import Snapshot, Totals, WindowTotals
-from cctop.runtime import Runtime, make_runtime, missing_roots_message, open_store, say_store_failed
+from cctop.report import sessions as report
 
 
 def run_once(args: argparse.Namespace) -> int:
     if getattr(args, "requests", False):
-        from cctop.requests_export import run_requests
+        from cctop.report.requests import run_requests
 
         return run_requests(args)
     runtime = make_runtime(args)
@@ -94,7 +94,7 @@ def _with_telemetry(
     only telemetry saw, Claude Code's own cost and its API errors. ``complete`` says
     ``runtime.ledger`` holds every transcript record already; else the projects of the
     sessions with telemetry are read again into one ledger with it (and only those)."""
-    from cctop.sources.otlp_archive import kept_batches
+    from cctop.store.telemetry import kept_batches
 
     batches = kept_batches(store_path, runtime.warn)
     if not batches:
@@ -150,8 +150,8 @@ class _Transcripts:
             ledger.mark_files_deleted(session_id)  # as the live view marks them
 
     def _feed_files(self, session_ids: set[str], ledger: Ledger) -> None:
-        from cctop.sources.parallel import project_of
-        from cctop.sources.reader import read_all
+        from cctop.sources.transcripts.parallel import project_of
+        from cctop.sources.transcripts.reader import read_all
 
         projects = {project_of(f) for f in self._files if f.role.session_id in session_ids}
         chosen = [f for f in self._files if project_of(f) in projects]
@@ -182,9 +182,9 @@ def _read_fresh(runtime: Runtime) -> tuple[Snapshot, list, bool]:
     """Every transcript read now, without the store: by project in worker processes when the
     tree is big enough for that to pay, else in this process. Returns (snapshot, files,
     whether ``runtime.ledger`` holds every record)."""
-    from cctop.sources.discovery import find_transcripts
-    from cctop.sources.parallel import sessions_by_project
-    from cctop.sources.reader import read_all
+    from cctop.sources.transcripts.discovery import find_transcripts
+    from cctop.sources.transcripts.parallel import sessions_by_project
+    from cctop.sources.transcripts.reader import read_all
 
     files = [f for root in runtime.roots for f in find_transcripts(root, runtime.warn)]
     ledger = runtime.ledger
@@ -203,7 +203,7 @@ def _from_store(runtime: Runtime, store, args: argparse.Namespace):
     from stored records plus appended bytes. Returns (snapshot, summaries, file count,
     whether ``runtime.ledger`` holds every record); ``summaries`` (with --json and saved
     aggregates) are light stand-ins carrying finished JSON documents, else None."""
-    from cctop.sources import history
+    from cctop.sources import load as history
 
     key = history.aggregate_key(
         runtime.pricebook, runtime.cache_summaries, report, fmt, sys.modules[__name__]

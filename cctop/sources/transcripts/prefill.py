@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cctop.sources import parallel
-from cctop.sources.discovery import TranscriptFile, Warn
-from cctop.sources.store import Store, StoredFile, WholeFile
+from cctop.sources.transcripts import parallel
+from cctop.sources.transcripts.discovery import TranscriptFile, Warn
+from cctop.store.database import Store, StoredFile, WholeFile
 
 
 def worth_it(files: Sequence[TranscriptFile]) -> bool:

@@ -15,9 +15,15 @@ from collections.abc import Callable
 from pathlib import Path, PurePath
 
 from cctop.model.records import Record, SubagentMeta
-from cctop.sources.discovery import TranscriptFile, Warn, find_transcripts, subagent_meta_path
-from cctop.sources.jsonl import FileRole, TranscriptParser, classify, complete_prefix, parse_subagent_meta
-from cctop.sources.store import Store, StoredFile
+from cctop.sources.transcripts.discovery import TranscriptFile, Warn, find_transcripts, subagent_meta_path
+from cctop.sources.transcripts.jsonl import (
+    FileRole,
+    TranscriptParser,
+    classify,
+    complete_prefix,
+    parse_subagent_meta,
+)
+from cctop.store.database import Store, StoredFile
 
 # Appended bytes are read in blocks; each block's complete lines are parsed, stored and handed
 # on before the next, so a huge file or line never sits in memory more than about twice.

@@ -1,0 +1,1 @@
+"""What cctop prints and exits: the --once table and JSON document, --requests."""

@@ -1,0 +1,1 @@
+"""Claude Code's JSONL transcripts: find, parse, read whole, follow live."""
