@@ -343,3 +343,24 @@ def test_backfilling_until_start_up_has_planned_so_a_requested_session_is_not_gi
         assert not tailer.status.backfilling
     finally:
         tailer.stop()
+
+
+def test_a_file_rewritten_in_place_with_the_same_size_is_read_again(tmp_path: Path) -> None:
+    """The race behind a root deleted and made again: the new file can get the old one's inode
+    back and have its size, so (device, inode, size) alone says 'unchanged'. Rewriting one file
+    in place gives that state every time."""
+    from cctop.sources.transcripts.tracker import FileTracker
+
+    root = tmp_path / "projects"
+    (root / PROJECT).mkdir(parents=True)
+    path = root / PROJECT / "c.jsonl"
+    path.write_bytes(line(assistant("c", "msg_c0", "req_c0")))
+    ledger = ledger_for()
+    tracker = FileTracker([root], ledger.ingest, ledger.warn)
+    assert tracker.update(str(path))
+    inode, size = path.stat().st_ino, path.stat().st_size
+    with open(path, "r+b") as handle:  # same inode, same size, other call
+        handle.write(line(assistant("c", "msg_c1", "req_c1")))
+    assert (path.stat().st_ino, path.stat().st_size) == (inode, size)
+    tracker.update(str(path))
+    assert ledger.snapshot().totals.all_time.requests == 2

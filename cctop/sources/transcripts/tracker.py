@@ -13,6 +13,7 @@ import os
 import stat as stat_mod
 from collections.abc import Callable
 from pathlib import Path, PurePath
+from typing import BinaryIO
 
 from cctop.model.records import Record, SubagentMeta
 from cctop.sources.transcripts.discovery import TranscriptFile, Warn, find_transcripts, subagent_meta_path
@@ -28,12 +29,17 @@ from cctop.store.database import Store, StoredFile
 # Appended bytes are read in blocks; each block's complete lines are parsed, stored and handed
 # on before the next, so a huge file or line never sits in memory more than about twice.
 BLOCK = 8 * 1024 * 1024
+# The last bytes read of a file, kept to notice a file rewritten in place: a deleted file's
+# inode is soon reused, and a new file of the same size at the same inode looks unchanged.
+FINGERPRINT = 64
 
 Sink = Callable[[list[Record]], None]
 
 
 class _File:
-    __slots__ = ("path", "role", "device", "inode", "size", "mtime", "offset", "parser", "sessions")
+    __slots__ = (
+        "path", "role", "device", "inode", "size", "mtime", "offset", "parser", "sessions", "fingerprint"
+    )  # fmt: skip
 
     def __init__(self, path: str, role: FileRole) -> None:
         self.path = path
@@ -45,6 +51,7 @@ class _File:
         self.offset = 0
         self.parser: TranscriptParser | None = None
         self.sessions: set[str] = set()
+        self.fingerprint = b""  # the bytes just before ``offset`` (empty: not known)
         if role.session_id:
             self.sessions.add(role.session_id)
 
@@ -224,7 +231,8 @@ class FileTracker:
         if (st.st_dev, st.st_ino) != (state.device, state.inode) or st.st_size < state.offset:
             # New, replaced (rename-over) or truncated: everything again from 0.
             state.device, state.inode, state.offset, state.parser = st.st_dev, st.st_ino, 0, None
-        elif st.st_size == state.size and not self._include_tail:
+            state.fingerprint = b""
+        elif st.st_size == state.size and st.st_mtime == state.mtime and not self._include_tail:
             return True
         state.size, state.mtime = st.st_size, st.st_mtime
         self._read(state)
@@ -244,6 +252,10 @@ class FileTracker:
         with handle:
             if os.fstat(handle.fileno()).st_ino != state.inode:
                 return  # replaced between stat and open: the next event reads the new one
+            if not first and not _still_holds(handle, state):
+                # Rewritten in place (or a new file at a reused inode): everything again.
+                state.offset, state.fingerprint, first = 0, b"", True
+                state.parser = parser = TranscriptParser(state.role)
             handle.seek(state.offset)
             carry = b""
             while not self.stopping:
@@ -258,6 +270,7 @@ class FileTracker:
                 whole = complete_prefix(data)
                 carry = data[len(whole) :]
                 if whole:
+                    state.fingerprint = (state.fingerprint + whole[-FINGERPRINT:])[-FINGERPRINT:]
                     records = parser.feed(whole)
                     if first:
                         records.extend(self._subagent_meta(state))
@@ -283,7 +296,7 @@ class FileTracker:
         self.bytes_read += end - state.offset
         state.offset = end
         for record in records:
-            session_id = getattr(record, "session_id", None)
+            session_id = record.session_id
             if session_id and session_id not in state.sessions:
                 state.sessions.add(session_id)
                 self._session_files.setdefault(session_id, set()).add(state.path)
@@ -370,3 +383,15 @@ class FileTracker:
             or (file.device, file.inode) != (state.device, state.inode)
             or (file.size < state.offset)
         )
+
+
+def _still_holds(handle: BinaryIO, state: _File) -> bool:
+    """Whether the bytes before ``state.offset`` are still the ones read there."""
+    known = state.fingerprint
+    if not known:
+        return True  # taken over from the store: nothing to compare with
+    try:
+        handle.seek(state.offset - len(known))
+        return handle.read(len(known)) == known
+    except OSError:
+        return True  # the read that follows reports it
