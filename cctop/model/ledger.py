@@ -22,10 +22,10 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from types import MappingProxyType
-from typing import Protocol
+from typing import Any, Protocol
 
 from cctop.model.pricing import Rates
 from cctop.model.records import (
@@ -625,7 +625,7 @@ class Ledger:
         return stats
 
     def _tool_stats(self, session: _Session) -> tuple[tuple[ToolStats, ...], int, int]:
-        by_name: dict[str, list] = {}
+        by_name: dict[str, _ToolSum] = {}
         calls = errors = 0
         for tool_id in session.tool_ids:
             entry = self._tools[tool_id]
@@ -633,17 +633,17 @@ class Ledger:
                 continue  # a result whose use we have not seen (yet)
             calls += 1
             errors += entry.is_error
-            row = by_name.setdefault(entry.name, [0, 0, 0, 0.0, 0.0])
-            row[0] += 1
-            row[1] += entry.is_error
+            tool = by_name.setdefault(entry.name, _ToolSum())
+            tool.calls += 1
+            tool.errors += entry.is_error
             duration = entry.duration if entry.done else None
             if duration is not None:
-                row[2] += 1
-                row[3] += duration
-                row[4] = max(row[4], duration)
+                tool.timed += 1
+                tool.total_duration_ms += duration
+                tool.max_duration_ms = max(tool.max_duration_ms, duration)
         tools = tuple(
-            ToolStats(name, *values)
-            for name, values in sorted(by_name.items(), key=lambda item: (-item[1][0], item[0]))
+            ToolStats(name, t.calls, t.errors, t.timed, t.total_duration_ms, t.max_duration_ms)
+            for name, t in sorted(by_name.items(), key=lambda item: (-item[1].calls, item[0]))
         )
         return tools, calls, errors
 
@@ -670,22 +670,12 @@ class Ledger:
         burn_start = now - BURN_WINDOW_S
         earliest = min(day_start, hour_start)
         rates_for = self._pricer.rates_for
-        all_tokens = [0, 0, 0, 0, 0]
-        cost = 0.0
-        unpriced = 0
-        # cost, tokens, requests, unpriced requests, saved by cache reads, lost to cache breaks
-        windows = {"today": [0.0, 0, 0, 0, 0.0, 0.0], "hour": [0.0, 0, 0, 0, 0.0, 0.0]}
+        all_time = _TokenSum()
+        windows = {"today": _WindowSum(), "hour": _WindowSum()}
         starts = (("today", day_start), ("hour", hour_start))
         burn = 0.0
         for sid, stats in sessions.items():
-            t = stats.tokens
-            all_tokens[0] += t.requests
-            all_tokens[1] += t.input_tokens
-            all_tokens[2] += t.output_tokens
-            all_tokens[3] += t.cache_read_tokens
-            all_tokens[4] += t.cache_creation_tokens
-            cost += t.cost_usd
-            unpriced += t.unpriced_requests
+            all_time.add(stats.tokens)
             if stats.last_ts is None or stats.last_ts < earliest:
                 continue
             for key in self._sessions[sid].call_keys:
@@ -701,14 +691,7 @@ class Ledger:
                         saved = call.cache_read_tokens * (rates.input - rates.cache_read)
                 for name, start in starts:
                     if ts >= start:
-                        w = windows[name]
-                        if entry.cost is None:
-                            w[3] += 1
-                        else:
-                            w[0] += entry.cost
-                        w[1] += call.prompt_tokens + call.output_tokens
-                        w[2] += 1
-                        w[4] += saved
+                        windows[name].add_call(entry.cost, call.prompt_tokens + call.output_tokens, saved)
                 if ts >= burn_start and entry.cost is not None:
                     burn += entry.cost
             # Breaks are already found by the session's cache summary: only sum them here.
@@ -718,14 +701,72 @@ class Ledger:
                     continue
                 for name, start in starts:
                     if ts >= start:
-                        windows[name][5] += cache_break.extra_cost_usd
+                        windows[name].break_cost_usd += cache_break.extra_cost_usd
         return Totals(
-            all_time=TokenTotals(*all_tokens, cost, unpriced),
-            today=WindowTotals(*windows["today"]),
-            last_hour=WindowTotals(*windows["hour"]),
+            all_time=all_time.frozen(),
+            today=windows["today"].frozen(),
+            last_hour=windows["hour"].frozen(),
             burn_rate_usd_per_hour=burn * 3600 / BURN_WINDOW_S,
             sessions=len(sessions),
         )
+
+
+@dataclass(slots=True)
+class _ToolSum:
+    calls: int = 0
+    errors: int = 0
+    timed: int = 0
+    total_duration_ms: float = 0.0
+    max_duration_ms: float = 0.0
+
+
+@dataclass(slots=True)
+class _TokenSum:
+    """All-time totals, summed over finished session figures."""
+
+    requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_creation_tokens: int = 0
+    cost_usd: float = 0.0
+    unpriced_requests: int = 0
+
+    def add(self, t: TokenTotals) -> None:
+        self.requests += t.requests
+        self.input_tokens += t.input_tokens
+        self.output_tokens += t.output_tokens
+        self.cache_read_tokens += t.cache_read_tokens
+        self.cache_creation_tokens += t.cache_creation_tokens
+        self.cost_usd += t.cost_usd
+        self.unpriced_requests += t.unpriced_requests
+
+    def frozen(self) -> TokenTotals:
+        return TokenTotals(**{f.name: getattr(self, f.name) for f in fields(self)})
+
+
+@dataclass(slots=True)
+class _WindowSum:
+    """Spend inside a time window, summed call by call (see WindowTotals)."""
+
+    cost_usd: float = 0.0
+    tokens: int = 0
+    requests: int = 0
+    unpriced_requests: int = 0
+    saved_usd: float = 0.0
+    break_cost_usd: float = 0.0
+
+    def add_call(self, cost: float | None, tokens: int, saved: float) -> None:
+        if cost is None:
+            self.unpriced_requests += 1
+        else:
+            self.cost_usd += cost
+        self.tokens += tokens
+        self.requests += 1
+        self.saved_usd += saved
+
+    def frozen(self) -> WindowTotals:
+        return WindowTotals(**{f.name: getattr(self, f.name) for f in fields(self)})
 
 
 def _same_call(entry: _CallEntry, call: ApiCall) -> bool:
@@ -779,7 +820,7 @@ def _merge_agents(
     return merged
 
 
-_HANDLERS: dict[type, Callable[[Ledger, object], None]] = {
+_HANDLERS: dict[type, Callable[[Ledger, Any], None]] = {
     ApiCall: Ledger._on_call,
     ToolUse: Ledger._on_tool_use,
     ToolResult: Ledger._on_tool_result,

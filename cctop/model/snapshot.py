@@ -12,7 +12,7 @@ from types import MappingProxyType
 
 from cctop.model.records import ApiCall, Source
 
-_EMPTY: Mapping = MappingProxyType({})
+_EMPTY: Mapping[str, float] = MappingProxyType({})
 
 
 def hit_rate(input_tokens: int, cache_read: int, cache_creation: int) -> float | None:

@@ -106,7 +106,7 @@ def _with_telemetry(
     import sqlite3
 
     ledger = Ledger(runtime.pricebook, cache_summarizer=runtime.ledger.cache_summarizer)
-    told = {r.session_id for records in batches for r in records if getattr(r, "session_id", None)}
+    told = {r.session_id for records in batches for r in records if r.session_id}
     try:
         transcripts.feed(told, ledger)
     except sqlite3.Error as exc:

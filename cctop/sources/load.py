@@ -121,7 +121,7 @@ def _follow_changes(roots, ledger, store, warn, key, document, on_disk, changed:
     touched: set[str] = set()
 
     def note(records: list) -> None:
-        touched.update(r.session_id for r in records if getattr(r, "session_id", None))
+        touched.update(r.session_id for r in records if r.session_id)
 
     stored = store.files()
     tracker = FileTracker(list(roots), note, warn, store)

@@ -268,7 +268,7 @@ class Store:
         """Store the records of bytes ``start``..``end`` and move the offset to ``end``, atomically.
         ``start == 0`` replaces whatever the file had (a new, shrunk or replaced file). Returns
         False when another process already stored this range (nothing is written then)."""
-        sessions = {r.session_id for r in records if getattr(r, "session_id", None)}
+        sessions = {r.session_id for r in records if r.session_id}
         db = self._db
         with _write(db):
             row = db.execute(
@@ -278,11 +278,13 @@ class Store:
                 db.execute("ROLLBACK")  # another process stored this range first
                 return False
             if row is None:
-                file_id = db.execute(
+                inserted = db.execute(
                     "INSERT INTO files (path, device, inode, size, offset, mtime, sessions) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (path, device, inode, size, end, mtime, " ".join(sorted(sessions))),
                 ).lastrowid
+                assert inserted is not None  # set by every INSERT
+                file_id = inserted
             else:
                 file_id = row[0]
                 if start == 0:
@@ -506,7 +508,7 @@ class WholeFile:
     @classmethod
     def of(cls, path: str, device: int, inode: int, size: int, mtime: float, offset: int,
            records: Sequence[Record]) -> WholeFile:  # fmt: skip
-        sessions = {r.session_id for r in records if getattr(r, "session_id", None)}
+        sessions = {r.session_id for r in records if r.session_id}
         data = record_codec.encode(records) if records else None
         keys = dedupe_keys(records)
         return cls(path, device, inode, size, mtime, offset, data, keys, " ".join(sorted(sessions)))

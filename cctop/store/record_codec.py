@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import fields
 from enum import Enum
+from typing import Any
 from operator import attrgetter
 
 import orjson
@@ -47,10 +48,10 @@ _FIELDS = [tuple(f.name for f in fields(cls)) for cls in TYPES]
 # One C-level getter per type returns all of a record's fields as a tuple (every type has
 # several): about twice as fast as a getattr per field.
 _GETTERS = {cls: (i, attrgetter(*names)) for i, (cls, names) in enumerate(zip(TYPES, _FIELDS, strict=True))}
-_ENUMS: dict[str, Callable[[object], Enum]] = {"source": Source, "title_kind": TitleKind}
+_ENUMS: dict[str, Callable[[Any], Enum]] = {"source": Source, "title_kind": TitleKind}
 
 
-def _enum_slots(index: int) -> list[tuple[int, Callable[[object], Enum]]]:
+def _enum_slots(index: int) -> list[tuple[int, Callable[[Any], Enum]]]:
     # +1: position 0 of a row is the type index.
     return [(i + 1, _ENUMS[name]) for i, name in enumerate(_FIELDS[index]) if name in _ENUMS]
 

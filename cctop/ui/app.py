@@ -20,6 +20,7 @@ from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 
 from cctop import format as fmt
 from cctop.model.ledger import Ledger
@@ -88,7 +89,7 @@ class CctopApp(App):
         self._seen_version = -1
         self._last_frame = 0.0
         self._last_window = 0.0
-        self._tick_timer = None
+        self._tick_timer: Timer | None = None
         self.frames = 0  # snapshots applied (tests, benchmarks)
 
     # -- lifecycle --------------------------------------------------------------

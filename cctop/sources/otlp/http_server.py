@@ -110,7 +110,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: OtlpHttpServer
 
     def setup(self) -> None:
-        self.timeout = self.server.timeout_s  # applied to the socket by StreamRequestHandler
+        self.timeout = self.server.timeout_s  # type: ignore[misc]  # StreamRequestHandler applies it
         super().setup()
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002

@@ -167,7 +167,8 @@ class TranscriptParser:
             self._user(obj, session_id, out)
         elif kind == "system":
             if obj.get("subtype") == "compact_boundary":
-                meta = obj.get("compactMetadata") if isinstance(obj.get("compactMetadata"), dict) else {}
+                meta = obj.get("compactMetadata")
+                meta = meta if isinstance(meta, dict) else {}
                 out.append(
                     Compaction(
                         session_id=session_id,
@@ -247,8 +248,13 @@ class TranscriptParser:
         output = output if type(output) is int and output >= 0 else _int(output)
         final = message.get("stop_reason") is not None or "iterations" in usage
         last = self._last_call
-        repeated = last is not None and message_id and last[0] == message_id and last[1] == request_id
-        if repeated and (output < last[2] or (output == last[2] and (last[3] or not final))):
+        if (
+            last is not None
+            and message_id
+            and last[0] == message_id
+            and last[1] == request_id
+            and (output < last[2] or (output == last[2] and (last[3] or not final)))
+        ):
             return
         self._last_call = (message_id, request_id, output, final)
         get = usage.get
@@ -354,7 +360,7 @@ class TranscriptParser:
 def _collapse_calls(records: list[Record]) -> list[Record]:
     """Keep one sighting per API call within a batch (the ledger's rule: most output, then a
     final line). Claude Code writes a line per content block, so this halves the ledger's work."""
-    best: dict[str, int] = {}
+    best: dict[str, tuple[int, ApiCall]] = {}
     drop: set[int] = set()
     for index, record in enumerate(records):
         if type(record) is not ApiCall or not record.message_id:
@@ -362,14 +368,14 @@ def _collapse_calls(records: list[Record]) -> list[Record]:
         key = record.key
         seen = best.get(key)
         if seen is None:
-            best[key] = index
+            best[key] = (index, record)
             continue
-        old = records[seen]
+        old_index, old = seen
         if record.output_tokens > old.output_tokens or (
             record.output_tokens == old.output_tokens and record.final and not old.final
         ):
-            drop.add(seen)
-            best[key] = index
+            drop.add(old_index)
+            best[key] = (index, record)
         else:
             drop.add(index)
     if not drop:

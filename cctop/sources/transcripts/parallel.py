@@ -21,6 +21,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import replace
+from multiprocessing.context import BaseContext
 
 from cctop.model.ledger import Ledger
 from cctop.model.records import Record
@@ -300,6 +301,7 @@ def encode_many(
     Workers come from a fork server (spawn where there is none), never a fork of the calling
     process: it runs other threads (the UI, file watchers), and a forked child could inherit
     a lock one of them held."""
+    context: BaseContext
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
         # Not the default (__main__): the calling program may be a script without a main guard.

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cctop.model.records import Record
 from cctop.sources.transcripts import prefill
@@ -27,6 +28,9 @@ from cctop.sources.transcripts.discovery import Warn
 from cctop.sources.transcripts.tracker import FileTracker
 from cctop.store import record_codec
 from cctop.store.database import Store, StoredFile
+
+if TYPE_CHECKING:
+    from watchdog.observers.api import BaseObserver
 
 # Start-up reads files changed this recently before anything else (at most this many).
 LIVE_FIRST_WINDOW_S = 10 * 60
@@ -79,7 +83,7 @@ class Tailer:
         self._stopping = False
         self._polling = False
         self._watched_roots: set[Path] = set()
-        self._observers: dict[Path, object] = {}
+        self._observers: dict[Path, BaseObserver] = {}
         self._worker: threading.Thread | None = None
 
     # -- public ---------------------------------------------------------------------

@@ -62,8 +62,8 @@ TOOL_COLUMNS = (("tool", "tool", 14, False), ("calls", "calls", 5, True), ("erro
 AGENT_COLUMNS = (("agent", "subagent", 16, False), ("requests", "req", 3, True), ("cost", "cost", 7, True))
 
 
-def _table(columns, **kwargs) -> DataTable:
-    table = DataTable(cursor_type="row", cell_padding=0, **kwargs)
+def _table(columns, **kwargs) -> DataTable[Text | str]:
+    table: DataTable[Text | str] = DataTable(cursor_type="row", cell_padding=0, **kwargs)
     _add_columns(table, columns)
     return table
 
