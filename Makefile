@@ -15,7 +15,8 @@ run: $(BIN)/cctop
 	$(BIN)/cctop $(ARGS)
 
 test: $(BIN)/cctop
-	$(BIN)/ruff check cctop tests bench
+	$(BIN)/ruff check cctop tests bench scripts
+	$(BIN)/mypy
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 bench: $(BIN)/cctop

@@ -8,46 +8,57 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cctop import format as fmt
 from cctop.format import safe_text
-from cctop.model.ledger import Ledger
+from cctop.model.cache import make_summarizer
+from cctop.model.ledger import CacheSummarizer, Ledger
+from cctop.model.pricing import PriceBook
 from cctop.sources.prices import load_pricebook
 from cctop.sources.transcripts.discovery import default_roots, unique_roots
+
+if TYPE_CHECKING:
+    from cctop.sources.transcripts.tailer import Tailer
+    from cctop.store.database import Store
+    from cctop.store.telemetry import OtlpArchive
 
 
 @dataclass
 class Runtime:
-    ledger: Ledger
+    """What every front end starts from: the price book, where transcripts live, and what was
+    said so far (price file, store), which every ledger made here starts with."""
+
+    pricebook: PriceBook
     roots: list[Path]
+    summarizer: CacheSummarizer
     warnings: list[str] = field(default_factory=list)
-    pricebook: object = None
-    cache_summaries: bool = False  # whether sessions carry a cache summary
 
     def warn(self, message: str) -> None:
-        self.ledger.warn(message)
+        self.warnings.append(message)
+
+    def new_ledger(self) -> Ledger:
+        ledger = Ledger(self.pricebook, cache_summarizer=self.summarizer)
+        for message in self.warnings:
+            ledger.warn(message)
+        return ledger
 
 
 def make_runtime(args: argparse.Namespace) -> Runtime:
     pricebook, price_warnings = load_pricebook(args.prices)
-    summarizer = _cache_summarizer(pricebook)
-    ledger = Ledger(pricebook, cache_summarizer=summarizer)
     roots = unique_roots(args.claude_dir) if args.claude_dir else default_roots()
-    runtime = Runtime(ledger, roots, pricebook=pricebook, cache_summaries=summarizer is not None)
-    for message in price_warnings:
-        runtime.warn(message)
-    return runtime
+    return Runtime(pricebook, roots, make_summarizer(pricebook), list(price_warnings))
 
 
-def open_store(args: argparse.Namespace, warn):
+def open_store(args: argparse.Namespace, warn: Callable[[str], None]) -> Store | None:
     """The history store for these arguments, or None (``--no-store``, or unusable: said on stderr)."""
-    if getattr(args, "no_store", False):
+    if args.no_store:
         return None
-    from cctop.store.database import Store, StoreError, default_path
+    from cctop.store.database import Store, StoreError, default_path  # noqa: F811 - lazily
 
-    path = args.store if getattr(args, "store", None) else default_path()
+    path = args.store or default_path()
     try:
-        return Store.open(path, warn, rebuild=getattr(args, "rebuild", False))
+        return Store.open(path, warn, rebuild=args.rebuild)
     except StoreError as exc:
         import sys
 
@@ -55,24 +66,16 @@ def open_store(args: argparse.Namespace, warn):
         return None
 
 
-def say_store_failed(path: Path, exc: Exception) -> None:
-    """On stderr: the store broke mid-run (past what opening it could tell); the caller reads
-    the transcripts instead."""
+def say_store_failed(why: str) -> None:
+    """On stderr: the store broke mid-run (past what opening it could tell); the transcripts
+    were read instead."""
     import sys
 
     print(
-        f"cctop: the store {safe_text(str(path))} failed ({exc}); reading the transcripts instead. "
+        f"cctop: {safe_text(why)}; read the transcripts instead. "
         "Run 'cctop --once --rebuild' to rebuild it.",
         file=sys.stderr,
     )
-
-
-def _cache_summarizer(pricebook):
-    try:
-        from cctop.model.cache import make_summarizer
-    except ImportError:
-        return None
-    return make_summarizer(pricebook)
 
 
 def missing_roots_message(roots: list[Path]) -> str:
@@ -83,6 +86,7 @@ def missing_roots_message(roots: list[Path]) -> str:
         "Point cctop elsewhere with --claude-dir PATH (repeatable) or CLAUDE_CONFIG_DIR, "
         "or receive telemetry with --otlp (see 'cctop otlp-env')."
     )
+
 
 def _tailer_part(tailer) -> Callable[[], str | None]:
     def part() -> str | None:
@@ -112,13 +116,11 @@ def _otlp_part(listener) -> Callable[[], str | None]:
     return part
 
 
-def _start_transcripts(runtime, args: argparse.Namespace, stack: contextlib.ExitStack):
+def _start_transcripts(
+    runtime: Runtime, ledger: Ledger, store: Store | None, stack: contextlib.ExitStack
+) -> Tailer:
     from cctop.sources.transcripts.tailer import Tailer
 
-    ledger = runtime.ledger
-    store = open_store(args, runtime.warn)
-    if store is not None:
-        stack.callback(store.close)
     tailer = Tailer(
         runtime.roots,
         sink=ledger.ingest,
@@ -128,10 +130,10 @@ def _start_transcripts(runtime, args: argparse.Namespace, stack: contextlib.Exit
     )
     tailer.start()
     stack.callback(tailer.stop)  # runs before the store closes (LIFO)
-    return tailer, store
+    return tailer
 
 
-def _open_archive(store, ledger, stack: contextlib.ExitStack):
+def _open_archive(store: Store | None, ledger: Ledger, stack: contextlib.ExitStack) -> OtlpArchive | None:
     """Telemetry kept from earlier runs, replayed into the ledger; None without a store."""
     if store is None:
         return None
@@ -156,29 +158,33 @@ def run_tui(args: argparse.Namespace) -> int:
     runtime = make_runtime(args)
     warnings: list[str] = []
     with contextlib.ExitStack() as stack:
-        tailer, store = _start_transcripts(runtime, args, stack)
-        archive = _open_archive(store, runtime.ledger, stack)
+        store = open_store(args, runtime.warn)
+        if store is not None:
+            stack.callback(store.close)
+        ledger = runtime.new_ledger()  # after the store: it starts with what opening it said
+        tailer = _start_transcripts(runtime, ledger, store, stack)
+        archive = _open_archive(store, ledger, stack)
         parts = [_tailer_part(tailer)]
-        if getattr(args, "otlp", False):
+        if args.otlp:
             from cctop.sources.otlp.listener import OtlpConfig, OtlpListener
             from cctop.store.telemetry import archive_sink
 
             listener = OtlpListener(
                 OtlpConfig(args.otlp_bind, args.otlp_grpc_port, args.otlp_http_port, args.otlp_token),
-                sink=archive_sink(runtime.ledger.ingest, archive, runtime.ledger.warn),
+                sink=archive_sink(ledger.ingest, archive, ledger.warn),
             )
             warnings.extend(listener.start())
             stack.callback(listener.stop)
             parts.append(_otlp_part(listener))
         app = CctopApp(
-            runtime.ledger,
+            ledger,
             sources=parts,
             roots=runtime.roots,
-            refresh=max(0.2, float(getattr(args, "refresh", 1.0) or 1.0)),
-            open_session=getattr(args, "session", None),
-            otlp=bool(getattr(args, "otlp", False)),
+            refresh=max(0.2, float(args.refresh or 1.0)),
+            open_session=args.session,
+            otlp=bool(args.otlp),
             startup_warnings=warnings,
-            rates_for=getattr(runtime.pricebook, "rates_for", None),
+            rates_for=runtime.pricebook.rates_for,
             backfilling=lambda: tailer.status.backfilling,
         )
         app.run()

@@ -23,6 +23,7 @@ from cctop.model.ledger import Ledger
 from cctop.model.records import ApiCall, ApiError, Source
 from cctop.report import once
 from cctop.report.sessions import session_json
+from cctop.sources import load
 from cctop.sources.otlp import OtlpConfig, OtlpListener
 from cctop.sources.prices import packaged_pricebook
 from cctop.sources.transcripts.discovery import find_transcripts
@@ -270,10 +271,13 @@ def test_without_a_usable_store_the_projects_are_read_from_the_files(tmp_path):
     )
     runtime = make_runtime(args)
     files = [f for r in runtime.roots for f in find_transcripts(r, print)]
-    plain = Ledger(runtime.pricebook, cache_summarizer=runtime.ledger.cache_summarizer)
+    plain = runtime.new_ledger()
     read_all(files, print, plain.ingest)
-    transcripts = once._Transcripts(runtime, files=files)
-    joined = once._with_telemetry(runtime, store, plain.snapshot(), False, False, transcripts)
+    finished = load.History(
+        runtime.new_ledger(), len(files), finished=list(plain.snapshot().sessions.values())
+    )
+    loaded = load._with_telemetry(finished, runtime.roots, store, runtime.new_ledger, None, None, files)
+    joined, _ = once._snapshot(loaded, runtime.warnings, as_json=False)
     got = {sid: comparable(session_json(s)) for sid, s in joined.sessions.items()}
     assert got == full_ledger(root, store)
 

@@ -38,7 +38,9 @@ def test_fanned_out_read_equals_a_serial_read_in_any_order(tree, monkeypatch):
     now = 1_800_000_000.0
     files = list(find_transcripts(tree, print))
     use_workers(monkeypatch)
-    fanned = parallel.sessions_by_project(files, book, make_summarizer(book), now)
+    fanned = parallel.sessions_by_project(
+        files, lambda: Ledger(book, cache_summarizer=make_summarizer(book)), now
+    )
     assert fanned is not None
     sessions, warnings = fanned
 
@@ -56,7 +58,7 @@ def test_fanned_out_read_equals_a_serial_read_in_any_order(tree, monkeypatch):
 def test_small_trees_stay_in_process(tree):
     book = packaged_pricebook()
     files = list(find_transcripts(tree, print))
-    assert parallel.sessions_by_project(files, book, None, 0.0) is None  # well under the threshold
+    assert parallel.sessions_by_project(files, lambda: Ledger(book), 0.0) is None  # well under the threshold
 
 
 def test_projects_are_never_split_between_workers(tree):
@@ -65,7 +67,7 @@ def test_projects_are_never_split_between_workers(tree):
     owner = {}
     for index, group in enumerate(groups):
         for file in group:
-            assert owner.setdefault(parallel.project_of(file), index) == index
+            assert owner.setdefault(file.project, index) == index
     assert sorted(f.path for g in groups for f in g) == sorted(f.path for f in files)
 
 
@@ -86,8 +88,12 @@ def test_a_fill_gives_what_sessions_by_project_gives_plus_every_file_encoded(tre
         written.extend(group)
         keys.extend(group_keys)
 
-    filled = parallel.fill_by_project(files, book, summarizer, now, _session_document, write)
-    sessions, warnings = parallel.sessions_by_project(files, book, make_summarizer(book), now)
+    filled = parallel.fill_by_project(
+        files, lambda: Ledger(book, cache_summarizer=summarizer), now, _session_document, write
+    )
+    sessions, warnings = parallel.sessions_by_project(
+        files, lambda: Ledger(book, cache_summarizer=make_summarizer(book)), now
+    )
     assert filled is not None
     rows, fill_warnings = filled
     assert {row[0]: row[15] for row in rows} == {s.id: _session_document(s) for s in sessions}

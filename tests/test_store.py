@@ -35,7 +35,7 @@ from cctop.model.records import (
 )
 from cctop.sources import load as history
 from cctop.sources.prices import packaged_pricebook
-from cctop.sources.transcripts.jsonl import classify
+from cctop.sources.transcripts.discovery import classify, find_transcripts, quick_scan
 from cctop.sources.transcripts.tracker import FileTracker
 from cctop.store import record_codec
 from cctop.store.database import Store
@@ -122,7 +122,7 @@ def test_every_record_type_survives_the_codec() -> None:
     assert record_codec.decode(record_codec.encode(records)) == records
 
 
-def test_quick_scan_classifies_like_classify() -> None:
+def test_quick_scan_classifies_like_classify(tmp_path: Path) -> None:
     names = [
         ("p", "s.jsonl"), ("p", "agent-x.jsonl"), ("p", "s", "subagents", "agent-y.jsonl"),
         ("p", "s", "workflows", "r", "agent-z.jsonl"), ("p", "s", "subagents", "notes.jsonl"),
@@ -130,7 +130,14 @@ def test_quick_scan_classifies_like_classify() -> None:
         ("p", "s.json"),
     ]  # fmt: skip
     for parts in names:
-        assert history.is_transcript(parts) == (classify(PurePath(*parts)) is not None), parts
+        path = tmp_path.joinpath(*parts)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+    found = quick_scan([tmp_path])
+    assert found is not None
+    for parts in names:
+        assert (str(tmp_path.joinpath(*parts)) in found) == (classify(PurePath(*parts)) is not None), parts
+    assert set(found) == {str(f.path) for f in find_transcripts(tmp_path, print)}
 
 
 def test_warm_start_reads_only_appended_bytes(tmp_path: Path) -> None:
@@ -270,12 +277,13 @@ def test_once_after_an_append_reads_only_the_new_bytes(tmp_path: Path, capsysbin
     appended = line(assistant(target.stem, "msg_new", "req_new", output_tokens=5))
     with open(target, "ab") as handle:
         handle.write(appended)
-    ledger = Ledger(packaged_pricebook())
     store = open_store(db)
-    loaded = history.load([root], ledger, store, ledger.warn, "key", lambda s: b"{}")
+    saved = history.Saved("key", lambda s: b"{}")
+    loaded = history.history([root], lambda: Ledger(packaged_pricebook()), store, saved=saved, workers=False)
+    ledger = loaded.ledger
     assert loaded.cached is None and loaded.bytes_read == len(appended)
     assert figures(ledger) == figures(ledger_for(root))
-    again = history.load([root], Ledger(packaged_pricebook()), store, ledger.warn, "key", lambda s: b"{}")
+    again = history.history([root], lambda: Ledger(packaged_pricebook()), store, saved=saved, workers=False)
     assert again.cached is not None and again.bytes_read == 0
     assert len(again.cached.sessions()) == len(ledger.snapshot().sessions)
 

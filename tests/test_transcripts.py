@@ -23,7 +23,8 @@ from helpers import (
 
 from cctop.model.records import ApiCall
 from cctop.sources.prices import packaged_pricebook
-from cctop.sources.transcripts.jsonl import FileRole, TranscriptParser, classify
+from cctop.sources.transcripts.discovery import classify
+from cctop.sources.transcripts.jsonl import FileRole, TranscriptParser
 
 SID = "11111111-2222-3333-4444-555555555555"
 

@@ -194,6 +194,10 @@ class Ledger:
         """Bumped on every change: consumers compare it to skip work when nothing changed."""
         return self._version
 
+    def fresh(self) -> Ledger:
+        """An empty ledger that prices and summarizes as this one does."""
+        return Ledger(self._pricer, cache_summarizer=self.cache_summarizer)
+
     def warn(self, message: str) -> None:
         with self._lock:
             if message not in self._warnings:

@@ -12,7 +12,7 @@ import csv
 import io
 import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -20,9 +20,10 @@ import orjson
 from cctop import format as fmt
 from cctop.launch import Runtime, make_runtime, missing_roots_message, open_store, say_store_failed
 from cctop.model.ledger import Ledger
-from cctop.model.records import Prompt, Source, ToolResult, ToolUse
+from cctop.model.records import Prompt, Record, Source, ToolResult, ToolUse
 from cctop.model.snapshot import PricedCall, SessionStats
 from cctop.report.sessions import SessionFilter
+from cctop.sources import load
 
 COLUMNS = (
     "timestamp",
@@ -51,7 +52,16 @@ _JSON_UNSAFE = re.compile(rb"\x7f|\xc2[\x80-\x9f]|\xe2\x80[\x8b-\x8f\xaa-\xae]|\
 
 def run_requests(args: argparse.Namespace) -> int:
     runtime = make_runtime(args)
-    ledger, files = _fill(runtime, args)
+    store = open_store(args, runtime.warn)
+    try:
+        # Every call record, not the saved per-session aggregates (those are --once's).
+        loaded = load.history(runtime.roots, _ledger_for(runtime), store, keep=_row_needs)
+    finally:
+        if store is not None:
+            store.close()
+    if loaded.store_failed:
+        say_store_failed(loaded.store_failed)
+    ledger = loaded.ledger
     session_filter = SessionFilter(project=args.project, session=args.session)
     rows = (_row(stats, priced) for stats, priced in _calls(ledger, session_filter, args.since))
     try:
@@ -63,15 +73,11 @@ def run_requests(args: argparse.Namespace) -> int:
     except BrokenPipeError:  # `| head`: the reader has what it wanted
         _silence_stdout()
         return 0
-    warnings = dict.fromkeys([*runtime.ledger.snapshot().warnings, *ledger.snapshot().warnings])
-    for warning in warnings:
+    for warning in ledger.snapshot().warnings:
         print(f"warning: {fmt.safe_text(warning)}", file=sys.stderr)
-    if not files and not ledger.session_ids():  # the header alone on stdout, and why on stderr
+    if not loaded.files and not ledger.session_ids():  # the header alone on stdout, and why on stderr
         print(missing_roots_message(runtime.roots), file=sys.stderr)  # its paths are made safe
     return 0
-
-
-# -- filling a ledger with every call -----------------------------------------------------
 
 
 # The bulk of a transcript's records that no row needs and no call's dedupe, attribution or
@@ -79,58 +85,20 @@ def run_requests(args: argparse.Namespace) -> int:
 _UNUSED = (ToolUse, ToolResult, Prompt)
 
 
-class _CallsLedger(Ledger):
-    """A ledger fed only what per-call rows need; the rest it is handed is dropped."""
-
-    def ingest(self, records: Iterable) -> None:
-        super().ingest([r for r in records if not isinstance(r, _UNUSED)])
+def _row_needs(record: Record) -> bool:
+    return not isinstance(record, _UNUSED)
 
 
-def _fill(runtime: Runtime, args: argparse.Namespace) -> tuple[Ledger, int]:
-    """A ledger holding every call record (not the saved per-session aggregates), through the
-    store when there is one, plus the telemetry the store kept. Returns (ledger, transcripts)."""
-    # Its own ledger: without the cache summarizer, which rows never need.
-    ledger = _CallsLedger(runtime.pricebook)
-    store = open_store(args, ledger.warn)
-    if store is None:
-        return ledger, _read_files(runtime, ledger)
-    import sqlite3
+def _ledger_for(runtime: Runtime) -> Callable[[], Ledger]:
+    """Ledgers without the cache summarizer, which rows never need."""
 
-    try:
-        count = _from_store(runtime, ledger, store)
-        from cctop.store.telemetry import kept_batches
+    def new_ledger() -> Ledger:
+        ledger = Ledger(runtime.pricebook)
+        for message in runtime.warnings:
+            ledger.warn(message)
+        return ledger
 
-        for records in kept_batches(store.path, ledger.warn):  # after the transcripts, as --once
-            ledger.ingest(records)
-        return ledger, count
-    except sqlite3.DatabaseError as exc:  # damaged past what opening it could tell
-        say_store_failed(store.path, exc)
-        ledger = _CallsLedger(runtime.pricebook)  # a clean one: the failed run may have filled some
-        return ledger, _read_files(runtime, ledger)
-    finally:
-        store.close()
-
-
-def _read_files(runtime: Runtime, ledger: Ledger) -> int:
-    """Every transcript parsed in this process, newest first (as --once reads them)."""
-    from cctop.sources.transcripts.discovery import find_transcripts
-    from cctop.sources.transcripts.reader import read_all
-
-    files = [f for root in runtime.roots for f in find_transcripts(root, ledger.warn)]
-    read_all(files, ledger.warn, ledger.ingest)
-    return len(files)
-
-
-def _from_store(runtime: Runtime, ledger: Ledger, store) -> int:
-    """The stored records of every file under the roots (deleted ones too: history), then
-    what the files gained since; files the store does not hold yet are read whole and stored,
-    as a rebuild does. Leaves the saved aggregates alone: they are --once's."""
-    from cctop.sources.load import feed_through_store
-    from cctop.sources.transcripts.discovery import find_transcripts
-
-    files = [f for root in runtime.roots for f in find_transcripts(root, ledger.warn)]
-    feed_through_store(runtime.roots, files, files, ledger, store, ledger.warn)
-    return len(files)
+    return new_ledger
 
 
 # -- rows ---------------------------------------------------------------------------------

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import sys
 from importlib import resources
 from pathlib import Path
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
+else:  # Python 3.10
+    import tomli as tomllib
 
 from cctop.model.pricing import PriceBook
 
@@ -28,7 +29,7 @@ def default_user_file() -> Path:
 
 
 def packaged_pricebook() -> PriceBook:
-    text = resources.files("cctop").joinpath("data", PACKAGED).read_text(encoding="utf-8")
+    text = resources.files("cctop").joinpath("data").joinpath(PACKAGED).read_text(encoding="utf-8")
     return PriceBook(tomllib.loads(text))
 
 

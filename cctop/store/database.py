@@ -23,7 +23,7 @@ import contextlib
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from hashlib import blake2b
 from pathlib import Path
@@ -429,7 +429,7 @@ class Store:
         sessions: Sequence[SessionStats],
         warnings: Sequence[str],
         document: Callable[[SessionStats], bytes],
-        files: dict[str, tuple[int, int, int] | None],
+        files: Mapping[str, tuple[int, int, int] | None],
         replace_all: bool = True,
     ) -> None:
         """Save aggregates and each session's finished report document (bytes), so a warm
@@ -443,7 +443,7 @@ class Store:
         price_key: str,
         rows: Sequence[tuple],
         warnings: Sequence[str],
-        files: dict[str, tuple[int, int, int] | None],
+        files: Mapping[str, tuple[int, int, int] | None],
         replace_all: bool = True,
     ) -> None:
         """``save_sessions`` with the rows already made (see ``session_row``), e.g. by workers."""

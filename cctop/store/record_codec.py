@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import fields
 from enum import Enum
-from typing import Any
 from operator import attrgetter
+from typing import Any
 
 import orjson
 

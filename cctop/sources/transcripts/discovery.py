@@ -1,4 +1,6 @@
-"""Where transcripts live, and which files under a ``projects/`` root are transcripts."""
+"""Where transcripts live, and which files under a ``projects/`` root are transcripts: the one
+walk of a root (start-up, ``--once``'s quick check, a directory that appeared), the one
+classifier and the one notion of a project."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
-from cctop.sources.transcripts.jsonl import FileRole, classify
+from cctop.sources.transcripts.jsonl import FileRole
 
 Warn = Callable[[str], None]
 
@@ -44,6 +46,70 @@ def unique_roots(entries: Sequence[Path]) -> list[Path]:
     return roots
 
 
+def classify(relative: PurePath | Sequence[str]) -> FileRole | None:
+    """Role of a file given its path relative to a ``projects/`` root (or that path's parts);
+    None = not a transcript."""
+    parts = relative.parts if isinstance(relative, PurePath) else relative
+    name = parts[-1] if parts else ""
+    if not name.endswith(".jsonl") or name == "journal.jsonl" or len(parts) < 2:
+        return None
+    stem = name[: -len(".jsonl")]
+    if len(parts) == 2:  # projects/<enc>/<file>.jsonl
+        if stem.startswith("agent-"):
+            return FileRole(session_id=None, agent_id=stem[len("agent-") :])
+        return FileRole(session_id=stem, agent_id=None)
+    # projects/<enc>/<session>/subagents/agent-*.jsonl, .../workflows/**/agent-*.jsonl
+    if stem.startswith("agent-") and parts[2] in ("subagents", "workflows"):
+        return FileRole(session_id=parts[1], agent_id=stem[len("agent-") :])
+    return None
+
+
+def project_of(path: str, roots: Sequence[Path | str]) -> tuple[str, str] | None:
+    """(root, project directory name) of a path under one of ``roots``; None if under none.
+    A project is the unit replayed history (resumes, forks) never leaves."""
+    for root in roots:
+        top = os.path.join(root, "")
+        if path.startswith(top):
+            return str(root), path[len(top) :].split(os.sep, 1)[0]
+    return None
+
+
+def walk(
+    top: str, parts: tuple[str, ...], on_error: Callable[[str, OSError], bool]
+) -> Iterator[tuple[os.DirEntry[str], tuple[str, ...], FileRole]]:
+    """Every transcript under directory ``top`` (whose path relative to its root has
+    ``parts``), links not followed: (entry, its parts, its role). ``on_error(path, error)``
+    hears what could not be read and says whether to go on (False ends the walk).
+
+    Start-up and the warm ``--once`` wait on this walk, so paths stay strings: no pathlib
+    per entry."""
+    stack = [(top, parts)]
+    while stack:
+        directory, here = stack.pop()
+        try:
+            with os.scandir(directory) as it:
+                entries = list(it)
+        except OSError as exc:
+            if not on_error(directory, exc):
+                return
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((entry.path, (*here, entry.name)))
+                    continue
+            except OSError as exc:
+                if not on_error(entry.path, exc):
+                    return
+                continue
+            if not entry.name.endswith(".jsonl"):
+                continue
+            found = (*here, entry.name)
+            role = classify(found)
+            if role is not None:
+                yield entry, found, role
+
+
 @dataclass(frozen=True, slots=True)
 class TranscriptFile:
     path: Path
@@ -54,39 +120,54 @@ class TranscriptFile:
     device: int
     inode: int
 
+    @property
+    def project(self) -> tuple[str, str]:
+        """(root, project directory name), as ``project_of`` says."""
+        return str(self.root), self.path.relative_to(self.root).parts[0]
+
 
 def find_transcripts(root: Path, warn: Warn) -> Iterator[TranscriptFile]:
-    """Every transcript under one ``projects/`` root. Unreadable dirs warn once and are skipped.
-
-    Start-up waits on this walk (live sessions are read right after it), so paths stay
-    strings here: no pathlib per entry."""
+    """Every transcript under one ``projects/`` root. Unreadable dirs warn once and are skipped."""
     if not root.is_dir():
         return
-    prefix = len(str(root)) + 1
-    stack = [str(root)]
-    while stack:
-        directory = stack.pop()
+
+    def say(path: str, exc: OSError) -> bool:
+        warn(f"cannot read {path}: {exc.strerror or exc}")
+        return True
+
+    for entry, _parts, role in walk(str(root), (), say):
         try:
-            with os.scandir(directory) as it:
-                entries = list(it)
+            st = entry.stat()
         except OSError as exc:
-            warn(f"cannot read {directory}: {exc.strerror or exc}")
+            say(entry.path, exc)
             continue
-        for entry in entries:
+        yield TranscriptFile(Path(entry.path), root, role, st.st_size, st.st_mtime, st.st_dev, st.st_ino)
+
+
+def quick_scan(roots: Sequence[Path]) -> dict[str, tuple[int, int, int]] | None:
+    """path -> (device, inode, size) of every transcript; None if something could not be read
+    (then the careful path runs, with its warnings)."""
+    found: dict[str, tuple[int, int, int]] = {}
+    failed = False
+
+    def stop(_path: str, _exc: OSError) -> bool:
+        nonlocal failed
+        failed = True
+        return False
+
+    for root in roots:
+        top = str(root)
+        if not os.path.isdir(top):
+            continue
+        for entry, _parts, _role in walk(top, (), stop):
             try:
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(entry.path)
-                    continue
-                if not entry.name.endswith(".jsonl"):
-                    continue
-                role = classify(PurePath(*entry.path[prefix:].split(os.sep)))
-                if role is None:
-                    continue
-                st = entry.stat()
-            except OSError as exc:
-                warn(f"cannot read {entry.path}: {exc.strerror or exc}")
-                continue
-            yield TranscriptFile(Path(entry.path), root, role, st.st_size, st.st_mtime, st.st_dev, st.st_ino)
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                return None
+            found[entry.path] = (st.st_dev, st.st_ino, st.st_size)
+        if failed:
+            return None
+    return found
 
 
 def subagent_meta_path(transcript: Path) -> Path:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import PurePath
 
 import orjson
 
@@ -44,23 +43,6 @@ class FileRole:
 
     session_id: str | None  # None: legacy flat agent file, session comes from its lines
     agent_id: str | None  # None: the session's main chain
-
-
-def classify(relative: PurePath) -> FileRole | None:
-    """Role of a file given its path relative to a ``projects/`` root; None = not a transcript."""
-    parts = relative.parts
-    name = parts[-1] if parts else ""
-    if not name.endswith(".jsonl") or name == "journal.jsonl" or len(parts) < 2:
-        return None
-    stem = name[: -len(".jsonl")]
-    if len(parts) == 2:  # projects/<enc>/<file>.jsonl
-        if stem.startswith("agent-"):
-            return FileRole(session_id=None, agent_id=stem[len("agent-") :])
-        return FileRole(session_id=stem, agent_id=None)
-    # projects/<enc>/<session>/subagents/agent-*.jsonl, .../workflows/**/agent-*.jsonl
-    if stem.startswith("agent-") and parts[2] in ("subagents", "workflows"):
-        return FileRole(session_id=parts[1], agent_id=stem[len("agent-") :])
-    return None
 
 
 _SECOND_CACHE: dict[str, float] = {}

@@ -18,10 +18,11 @@ import multiprocessing
 import os
 import sqlite3
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import replace
 from multiprocessing.context import BaseContext
+from typing import TypeVar
 
 from cctop.model.ledger import Ledger
 from cctop.model.records import Record
@@ -30,6 +31,8 @@ from cctop.sources.transcripts.discovery import TranscriptFile, Warn
 from cctop.sources.transcripts.reader import FileResult, read_file
 from cctop.store import record_codec
 from cctop.store.database import WholeFile, session_row
+
+T = TypeVar("T")
 
 # Below this much data the pool costs more than it saves (process start, pickling).
 PARALLEL_MIN_BYTES = 48 * 1024 * 1024
@@ -106,9 +109,13 @@ def _read_serially(files, warn, sink, on_file) -> int:
 _WORKER_CONTEXT: dict = {}
 
 
-def project_of(file: TranscriptFile) -> tuple[str, str]:
-    """(root, project directory name): the unit that replayed history never leaves."""
-    return str(file.root), file.path.relative_to(file.root).parts[0]
+def keep_bigger(into: dict[str, T], items: Iterable[tuple[str, T]], requests: Callable[[T], int]) -> None:
+    """The one merge rule for finished session figures computed apart (one project group
+    each): a session seen in two groups keeps the figures with more requests."""
+    for session_id, item in items:
+        known = into.get(session_id)
+        if known is None or requests(known) < requests(item):
+            into[session_id] = item
 
 
 def pays(files: Sequence[TranscriptFile]) -> bool:
@@ -126,7 +133,7 @@ def _project_groups(files: Sequence[TranscriptFile], groups: int) -> list[list[T
     """Whole projects packed into ``groups`` bins of about equal size, biggest first."""
     by_project: dict[tuple[str, str], list[TranscriptFile]] = {}
     for file in files:
-        by_project.setdefault(project_of(file), []).append(file)
+        by_project.setdefault(file.project, []).append(file)
     bins: list[list[TranscriptFile]] = [[] for _ in range(groups)]
     sizes = [0] * groups
     for project in sorted(by_project.values(), key=lambda fs: -sum(f.size for f in fs)):
@@ -141,7 +148,7 @@ def _sessions_of(files: list[TranscriptFile]) -> tuple[list[SessionStats], list[
     # free and costs about a sixth of the run.
     gc.disable()
     context = _WORKER_CONTEXT
-    ledger = Ledger(context["pricebook"], cache_summarizer=context["summarizer"])
+    ledger = context["new_ledger"]()
     _read_serially(
         sorted(files, key=lambda f: f.mtime, reverse=True), ledger.warn, ledger.ingest, None
     )
@@ -150,14 +157,15 @@ def _sessions_of(files: list[TranscriptFile]) -> tuple[list[SessionStats], list[
 
 
 def sessions_by_project(
-    files: Sequence[TranscriptFile], pricebook, summarizer, now: float
+    files: Sequence[TranscriptFile], new_ledger: Callable[[], Ledger], now: float
 ) -> tuple[list[SessionStats], list[str]] | None:
-    """Every session's figures, read by worker processes one project at a time; None when
-    a pool would not pay (a small tree, one core, no fork) and the caller reads in-process."""
+    """Every session's figures, read by worker processes one project at a time, each into a
+    ledger from ``new_ledger``; None when a pool would not pay (a small tree, one core, no
+    fork) and the caller reads in-process."""
     if not pays(files):
         return None
     workers = worker_count()
-    _WORKER_CONTEXT.update(pricebook=pricebook, summarizer=summarizer, now=now)
+    _WORKER_CONTEXT.update(new_ledger=new_ledger, now=now)
     sessions: dict[str, SessionStats] = {}
     warnings: dict[str, None] = {}
     try:
@@ -167,10 +175,7 @@ def sessions_by_project(
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             for stats, messages in pool.map(_sessions_of, groups):
                 warnings.update(dict.fromkeys(messages))
-                for session in stats:
-                    known = sessions.get(session.id)
-                    if known is None or known.tokens.requests < session.tokens.requests:
-                        sessions[session.id] = session
+                keep_bigger(sessions, [(s.id, s) for s in stats], lambda s: s.tokens.requests)
     finally:
         _WORKER_CONTEXT.clear()
     return list(sessions.values()), list(warnings)
@@ -186,7 +191,7 @@ def _fill_group(
 ) -> tuple[list[WholeFile], list[tuple[int, str]], list[tuple], list[str]]:
     gc.disable()  # as in _sessions_of
     context = _WORKER_CONTEXT
-    ledger = Ledger(context["pricebook"], cache_summarizer=context["summarizer"])
+    ledger = context["new_ledger"]()
     stored: list[WholeFile] = []
     keys: set[tuple[int, str]] = set()
     replay: frozenset[str] = context["replay"]
@@ -215,8 +220,7 @@ def _fill_group(
 
 def fill_by_project(
     files: Sequence[TranscriptFile],
-    pricebook,
-    summarizer,
+    new_ledger: Callable[[], Ledger],
     now: float,
     document: Callable[[SessionStats], bytes],
     store_files: Callable[[list[WholeFile], list[tuple[int, str]]], None],
@@ -234,9 +238,8 @@ def fill_by_project(
         return None
     workers = worker_count()
     _WORKER_CONTEXT.update(
-        pricebook=pricebook, summarizer=summarizer, now=now, document=document,
-        replay=replay, store_path=store_path,
-    )  # fmt: skip
+        new_ledger=new_ledger, now=now, document=document, replay=replay, store_path=store_path
+    )
     sessions: dict[str, tuple] = {}
     warnings: dict[str, None] = {}
     try:
@@ -261,10 +264,7 @@ def fill_by_project(
                 raise
         for rows, messages in results:  # in group order: the outcome never depends on timing
             warnings.update(dict.fromkeys(messages))
-            for row in rows:  # row[4]: requests; the same rule as sessions_by_project
-                known = sessions.get(row[0])
-                if known is None or known[4] < row[4]:
-                    sessions[row[0]] = row
+            keep_bigger(sessions, [(row[0], row) for row in rows], lambda row: row[4])  # [4]: requests
     finally:
         _WORKER_CONTEXT.clear()
     return list(sessions.values()), list(warnings)

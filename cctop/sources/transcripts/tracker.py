@@ -16,14 +16,15 @@ from pathlib import Path, PurePath
 from typing import BinaryIO
 
 from cctop.model.records import Record, SubagentMeta
-from cctop.sources.transcripts.discovery import TranscriptFile, Warn, find_transcripts, subagent_meta_path
-from cctop.sources.transcripts.jsonl import (
-    FileRole,
-    TranscriptParser,
+from cctop.sources.transcripts.discovery import (
+    TranscriptFile,
+    Warn,
     classify,
-    complete_prefix,
-    parse_subagent_meta,
+    find_transcripts,
+    subagent_meta_path,
+    walk,
 )
+from cctop.sources.transcripts.jsonl import FileRole, TranscriptParser, complete_prefix, parse_subagent_meta
 from cctop.store.database import Store, StoredFile
 
 # Appended bytes are read in blocks; each block's complete lines are parsed, stored and handed
@@ -112,15 +113,18 @@ class FileTracker:
     def scan_dir(self, directory: str) -> list[str]:
         """Transcript paths under a directory that appeared inside a root (a new project,
         session or subagents dir)."""
-        found = []
-        for top, _dirs, names in os.walk(
-            directory, onerror=lambda e: self._warn_message(f"cannot read {e.filename}: {e.strerror or e}")
-        ):
-            for name in names:
-                path = os.path.join(top, name)
-                if name.endswith(".jsonl") and self.role_of(path) is not None:
-                    found.append(path)
-        return found
+        for root in self.roots:
+            try:
+                parts = PurePath(directory).relative_to(root).parts
+            except ValueError:
+                continue
+
+            def say(path: str, exc: OSError) -> bool:
+                self._warn_message(f"cannot read {path}: {exc.strerror or exc}")
+                return True
+
+            return [entry.path for entry, _parts, _role in walk(directory, parts, say)]
+        return []
 
     def _warn_message(self, message: str) -> None:
         self.warn_once(message, message)
