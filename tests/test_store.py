@@ -194,13 +194,13 @@ from cctop.store import database as store_module
 from cctop.store.database import Store
 from cctop.sources.transcripts.tracker import FileTracker
 
-real_bump, calls = store_module._bump, [0]
-def bump(db):
+real_compact, calls = store_module._compact, [0]
+def compact(db, file_id):
     calls[0] += 1
-    real_bump(db)
+    real_compact(db, file_id)
     if calls[0] == 3:  # inside the transaction: rows inserted, offset moved, not committed
         os.kill(os.getpid(), signal.SIGKILL)
-store_module._bump = bump
+store_module._compact = compact
 root = Path(sys.argv[1])
 tracker = FileTracker([root], lambda records: None, print, Store.open(Path(sys.argv[2]), print))
 for file in tracker.scan():

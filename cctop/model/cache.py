@@ -157,13 +157,6 @@ class _Totals:
     last_ttl: float
 
 
-def _split(call: ApiCall) -> tuple[int, int]:
-    """(5m, 1h) written tokens as priced: a remainder outside the reported split is 5m."""
-    w5m, w1h = call.cache_creation_5m_tokens, call.cache_creation_1h_tokens
-    remainder = call.cache_creation_tokens - w5m - w1h
-    return (w5m + remainder if remainder > 0 else w5m), w1h
-
-
 def _scan(
     calls: Sequence[PricedCall],
     compaction_times: Sequence[float],
@@ -182,10 +175,7 @@ def _scan(
     for priced in calls:
         call = priced.call
         read = call.cache_read_tokens
-        w1h = call.cache_creation_1h_tokens
-        w5m = call.cache_creation_tokens - w1h
-        if w5m < call.cache_creation_5m_tokens:  # the split says more than the total
-            w5m = call.cache_creation_5m_tokens
+        w5m, w1h = call.cache_writes
         write = w5m + w1h
         uncached = call.input_tokens
         prompt = read + write + uncached
@@ -342,7 +332,7 @@ def summarize(
         expires_at = last_ts + ttl if last_ts is not None else None
         rates = rates_for(last)
         if rates is not None:
-            cached = last.cache_read_tokens + sum(_split(last))
+            cached = last.cache_read_tokens + sum(last.cache_writes)
             rewrite = cached * (rates.cache_write_1h if ttl == TTL_1H else rates.cache_write_5m)
     return CacheSummary(
         hit_rate=_rate(totals.uncached, totals.read, totals.w5m + totals.w1h),
@@ -369,7 +359,7 @@ def _recent_hit_rate(calls: Sequence[PricedCall]) -> float | None:
     uncached = read = write = seen = 0
     for index in range(len(calls) - 1, -1, -1):
         call = calls[index].call
-        w5m, w1h = _split(call)
+        w5m, w1h = call.cache_writes
         if call.model == SYNTHETIC_MODEL or not (call.input_tokens or call.cache_read_tokens or w5m or w1h):
             continue
         uncached += call.input_tokens

@@ -552,8 +552,9 @@ class Ledger:
             output_t += call.output_tokens
             read_t += call.cache_read_tokens
             write_t += call.cache_creation_tokens
-            w5 += call.cache_creation_5m_tokens
-            w1h += call.cache_creation_1h_tokens
+            five, hour = call.cache_writes
+            w5 += five
+            w1h += hour
             searches += call.web_search_requests
             if call.model and call.model != "<synthetic>":
                 models[call.model] += 1

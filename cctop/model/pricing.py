@@ -312,9 +312,7 @@ class PriceBook:
         # A call without a timestamp is taken as current, i.e. after any tier ended.
         if until is not None and (call.timestamp is None or call.timestamp >= until):
             return False
-        split = call.cache_creation_5m_tokens + call.cache_creation_1h_tokens
-        written = max(call.cache_creation_tokens, split)
-        prompt = call.input_tokens + written + call.cache_read_tokens
+        prompt = call.input_tokens + sum(call.cache_writes) + call.cache_read_tokens
         return prompt > (price.long_context_threshold or DEFAULT_CONTEXT_WINDOW)
 
     def price(self, call: ApiCall) -> float | None:
@@ -328,12 +326,7 @@ class PriceBook:
             return call.reported_cost_usd
         if rates is _SYNTHETIC.base:
             return 0.0
-        cc_5m = call.cache_creation_5m_tokens
-        cc_1h = call.cache_creation_1h_tokens
-        # Writes not covered by the 5m/1h split are priced at the 5m rate.
-        remainder = call.cache_creation_tokens - cc_5m - cc_1h
-        if remainder > 0:
-            cc_5m += remainder
+        cc_5m, cc_1h = call.cache_writes
         return (
             call.input_tokens * rates.input
             + call.output_tokens * rates.output

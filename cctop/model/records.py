@@ -66,6 +66,14 @@ class ApiCall:
         """Everything the model read: what a request's context holds."""
         return self.input_tokens + self.cache_read_tokens + self.cache_creation_tokens
 
+    @property
+    def cache_writes(self) -> tuple[int, int]:
+        """(5m, 1h) cache-write tokens, the one split every figure uses: writes the reported
+        split does not cover count as 5m (they are priced so), and a split larger than the
+        total wins over it."""
+        w1h = self.cache_creation_1h_tokens
+        return max(self.cache_creation_tokens - w1h, self.cache_creation_5m_tokens), w1h
+
 
 @dataclass(frozen=True, slots=True)
 class ToolUse:

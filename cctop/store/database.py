@@ -230,9 +230,6 @@ class Store:
             row[0], row[1], row[2], row[3], row[4], row[5], frozenset(row[6].split()), bool(row[7])
         )
 
-    def generation(self) -> int:
-        return self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0]
-
     def load(self, paths: Sequence[str]) -> Iterator[list[Record]]:
         """Every stored record of ``paths``, one list per path (maybe empty), in the order given."""
         ids = dict(self._db.execute("SELECT path, id FROM files").fetchall())
@@ -303,7 +300,6 @@ class Store:
                 )
                 _insert_keys(db, dedupe_keys(records))
                 _compact(db, file_id)
-            _bump(db)
             return True
 
     def commit_whole_files(
@@ -354,7 +350,6 @@ class Store:
                 _insert_keys(db, gathered)
             else:
                 _insert_keys(db, keys, ordered=True)
-            _bump(db)
         return written
 
     def mark_gone(self, paths: Sequence[str]) -> None:
@@ -364,14 +359,8 @@ class Store:
         db = self._db
         with _write(db):
             db.executemany("UPDATE files SET gone = 1 WHERE path = ? AND gone = 0", [(p,) for p in paths])
-            _bump(db)
 
     # -- aggregate cache -------------------------------------------------------------
-
-    def live_files(self) -> dict[str, tuple[int, int, int]]:
-        """path -> (device, inode, size) of every file not known to be gone."""
-        rows = self._db.execute("SELECT path, device, inode, size FROM files WHERE gone = 0")
-        return {row[0]: (row[1], row[2], row[3]) for row in rows}
 
     def linked_sessions(self, sessions: set[str]) -> set[str]:
         """``sessions`` plus every session sharing a dedupe key with one of them, transitively:
@@ -471,8 +460,9 @@ class Store:
                 [(p, *v) for p, v in files.items() if v],
             )
             db.execute(
+                # generation: a column of schema 1, no longer read (0 in new stores)
                 "INSERT OR REPLACE INTO snapshot_cache (id, generation, price_key, warnings) "
-                "VALUES (1, (SELECT value FROM meta WHERE key = 'generation'), ?, ?)",
+                "VALUES (1, 0, ?, ?)",
                 (price_key, orjson.dumps(list(warnings))),
             )
 
@@ -593,10 +583,6 @@ def _write(db: sqlite3.Connection) -> Iterator[None]:
         if db.in_transaction:
             db.execute("ROLLBACK")
         raise
-
-
-def _bump(db: sqlite3.Connection) -> None:
-    db.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
 
 
 def _migrate(db: sqlite3.Connection) -> None:

@@ -44,10 +44,8 @@ def shares(parts: tuple[int, ...], width: int) -> tuple[int, ...]:
 
 
 def prompt_split(call: ApiCall) -> tuple[int, int, int]:
-    """(read, written, uncached) tokens of the prompt; a 5m/1h split larger than the total wins,
-    as in the cache analysis."""
-    split = call.cache_creation_5m_tokens + call.cache_creation_1h_tokens
-    return call.cache_read_tokens, max(call.cache_creation_tokens, split), call.input_tokens
+    """(read, written, uncached) tokens of the prompt, writes as the cache analysis counts them."""
+    return call.cache_read_tokens, sum(call.cache_writes), call.input_tokens
 
 
 def bar_cell(call: ApiCall, mark: str, bar_width: int, short: bool) -> tuple[str, str]:

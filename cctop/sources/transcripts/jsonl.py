@@ -7,7 +7,6 @@ matter (progress mirrors, file-history snapshots, queue operations, attachments 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -385,12 +384,3 @@ def complete_prefix(data: bytes) -> bytes:
     """The part of ``data`` that ends with a newline: a half-written last line waits."""
     end = data.rfind(b"\n")
     return data[: end + 1] if end >= 0 else b""
-
-
-def parse_all(role: FileRole, chunks: Iterable[bytes]) -> tuple[list[Record], int]:
-    """Convenience for tests and one-shot reads: records and malformed-line count."""
-    parser = TranscriptParser(role)
-    records: list[Record] = []
-    for chunk in chunks:
-        records.extend(parser.feed(chunk))
-    return records, parser.malformed
