@@ -54,6 +54,7 @@ from cctop.model.snapshot import (
     ToolStats,
     Totals,
     WindowTotals,
+    sum_tokens,
 )
 
 FEED_LENGTH = 200
@@ -675,12 +676,10 @@ class Ledger:
         burn_start = now - BURN_WINDOW_S
         earliest = min(day_start, hour_start)
         rates_for = self._pricer.rates_for
-        all_time = _TokenSum()
         windows = {"today": _WindowSum(), "hour": _WindowSum()}
         starts = (("today", day_start), ("hour", hour_start))
         burn = 0.0
         for sid, stats in sessions.items():
-            all_time.add(stats.tokens)
             if stats.last_ts is None or stats.last_ts < earliest:
                 continue
             for key in self._sessions[sid].call_keys:
@@ -708,7 +707,7 @@ class Ledger:
                     if ts >= start:
                         windows[name].break_cost_usd += cache_break.extra_cost_usd
         return Totals(
-            all_time=all_time.frozen(),
+            all_time=sum_tokens([s.tokens for s in sessions.values()]),
             today=windows["today"].frozen(),
             last_hour=windows["hour"].frozen(),
             burn_rate_usd_per_hour=burn * 3600 / BURN_WINDOW_S,
@@ -723,31 +722,6 @@ class _ToolSum:
     timed: int = 0
     total_duration_ms: float = 0.0
     max_duration_ms: float = 0.0
-
-
-@dataclass(slots=True)
-class _TokenSum:
-    """All-time totals, summed over finished session figures."""
-
-    requests: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_creation_tokens: int = 0
-    cost_usd: float = 0.0
-    unpriced_requests: int = 0
-
-    def add(self, t: TokenTotals) -> None:
-        self.requests += t.requests
-        self.input_tokens += t.input_tokens
-        self.output_tokens += t.output_tokens
-        self.cache_read_tokens += t.cache_read_tokens
-        self.cache_creation_tokens += t.cache_creation_tokens
-        self.cost_usd += t.cost_usd
-        self.unpriced_requests += t.unpriced_requests
-
-    def frozen(self) -> TokenTotals:
-        return TokenTotals(**{f.name: getattr(self, f.name) for f in fields(self)})
 
 
 @dataclass(slots=True)

@@ -6,7 +6,7 @@ ledger goes on ingesting.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -147,6 +147,19 @@ class WindowTotals:
     # cost of the cache breaks (cctop.model.cache) that happened inside the window.
     saved_usd: float = 0.0
     break_cost_usd: float = 0.0
+
+
+def sum_tokens(totals: Sequence[TokenTotals]) -> TokenTotals:
+    """Tokens, requests and priced cost added up (over sessions, say)."""
+    return TokenTotals(
+        requests=sum(t.requests for t in totals),
+        input_tokens=sum(t.input_tokens for t in totals),
+        output_tokens=sum(t.output_tokens for t in totals),
+        cache_read_tokens=sum(t.cache_read_tokens for t in totals),
+        cache_creation_tokens=sum(t.cache_creation_tokens for t in totals),
+        cost_usd=sum(t.cost_usd for t in totals),
+        unpriced_requests=sum(t.unpriced_requests for t in totals),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ import orjson
 
 from cctop import format as fmt
 from cctop.launch import Runtime, make_runtime, missing_roots_message, open_store, say_store_failed
-from cctop.model.snapshot import SessionStats, Snapshot, Totals, WindowTotals
+from cctop.model.snapshot import SessionStats, Snapshot, Totals, WindowTotals, sum_tokens
 from cctop.report import sessions as report
 from cctop.sources import load
 
@@ -122,6 +122,7 @@ def _json_chunks(snapshot: Snapshot, summaries: list, warnings: list[str]) -> li
 def _snapshot_of(sessions: list, base: Snapshot, warnings: list | tuple) -> Snapshot:
     """A snapshot of finished per-session figures (from workers or the store). The today and
     last-hour windows need the calls themselves, and --once never shows them."""
-    totals = Totals(report.sum_tokens(sessions), WindowTotals(), WindowTotals(), 0.0, len(sessions))
+    all_time = sum_tokens([s.tokens for s in sessions])
+    totals = Totals(all_time, WindowTotals(), WindowTotals(), 0.0, len(sessions))
     by_id = MappingProxyType({s.id: s for s in sessions})
     return Snapshot(base.version, base.generated_at, by_id, totals, tuple(dict.fromkeys(warnings)))

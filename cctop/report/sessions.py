@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cctop import format as fmt
-from cctop.model.snapshot import SessionStats, Snapshot, TokenTotals
+from cctop.model.snapshot import SessionStats, Snapshot, sum_tokens
 from cctop.report.text_table import Column, render, widths
 
 JSON_SCHEMA_VERSION = 1
@@ -106,21 +106,8 @@ def session_json(s: SessionStats) -> dict[str, Any]:
     return doc
 
 
-def sum_tokens(sessions: Sequence[SessionStats]) -> TokenTotals:
-    """Tokens, requests and priced cost added up over sessions."""
-    return TokenTotals(
-        sum(s.tokens.requests for s in sessions),
-        sum(s.tokens.input_tokens for s in sessions),
-        sum(s.tokens.output_tokens for s in sessions),
-        sum(s.tokens.cache_read_tokens for s in sessions),
-        sum(s.tokens.cache_creation_tokens for s in sessions),
-        sum(s.tokens.cost_usd for s in sessions),
-        sum(s.tokens.unpriced_requests for s in sessions),
-    )
-
-
 def totals_json(sessions: Sequence[SessionStats]) -> dict[str, Any]:
-    t = sum_tokens(sessions)
+    t = sum_tokens([s.tokens for s in sessions])
     return {
         "sessions": len(sessions),
         "requests": t.requests,

@@ -117,6 +117,7 @@ def ttl_text(seconds_left: float | None) -> Cell:
 
 
 def hit_role(rate: float | None) -> str:
+    """The one colour rule for a cache hit rate, wherever it is shown."""
     if rate is None:
         return "muted"
     if rate >= 0.8:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from cctop.model.records import Record
 from cctop.sources.transcripts.discovery import TranscriptFile, Warn, subagent_meta_path
@@ -12,6 +13,30 @@ from cctop.sources.transcripts.jsonl import TranscriptParser, complete_prefix, p
 # Files are read in blocks so a 1 GB transcript never sits in memory twice; a block is cut
 # at its last newline and the remainder carried into the next one.
 BLOCK = 8 * 1024 * 1024
+
+
+class LineBlocks:
+    """The one block reader: iterating gives blocks of whole lines read from ``handle`` (from
+    where it stands); afterwards ``rest`` holds what followed the last newline (a line maybe
+    still being written). A read error propagates as OSError."""
+
+    def __init__(self, handle: BinaryIO, size: int = BLOCK) -> None:
+        self._handle = handle
+        self._size = size
+        self.rest = b""
+
+    def __iter__(self) -> Iterator[bytes]:
+        carry = b""
+        while True:
+            block = self._handle.read(self._size)
+            if not block:
+                break
+            data = carry + block if carry else block
+            whole = complete_prefix(data)
+            carry = data[len(whole) :]
+            if whole:
+                yield whole
+        self.rest = carry
 
 
 @dataclass(slots=True)
@@ -31,19 +56,12 @@ def read_file(file: TranscriptFile, warn: Warn, start: int = 0, include_tail: bo
     try:
         with open(file.path, "rb") as handle:
             handle.seek(start)
-            carry = b""
-            while True:
-                block = handle.read(BLOCK)
-                if not block:
-                    break
-                data = carry + block
-                whole = complete_prefix(data)
-                carry = data[len(whole) :]
-                if whole:
-                    records.extend(parser.feed(whole))
-                    offset += len(whole)
-            if carry and include_tail:
-                records.extend(parser.feed_tail(carry))
+            blocks = LineBlocks(handle)
+            for whole in blocks:
+                records.extend(parser.feed(whole))
+                offset += len(whole)
+            if blocks.rest and include_tail:
+                records.extend(parser.feed_tail(blocks.rest))
     except OSError as exc:
         warn(f"cannot read {file.path}: {exc.strerror or exc}")
     records.extend(_subagent_meta(file))

@@ -25,11 +25,12 @@ from cctop.sources.transcripts.discovery import (
     walk,
 )
 from cctop.sources.transcripts.jsonl import FileRole, TranscriptParser, complete_prefix, parse_subagent_meta
+from cctop.sources.transcripts.reader import LineBlocks
 from cctop.store.database import Store, StoredFile
 
-# Appended bytes are read in blocks; each block's complete lines are parsed, stored and handed
-# on before the next, so a huge file or line never sits in memory more than about twice.
-BLOCK = 8 * 1024 * 1024
+# Appended bytes are read in blocks (reader.LineBlocks); each block's complete lines are
+# parsed, stored and handed on before the next, so a huge file or line never sits in memory
+# more than about twice.
 # The last bytes read of a file, kept to notice a file rewritten in place: a deleted file's
 # inode is soon reused, and a new file of the same size at the same inode looks unchanged.
 FINGERPRINT = 64
@@ -261,29 +262,24 @@ class FileTracker:
                 state.offset, state.fingerprint, first = 0, b"", True
                 state.parser = parser = TranscriptParser(state.role)
             handle.seek(state.offset)
-            carry = b""
-            while not self.stopping:
-                try:
-                    block = handle.read(BLOCK)
-                except OSError as exc:
-                    self.warn_once(state.path, f"cannot read {state.path}: {exc.strerror or exc}")
-                    return
-                if not block:
-                    break
-                data = carry + block if carry else block
-                whole = complete_prefix(data)
-                carry = data[len(whole) :]
-                if whole:
+            blocks = LineBlocks(handle)
+            try:
+                for whole in blocks:
                     state.fingerprint = (state.fingerprint + whole[-FINGERPRINT:])[-FINGERPRINT:]
                     records = parser.feed(whole)
                     if first:
                         records.extend(self._subagent_meta(state))
                         first = False
                     self._commit(state, state.offset + len(whole), records)
+                    if self.stopping:
+                        break
+            except OSError as exc:
+                self.warn_once(state.path, f"cannot read {state.path}: {exc.strerror or exc}")
+                return
             if first and state.offset == 0 and not self.stopping:
                 self._commit(state, 0, self._subagent_meta(state))  # remember an empty file
-            if carry and self._include_tail:
-                tail = TranscriptParser(state.role).feed_tail(carry)
+            if blocks.rest and self._include_tail:
+                tail = TranscriptParser(state.role).feed_tail(blocks.rest)
                 if tail:
                     self._sink(tail)
         if parser.malformed > malformed:

@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 from rich.text import Text
 from textual.widget import Widget
 
+from cctop.ui.rows import hit_role
+
 BLOCKS = "▁▂▃▄▅▆▇█"
 LABEL = 7
 BREAK_GLYPHS = {
@@ -62,8 +64,7 @@ class CacheStrip(Widget):
                 top.append(" ")
                 continue
             level = min(len(BLOCKS) - 1, int(rate * len(BLOCKS)))
-            role = "live" if rate >= 0.8 else "" if rate >= 0.5 else "warn"
-            top.append(BLOCKS[level], style=style(role))
+            top.append(BLOCKS[level], style=style(hit_role(rate)))
         bottom = Text("breaks ", style="bold", no_wrap=True)
         for mark in marks:
             if mark in BREAK_GLYPHS:

@@ -10,6 +10,7 @@ from textual.widgets import Static
 
 from cctop import format as fmt
 from cctop.model.snapshot import Snapshot, WindowTotals
+from cctop.ui.rows import hit_role
 
 StyleFor = Callable[[str], str]
 
@@ -67,7 +68,7 @@ def _cache_part(text: Text, snapshot: Snapshot, style_for: StyleFor) -> None:
     totals = snapshot.totals
     rate = totals.all_time.cache_hit_rate
     text.append("cache hit ")
-    text.append(fmt.percent(rate), style=style_for("live" if rate is not None and rate >= 0.8 else ""))
+    text.append(fmt.percent(rate), style=style_for(hit_role(rate)))
     text.append(" · saved ")
     text.append(fmt.money(totals.today.saved_usd), style="bold")
     text.append(" · lost ")
