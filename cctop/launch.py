@@ -184,7 +184,6 @@ def run_tui(args: argparse.Namespace) -> int:
             open_session=args.session,
             otlp=bool(args.otlp),
             startup_warnings=warnings,
-            rates_for=runtime.pricebook.rates_for,
             backfilling=lambda: tailer.status.backfilling,
         )
         app.run()

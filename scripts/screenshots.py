@@ -37,7 +37,6 @@ async def capture(out: Path, size: tuple[int, int]) -> list[Path]:
             now=lambda: now,
             roots=[projects],
             sources=[lambda: "transcripts: 9 files"],
-            rates_for=demo.pricebook().rates_for,
         )
         written = []
         async with app.run_test(size=size) as pilot:

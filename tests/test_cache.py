@@ -356,7 +356,7 @@ def test_telemetry_without_split_learns_1h_from_a_cache_that_outlived_5_minutes(
     s = summarize(calls, [], BOOK.rates_for, T0, model_key=BOOK.normalize)
     assert s.breaks == ()  # and "[1m]" is the same model, not a model change
     assert s.ttl_seconds == TTL_1H
-    assert make_summarizer(BOOK)(calls, [], T0).breaks == ()
+    assert make_summarizer(BOOK).summarize(calls, [], T0).breaks == ()
 
 
 def test_synthetic_and_empty_calls_are_skipped() -> None:

@@ -36,7 +36,6 @@ def sample(tmp_path):
 def make_app(sample, **kwargs) -> CctopApp:
     projects, ledger, now = sample
     kwargs.setdefault("now", lambda: now)
-    kwargs.setdefault("rates_for", demo.pricebook().rates_for)
     return CctopApp(ledger, roots=[projects], **kwargs)
 
 
@@ -441,7 +440,7 @@ async def test_cache_breaks_in_the_header_the_requests_bar_and_the_feed(utc):
     # Breaks re-write what was cached (20,500 then 21,300 tokens) at $6.25 instead of $0.50:
     # lost 41,800 x $5.75/MTok = $0.24; saved 41,000 x $4.50/MTok = $0.18.
     now = t0 + 1010
-    app = CctopApp(ledger, now=lambda: now, rates_for=demo.pricebook().rates_for)
+    app = CctopApp(ledger, now=lambda: now)
     async with app.run_test(size=SIZE) as pilot:
         await demo.settle(app, pilot)
         warn, error, live = (app.style_for(role).lower() for role in ("warn", "error", "live"))

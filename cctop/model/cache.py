@@ -16,14 +16,12 @@ Skipping only the previous request's newest write (a moved breakpoint) is a dip,
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any
 
-from cctop.model.pricing import Rates
+from cctop.model.pricing import PriceBook, Rates
 from cctop.model.records import ApiCall, Source
-from cctop.model.snapshot import PricedCall
+from cctop.model.snapshot import BreakCause, CacheBreak, CacheSummary, PricedCall, RequestCache
 
 TTL_5M = 300.0
 TTL_1H = 3600.0
@@ -40,90 +38,13 @@ SYNTHETIC_MODEL = "<synthetic>"
 # Such a call is a break only if it resends (nearly) all the previous call had cached.
 RESEND_RATIO = 0.9
 
-TTL_EXPIRED = "ttl_expired"
-MODEL_CHANGED = "model_changed"
-COMPACTED = "compacted"
-PREFIX_CHANGED = "prefix_changed"
-CAUSES = (TTL_EXPIRED, MODEL_CHANGED, COMPACTED, PREFIX_CHANGED)
+TTL_EXPIRED = BreakCause.TTL_EXPIRED
+MODEL_CHANGED = BreakCause.MODEL_CHANGED
+COMPACTED = BreakCause.COMPACTED
+PREFIX_CHANGED = BreakCause.PREFIX_CHANGED
+CAUSES = tuple(BreakCause)
 
 RatesFor = Callable[[ApiCall], "Rates | None"]
-
-
-@dataclass(frozen=True, slots=True)
-class CacheBreak:
-    timestamp: float | None
-    agent_id: str | None
-    cause: str  # one of CAUSES
-    tokens: int  # tokens re-sent (written, or uncached input) because the cache was lost
-    extra_cost_usd: float | None  # their price minus what reading them would have cost
-
-
-@dataclass(frozen=True, slots=True)
-class RequestCache:
-    read_tokens: int
-    write_tokens: int
-    uncached_tokens: int
-    hit_rate: float | None
-    saved_usd: float | None  # cache reads at the input rate minus at the cache-read rate
-    write_premium_usd: float | None  # cache writes at their 5m/1h rate minus at the input rate
-    cache_break: CacheBreak | None
-
-
-@dataclass(frozen=True, slots=True)
-class CacheSummary:
-    hit_rate: float | None
-    hit_rate_recent: float | None  # over the last RECENT_REQUESTS requests
-    saved_usd: float
-    break_cost_usd: float
-    breaks: tuple[CacheBreak, ...]  # oldest first
-    breaks_by_cause: Mapping[str, int]  # every cause, zero included
-    write_5m_tokens: int  # writes without a 5m/1h split count as 5m, as they are priced
-    write_1h_tokens: int
-    last_request_ts: float | None
-    ttl_seconds: float | None
-    expires_at: float | None
-    rewrite_cost_usd: float | None
-
-    def seconds_left(self, now: float) -> float | None:
-        """Seconds until the main chain's cache expires; 0.0 once expired, None if unknown."""
-        if self.expires_at is None:
-            return None
-        return max(0.0, self.expires_at - now)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "hit_rate": self.hit_rate,
-            "hit_rate_recent": self.hit_rate_recent,
-            "saved_usd": _round(self.saved_usd),
-            "break_cost_usd": _round(self.break_cost_usd),
-            "write_5m_tokens": self.write_5m_tokens,
-            "write_1h_tokens": self.write_1h_tokens,
-            "ttl_seconds": self.ttl_seconds,
-            "expires_at": _iso(self.expires_at),
-            "rewrite_cost_usd": _round(self.rewrite_cost_usd),
-            "breaks_by_cause": dict(self.breaks_by_cause),
-            "breaks": [
-                {
-                    "timestamp": _iso(b.timestamp),
-                    "agent_id": b.agent_id,
-                    "cause": b.cause,
-                    "tokens": b.tokens,
-                    "extra_cost_usd": _round(b.extra_cost_usd),
-                }
-                for b in self.breaks
-            ],
-        }
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 9)
-
-
-def _iso(timestamp: float | None) -> str | None:
-    if timestamp is None:
-        return None
-    text = datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="milliseconds")
-    return text.replace("+00:00", "Z")
 
 
 def default_model_key(model: str) -> str:
@@ -371,15 +292,25 @@ def _recent_hit_rate(calls: Sequence[PricedCall]) -> float | None:
     return _rate(uncached, read, write)
 
 
-def make_summarizer(pricebook: Any) -> Callable[[Sequence[PricedCall], Sequence[float], float], CacheSummary]:
-    """The ledger's cache hook, priced and model-matched by ``pricebook`` (a PriceBook)."""
-    rates_for = pricebook.rates_for
-    # The book's own model resolution (dates, regions, ``[1m]``), cached per raw id.
-    model_key = getattr(pricebook, "normalize", default_model_key)
+class CacheAnalysis:
+    """The ledger's cache hook, priced and model-matched by a price book: the session figures
+    for every snapshot, the per-call ones for an opened session."""
 
-    def summarizer(
-        calls: Sequence[PricedCall], compaction_times: Sequence[float], now: float
+    def __init__(self, pricebook: PriceBook) -> None:
+        self._rates_for: RatesFor = pricebook.rates_for
+        # The book's own model resolution (dates, regions, ``[1m]``), cached per raw id.
+        self._model_key: Callable[[str], str] = pricebook.normalize
+
+    def summarize(
+        self, calls: Sequence[PricedCall], compaction_times: Sequence[float], now: float
     ) -> CacheSummary:
-        return summarize(calls, compaction_times, rates_for, now, model_key)
+        return summarize(calls, compaction_times, self._rates_for, now, self._model_key)
 
-    return summarizer
+    def per_request(
+        self, calls: Sequence[PricedCall], compaction_times: Sequence[float]
+    ) -> tuple[RequestCache, ...]:
+        return analyze_requests(calls, compaction_times, self._rates_for, self._model_key)
+
+
+def make_summarizer(pricebook: PriceBook) -> CacheAnalysis:
+    return CacheAnalysis(pricebook)

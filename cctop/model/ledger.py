@@ -44,8 +44,10 @@ from cctop.model.records import (
     ToolUse,
 )
 from cctop.model.snapshot import (
+    CacheSummary,
     FeedItem,
     PricedCall,
+    RequestCache,
     SessionDetail,
     SessionStats,
     Snapshot,
@@ -72,8 +74,17 @@ class Pricer(Protocol):
     def rates_for(self, call: ApiCall) -> Rates | None: ...
 
 
-# A hook computing a session's cache summary from its calls (cctop.model.cache plugs in here).
-CacheSummarizer = Callable[[Sequence[PricedCall], Sequence[float], float], object]
+class CacheSummarizer(Protocol):
+    """The hook computing a session's cache figures from its calls (cctop.model.cache's
+    CacheAnalysis plugs in here)."""
+
+    def summarize(
+        self, calls: Sequence[PricedCall], compaction_times: Sequence[float], now: float
+    ) -> CacheSummary: ...
+
+    def per_request(
+        self, calls: Sequence[PricedCall], compaction_times: Sequence[float]
+    ) -> tuple[RequestCache, ...]: ...
 
 
 class _CallEntry:
@@ -514,11 +525,14 @@ class Ledger:
                 session.stats = self._session_stats(session, now)
                 self._dirty.discard(session_id)
             calls = self._priced_calls(session)
+            compactions = tuple(sorted(session.compactions))
+            analysis = self._cache_summarizer
             return SessionDetail(
                 stats=session.stats,
                 calls=calls,
-                compaction_times=tuple(sorted(session.compactions)),
+                compaction_times=compactions,
                 feed=self._feed(session),
+                requests=analysis.per_request(calls, compactions) if analysis is not None else (),
             )
 
     def session_ids(self) -> list[str]:
@@ -596,7 +610,9 @@ class Ledger:
         )
         cache = None
         if self._cache_summarizer is not None and entries:
-            cache = self._cache_summarizer(self._priced_calls(session), sorted(session.compactions), now)
+            cache = self._cache_summarizer.summarize(
+                self._priced_calls(session), sorted(session.compactions), now
+            )
         stats = SessionStats(
             id=session.id,
             cwd=session.cwd,
@@ -699,7 +715,7 @@ class Ledger:
                 if ts >= burn_start and entry.cost is not None:
                     burn += entry.cost
             # Breaks are already found by the session's cache summary: only sum them here.
-            for cache_break in getattr(stats.cache, "breaks", ()):
+            for cache_break in stats.cache.breaks if stats.cache is not None else ():
                 ts = cache_break.timestamp
                 if ts is None or ts > now or cache_break.extra_cost_usd is None:
                     continue

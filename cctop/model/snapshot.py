@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import Enum
 from types import MappingProxyType
+from typing import Any
 
 from cctop.model.records import ApiCall, Source
 
@@ -87,6 +90,126 @@ class TokenTotals:
         return None if self.unpriced_requests else self.cost_usd
 
 
+class BreakCause(str, Enum):
+    """Why a prompt cache broke (see cctop.model.cache): one vocabulary for the model, the
+    JSON document and every widget."""
+
+    TTL_EXPIRED = "ttl_expired"
+    MODEL_CHANGED = "model_changed"
+    COMPACTED = "compacted"
+    PREFIX_CHANGED = "prefix_changed"
+
+
+@dataclass(frozen=True, slots=True)
+class CacheBreak:
+    timestamp: float | None
+    agent_id: str | None
+    cause: BreakCause
+    tokens: int  # tokens re-sent (written, or uncached input) because the cache was lost
+    extra_cost_usd: float | None  # their price minus what reading them would have cost
+
+
+@dataclass(frozen=True, slots=True)
+class RequestCache:
+    """One call's cache figures, in the order of SessionDetail.calls."""
+
+    read_tokens: int
+    write_tokens: int
+    uncached_tokens: int
+    hit_rate: float | None
+    saved_usd: float | None  # cache reads at the input rate minus at the cache-read rate
+    write_premium_usd: float | None  # cache writes at their 5m/1h rate minus at the input rate
+    cache_break: CacheBreak | None
+
+
+@dataclass(frozen=True, slots=True)
+class CacheSummary:
+    """A session's prompt-cache figures (cctop.model.cache.summarize)."""
+
+    hit_rate: float | None
+    hit_rate_recent: float | None  # over the last few requests
+    saved_usd: float
+    break_cost_usd: float
+    breaks: tuple[CacheBreak, ...]  # oldest first
+    breaks_by_cause: Mapping[BreakCause, int]  # every cause, zero included
+    write_5m_tokens: int  # writes without a 5m/1h split count as 5m, as they are priced
+    write_1h_tokens: int
+    last_request_ts: float | None
+    ttl_seconds: float | None
+    expires_at: float | None
+    rewrite_cost_usd: float | None
+
+    def seconds_left(self, now: float) -> float | None:
+        """Seconds until the main chain's cache expires; 0.0 once expired, None if unknown."""
+        if self.expires_at is None:
+            return None
+        return max(0.0, self.expires_at - now)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "hit_rate": self.hit_rate,
+            "hit_rate_recent": self.hit_rate_recent,
+            "saved_usd": _round(self.saved_usd),
+            "break_cost_usd": _round(self.break_cost_usd),
+            "write_5m_tokens": self.write_5m_tokens,
+            "write_1h_tokens": self.write_1h_tokens,
+            "ttl_seconds": self.ttl_seconds,
+            "expires_at": _iso(self.expires_at),
+            "rewrite_cost_usd": _round(self.rewrite_cost_usd),
+            "breaks_by_cause": {cause.value: n for cause, n in self.breaks_by_cause.items()},
+            "breaks": [
+                {
+                    "timestamp": _iso(b.timestamp),
+                    "agent_id": b.agent_id,
+                    "cause": b.cause.value,
+                    "tokens": b.tokens,
+                    "extra_cost_usd": _round(b.extra_cost_usd),
+                }
+                for b in self.breaks
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> CacheSummary:
+        """Back from ``to_json`` (the store's saved aggregates): ``to_json`` of the result gives
+        ``doc`` again; ``last_request_ts`` is not kept."""
+        return cls(
+            hit_rate=doc["hit_rate"],
+            hit_rate_recent=doc["hit_rate_recent"],
+            saved_usd=doc["saved_usd"],
+            break_cost_usd=doc["break_cost_usd"],
+            breaks=tuple(
+                CacheBreak(
+                    _from_iso(b["timestamp"]), b["agent_id"], BreakCause(b["cause"]), b["tokens"],
+                    b["extra_cost_usd"],
+                )
+                for b in doc["breaks"]
+            ),  # fmt: skip
+            breaks_by_cause={BreakCause(k): n for k, n in doc["breaks_by_cause"].items()},
+            write_5m_tokens=doc["write_5m_tokens"],
+            write_1h_tokens=doc["write_1h_tokens"],
+            last_request_ts=None,
+            ttl_seconds=doc["ttl_seconds"],
+            expires_at=_from_iso(doc["expires_at"]),
+            rewrite_cost_usd=doc["rewrite_cost_usd"],
+        )
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 9)
+
+
+def _iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    text = datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")
+
+
+def _from_iso(text: str | None) -> float | None:
+    return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
 @dataclass(frozen=True, slots=True)
 class SessionStats:
     id: str
@@ -117,7 +240,7 @@ class SessionStats:
     sources: frozenset[Source]
     files_deleted: bool = False  # every transcript file of it is gone (history)
     activity: Mapping[str, float] = field(default_factory=dict)  # OTLP metric sums
-    cache: object | None = None  # cctop.model.cache.CacheSummary when computed
+    cache: CacheSummary | None = None  # when the ledger has a cache analysis
     ttft_ms_median: float | None = None  # over calls whose trace span gave a time to first token
 
     @property
@@ -197,3 +320,4 @@ class SessionDetail:
     calls: tuple[PricedCall, ...]  # oldest first
     compaction_times: tuple[float, ...]
     feed: tuple[FeedItem, ...]  # oldest first, the most recent ones only
+    requests: tuple[RequestCache, ...] = ()  # per call, as ``calls``; empty without a cache analysis

@@ -98,9 +98,8 @@ def session_json(s: SessionStats) -> dict[str, Any]:
         "files_deleted": s.files_deleted,
         "ttft_ms_median": _round(s.ttft_ms_median),  # from OTLP trace spans; null without them
     }
-    cache_json = getattr(s.cache, "to_json", None)
-    if callable(cache_json):
-        doc["cache"] = cache_json()
+    if s.cache is not None:
+        doc["cache"] = s.cache.to_json()
     if s.activity:
         doc["telemetry"] = dict(s.activity)
     return doc

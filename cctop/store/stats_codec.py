@@ -2,7 +2,7 @@
 
 A warm ``--once`` whose transcripts did not change since the last run prints these instead of
 rebuilding the ledger call by call. The cache summary (computed by cctop.model.cache, when
-present) is kept as its JSON form only: that is all the one-shot report reads from it.
+present) is kept as its JSON form and read back into a CacheSummary.
 """
 
 from __future__ import annotations
@@ -11,20 +11,7 @@ from types import MappingProxyType
 from typing import Any
 
 from cctop.model.records import Source
-from cctop.model.snapshot import SessionStats, SubagentStats, TokenTotals, ToolStats
-
-
-class StoredCache:
-    """A cache summary read back from the store: it only answers ``to_json()``."""
-
-    __slots__ = ("_doc",)
-
-    def __init__(self, doc: Any) -> None:
-        self._doc = doc
-
-    def to_json(self) -> Any:
-        return self._doc
-
+from cctop.model.snapshot import CacheSummary, SessionStats, SubagentStats, TokenTotals, ToolStats
 
 _PLAIN = (
     "id", "cwd", "project", "git_branch", "title", "version", "first_ts", "last_ts",
@@ -52,8 +39,7 @@ def stats_to_json(stats: SessionStats) -> dict[str, Any]:
     ]
     doc["sources"] = sorted(s.value for s in stats.sources)
     doc["activity"] = dict(stats.activity)
-    to_json = getattr(stats.cache, "to_json", None)
-    doc["cache"] = to_json() if callable(to_json) else None
+    doc["cache"] = stats.cache.to_json() if stats.cache is not None else None
     return doc
 
 
@@ -67,7 +53,7 @@ def stats_from_json(doc: dict[str, Any]) -> SessionStats:
         subagents=tuple(SubagentStats(*row) for row in doc["subagents"]),
         sources=frozenset(Source(s) for s in doc["sources"]),
         activity=MappingProxyType(doc["activity"]),
-        cache=None if cache is None else StoredCache(cache),
+        cache=None if cache is None else CacheSummary.from_json(cache),
     )
 
 

@@ -65,7 +65,6 @@ class CctopApp(App):
         cwd: str | None = None,
         otlp: bool = False,
         startup_warnings: Iterable[str] = (),
-        rates_for: Callable | None = None,
         backfilling: Callable[[], bool] = lambda: False,
     ) -> None:
         super().__init__()
@@ -78,11 +77,9 @@ class CctopApp(App):
         self._cwd = cwd if cwd is not None else os.getcwd()
         self.otlp = otlp
         self._startup_warnings = tuple(startup_warnings)
-        self._rates_for = rates_for
         self.backfilling = backfilling
         self.snapshot: Snapshot | None = None
         self.detail: SessionDetail | None = None
-        self.analysis: tuple | None = None
         self.paused = False
         self._styles: dict[str, str] = {}
         self._pending = False
@@ -155,8 +152,7 @@ class CctopApp(App):
         try:
             snapshot = self.ledger.snapshot(now)
             detail = self.ledger.session_detail(detail_id, now) if detail_id else None
-            analysis = analyze(detail, self._rates_for) if detail is not None else None
-            message: Message = SnapshotReady(snapshot, detail, detail_id, now, analysis)
+            message: Message = SnapshotReady(snapshot, detail, detail_id, now)
         except Exception as exc:  # keep the app alive, and say what broke
             message = SnapshotFailed(f"{type(exc).__name__}: {exc}")
         self.post_message(message)
@@ -168,7 +164,6 @@ class CctopApp(App):
         self._last_window = message.now
         self.snapshot = message.snapshot
         self.detail = message.detail
-        self.analysis = message.analysis
         self.frames += 1
         if self._visible_screen() is None:
             return  # shutting down: a snapshot taken meanwhile has no one to show it
@@ -326,14 +321,3 @@ def resolve_session(snapshot: Snapshot, spec: str, cwd: str) -> str | None:
         here = os.path.normpath(cwd)
         return next((s.id for s in sessions if s.cwd and os.path.normpath(s.cwd) == here), None)
     return next((s.id for s in sessions if s.id.startswith(spec)), None)
-
-
-def analyze(detail: SessionDetail, rates_for: Callable | None) -> tuple | None:
-    """Per-request cache figures (hit rate, break) for the session screen's strip."""
-    if rates_for is None:
-        return None
-    try:
-        from cctop.model.cache import analyze_requests
-    except ImportError:
-        return None
-    return analyze_requests(detail.calls, detail.compaction_times, rates_for)

@@ -16,10 +16,8 @@ class SnapshotReady(Message):
         detail: SessionDetail | None,
         detail_id: str | None,
         now: float,
-        analysis: tuple | None = None,
     ) -> None:
         super().__init__()
-        self.analysis = analysis  # per-request cache figures of the detail (cctop.model.cache)
         self.snapshot = snapshot
         self.detail = detail
         self.detail_id = detail_id

@@ -35,11 +35,7 @@ def _num(value: float | int | None) -> float:
 
 
 def _ttl_left(stats: SessionStats, now: float) -> float | None:
-    seconds_left = getattr(stats.cache, "seconds_left", None)
-    if not callable(seconds_left):
-        return None
-    value = seconds_left(now)
-    return None if value is None else float(value)
+    return stats.cache.seconds_left(now) if stats.cache is not None else None
 
 
 def state_of(stats: SessionStats, now: float, day_start: float) -> str:

@@ -3,6 +3,7 @@ token, cache bar and break cause), tools, subagents, activity (cache breaks incl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -15,7 +16,7 @@ from textual.widgets import DataTable, Footer, RichLog, Static
 
 from cctop import format as fmt
 from cctop.model.records import Source
-from cctop.model.snapshot import FeedItem, PricedCall, SessionDetail, SessionStats, Snapshot
+from cctop.model.snapshot import CacheBreak, FeedItem, PricedCall, SessionDetail, SessionStats, Snapshot
 from cctop.ui.cache_bar import BAR_ROLE, LABEL_WIDTH, bar_cell, bar_text
 from cctop.ui.rows import clip, fill_role, hit_role, ttl_text
 from cctop.ui.widgets.cache_strip import BREAK_NAMES, CacheStrip
@@ -169,19 +170,13 @@ class SessionScreen(Screen):
         if detail is self._detail or paused:
             return  # a clock tick (only the summary's relative times move), or paused
         self._detail = detail
-        analysis = self.app.analysis
-        if analysis is not None and len(analysis) == len(detail.calls):
-            rates = [getattr(r, "hit_rate", None) for r in analysis]
-            marks = [_cause(getattr(r, "cache_break", None)) for r in analysis]
-            marks = [m or c for m, c in zip(marks, break_marks(detail, compactions_only=True), strict=True)]
-        else:
-            rates, marks = [c.hit_rate for c in detail.calls], break_marks(detail)
+        rates, marks = request_marks(detail)
         self.query_one(CacheStrip).set_data(rates, marks)
         self._marks = marks
         self._show_requests(detail, marks, style)
         self._show_tools(stats, style)
         self._show_agents(stats, style)
-        self._show_feed(with_breaks(detail.feed, getattr(stats.cache, "breaks", ()) or ()), style)
+        self._show_feed(with_breaks(detail.feed, stats.cache.breaks if stats.cache else ()), style)
 
     def _show_requests(self, detail: SessionDetail, marks: list[str], style) -> None:
         table = self.query_one("#requests", DataTable)
@@ -326,7 +321,7 @@ def feed_text(item: FeedItem, style) -> Text:
     return text
 
 
-def with_breaks(feed: tuple[FeedItem, ...], breaks) -> tuple[FeedItem, ...]:
+def with_breaks(feed: tuple[FeedItem, ...], breaks: Sequence[CacheBreak]) -> tuple[FeedItem, ...]:
     """The activity feed with a line per cache break: its cause, tokens re-sent, extra cost."""
     if not breaks:
         return feed
@@ -334,42 +329,37 @@ def with_breaks(feed: tuple[FeedItem, ...], breaks) -> tuple[FeedItem, ...]:
     for cache_break in breaks:
         cause = _cause(cache_break)
         name = BREAK_NAMES.get(cause, cause)
-        extra = getattr(cache_break, "extra_cost_usd", None)
+        extra = cache_break.extra_cost_usd
         cost = f", +{fmt.money(extra)}" if extra else ""
-        agent = getattr(cache_break, "agent_id", None)
-        who = f" [{agent}]" if agent else ""
-        tokens = fmt.tokens(getattr(cache_break, "tokens", 0) or 0)
-        text = f"{name}: {tokens} cached tokens re-sent{cost}{who}"
-        items.append(FeedItem(getattr(cache_break, "timestamp", None), "cache", text))
+        who = f" [{cache_break.agent_id}]" if cache_break.agent_id else ""
+        text = f"{name}: {fmt.tokens(cache_break.tokens)} cached tokens re-sent{cost}{who}"
+        items.append(FeedItem(cache_break.timestamp, "cache", text))
     items.sort(key=lambda item: item.timestamp or 0.0)  # stable: a break follows its request's lines
     return tuple(items[-FEED_LINES:])
 
 
-def _cause(cache_break) -> str:
-    if cache_break is None:
-        return ""
-    return str(getattr(cache_break, "cause", "") or "break")
+def _cause(cache_break: CacheBreak | None) -> str:
+    return "" if cache_break is None else cache_break.cause.value
 
 
-def break_marks(detail: SessionDetail, compactions_only: bool = False) -> list[str]:
-    """Which requests broke the cache (from the cache summary) or followed a compaction."""
-    breaks = () if compactions_only else getattr(detail.stats.cache, "breaks", ()) or ()
-    broken = {(getattr(b, "timestamp", None), getattr(b, "agent_id", None)) for b in breaks}
-    broken_ts = {ts for ts, _ in broken}
+def request_marks(detail: SessionDetail) -> tuple[list[float | None], list[str]]:
+    """Per request: its cache hit rate, and its mark: the break cause the model's per-request
+    analysis found, else "compact" for the first request after a compaction."""
     compactions = sorted(detail.compaction_times)
+    analysis = detail.requests if len(detail.requests) == len(detail.calls) else None
+    rates: list[float | None] = []
     marks: list[str] = []
     previous: float | None = None
-    for priced in detail.calls:
+    for index, priced in enumerate(detail.calls):
         ts = priced.call.timestamp
-        if ts is not None and ts in broken_ts:
-            marks.append(next((_cause(b) for b in breaks if getattr(b, "timestamp", None) == ts), "break"))
-        elif ts is not None and previous is not None and any(previous < c <= ts for c in compactions):
-            marks.append("compact")
-        else:
-            marks.append("")
+        mark = _cause(analysis[index].cache_break) if analysis is not None else ""
+        if not mark and previous is not None and ts is not None:
+            mark = "compact" if any(previous < c <= ts for c in compactions) else ""
+        rates.append(analysis[index].hit_rate if analysis is not None else priced.hit_rate)
+        marks.append(mark)
         if ts is not None:
             previous = ts
-    return marks
+    return rates, marks
 
 
 _SOURCE_NAMES = {Source.TRANSCRIPT: "transcript", Source.OTLP: "OTLP"}
@@ -410,16 +400,12 @@ def summary_text(stats: SessionStats, now: float, style) -> Text:
         text.append(f" of {fmt.tokens(stats.context_window)}")
     cache = stats.cache
     if cache is not None:  # cache figures before the counts: they must fit 80 columns
-        seconds_left = getattr(cache, "seconds_left", None)
-        if callable(seconds_left):
-            ttl, role = ttl_text(seconds_left(now))
-            text.append(" · cache ")
-            text.append(ttl, style=style(role))
-        saved = getattr(cache, "saved_usd", None)
-        if saved is not None:
-            text.append(f" · saved {fmt.money(saved)}")
-        breaks = getattr(cache, "breaks", ()) or ()
-        lost = getattr(cache, "break_cost_usd", None) or 0.0
+        ttl, role = ttl_text(cache.seconds_left(now))
+        text.append(" · cache ")
+        text.append(ttl, style=style(role))
+        text.append(f" · saved {fmt.money(cache.saved_usd)}")
+        breaks = cache.breaks
+        lost = cache.break_cost_usd
         text.append(" · lost ")
         text.append(fmt.money(lost), style=style("warn") if lost > 0 else "")
         if breaks:
