@@ -242,7 +242,11 @@ async def test_nothing_changed_means_no_table_work_and_a_change_repaints_one_row
 
         table.render_line = spy
         frames = table.frames
-        await pilot.pause(1.3)  # two ticks and many wake-ups, fixed clock, no new data
+        for _ in range(2):  # clock ticks and wake-ups, fixed clock, no new data
+            app._tick()
+            for _ in range(3):
+                app._wake()
+            await pilot.pause()
         assert table.frames == frames and rendered == []
         _, ledger, now = sample
         ledger.ingest([ApiCall(NEWEST, None, "claude-opus-4-8", "msg_n", "req_n", now, 1, 1)])
