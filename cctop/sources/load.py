@@ -34,12 +34,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from cctop import __version__
 from cctop.model.ledger import Ledger
 from cctop.model.records import Record
 from cctop.model.snapshot import SessionStats
-from cctop.sources.transcripts import parallel
 from cctop.sources.transcripts.discovery import (
     TranscriptFile,
     Warn,
@@ -47,10 +47,14 @@ from cctop.sources.transcripts.discovery import (
     project_of,
     quick_scan,
 )
-from cctop.sources.transcripts.reader import FileResult, read_all
-from cctop.sources.transcripts.tracker import FileTracker
 from cctop.store.database import CachedSessions, Store, StoredFile, session_row
 from cctop.store.telemetry import kept_batches
+
+if TYPE_CHECKING:
+    from cctop.sources.transcripts.reader import FileResult
+
+# The warm path (saved aggregates still valid) imports none of the readers, trackers or worker
+# pools: they are imported where a read happens.
 
 NewLedger = Callable[[], Ledger]
 Sink = Callable[[list[Record]], None]
@@ -132,6 +136,9 @@ def _from_files(
     files: list[TranscriptFile], ledger: Ledger, workers: bool, keep: Callable[[Record], bool] | None
 ) -> History:
     """Every transcript read now: by project in worker processes when that pays, else here."""
+    from cctop.sources.transcripts import parallel
+    from cctop.sources.transcripts.reader import read_all
+
     fanned_out = parallel.sessions_by_project(files, ledger.fresh, time.time()) if workers else None
     if fanned_out is None:
         bytes_read = read_all(files, ledger.warn, _sink(ledger, keep))
@@ -187,6 +194,8 @@ def _follow_changes(
 ) -> int:
     """Rebuild and save again only the sessions that ``changed`` files touch (in a ledger of
     their own: the answer is the saved aggregates); returns bytes read."""
+    from cctop.sources.transcripts.tracker import FileTracker
+
     ledger = new_ledger()
     before = set(ledger.snapshot().warnings)
     touched: set[str] = set()
@@ -230,6 +239,8 @@ def _rebuild(
     store into a ledger (stored records, then what the files gained since); with ``workers``,
     projects the store holds nothing of (all of them on a first run) or holds unchanged (new
     prices or code) by worker processes instead, see ``_fill``."""
+    from cctop.sources.transcripts import parallel
+
     ledger = new_ledger()
     # Warnings already given (prices, the store itself) belong to this run, not to the data.
     before = set(ledger.snapshot().warnings)
@@ -274,6 +285,9 @@ def feed_through_store(
     what the files of ``known`` gained since. A file of ``known`` the store lacks, or holds
     replaced or shrunk, is read whole (in worker processes when it pays) and stored. Returns
     bytes read."""
+    from cctop.sources.transcripts import parallel
+    from cctop.sources.transcripts.tracker import FileTracker
+
     warn = ledger.warn
     tracker = FileTracker(list(roots), sink, warn, store, ledger.mark_files_deleted, include_tail=True)
     tracker.load_store(present={str(f.path) for f in files}, skip=skip)
@@ -303,6 +317,8 @@ def _fill(
     writes them, a group of projects per transaction. Files in ``replay`` (projects stored
     whole and unchanged) are read back from the store by the workers instead. Returns
     (session rows, warnings, bytes read)."""
+    from cctop.sources.transcripts import parallel
+
     bytes_read = 0
 
     def write(group: list, keys: list) -> None:
@@ -391,6 +407,8 @@ def _with_telemetry(
             if store is not None:
                 _projects_from_store(told, roots, ledger, sink, store)
             else:
+                from cctop.sources.transcripts.reader import read_all
+
                 chosen = {f.project for f in files or () if f.role.session_id in told}
                 read_all([f for f in files or () if f.project in chosen], ledger.warn, sink)
         except sqlite3.Error as exc:
