@@ -75,25 +75,23 @@ class BenchApp(CctopApp):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.applied: list[tuple[float, int, float]] = []  # (time, version, redraw seconds)
-        plain_redraw = self.redraw
-
-        def timed_redraw(now: float | None = None) -> None:
-            start = time.perf_counter()
-            plain_redraw(now)
-            end = time.perf_counter()
-            if now is not None and self.snapshot is not None:  # called for a new snapshot
-                self.applied.append((end, self.snapshot.version, end - start))
-
-        self.redraw = timed_redraw  # type: ignore[method-assign]
         self.snapshot_seconds: list[float] = []
         plain_compute = self._compute
 
-        def timed_compute(now: float, detail_id: str | None) -> None:
+        def timed_compute(now: float, detail_id: str | None):
             start = time.perf_counter()
-            plain_compute(now, detail_id)
+            message = plain_compute(now, detail_id)
             self.snapshot_seconds.append(time.perf_counter() - start)
+            return message
 
         self._compute = timed_compute  # type: ignore[method-assign]
+
+    def on_snapshot_ready(self, message) -> None:
+        """Applying a snapshot: the screens watching the frame diff it in, synchronously."""
+        start = time.perf_counter()
+        super().on_snapshot_ready(message)
+        end = time.perf_counter()
+        self.applied.append((end, message.frame.snapshot.version, end - start))
 
 
 class DataTableBaseline(DataTable):

@@ -82,7 +82,7 @@ async def settle(app, pilot, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         await pilot.pause(0.02)
-        if app.frames and not app._pending and app.snapshot is not None:
+        if app.frames and not app.snapshot_running and app.snapshot is not None:
             if app.snapshot.version == app.ledger.version:
                 await pilot.pause()
                 return

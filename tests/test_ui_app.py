@@ -559,7 +559,7 @@ async def test_a_redraw_before_a_pushed_screen_mounts_waits_for_it(sample):
         app.open_session(NEWEST)
         app.redraw()  # before the new screen has any widget
         await demo.settle(app, pilot)
-        assert isinstance(app.screen, SessionScreen) and app.screen.ready
+        assert isinstance(app.screen, SessionScreen) and app.screen.is_mounted
         assert app.screen.query_one("#requests").row_count == 5
 
 
@@ -579,7 +579,6 @@ async def test_a_snapshot_finished_during_shutdown_is_dropped(sample):
     async with app.run_test(size=SIZE) as pilot:
         await demo.settle(app, pilot)
         app.ledger.snapshot = slow_snapshot  # type: ignore[method-assign]
-        app._pending = False
         app.request_snapshot()
         for _ in range(100):  # the worker thread starts from the event loop
             if started.is_set():

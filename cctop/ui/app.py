@@ -1,10 +1,11 @@
 """The cctop Textual app: the refresh loop, the screens, the command palette.
 
 Data path: sources ingest into the Ledger from their own threads. A short timer notices
-``ledger.version`` moving and a thread worker takes the snapshot off the UI thread and
-posts it back as a message; screens diff it into their widgets. When nothing changed, a
-tick only re-checks the clock-driven cells (relative times, cache countdown) and touches
-no widget unless one of them moved.
+``ledger.version`` moving and an exclusive thread worker takes the snapshot off the UI
+thread and posts it back as a message; the app then holds it as its ``frame``, which the
+screens watch and diff into their widgets. When nothing changed, a tick only moves the
+frame's clock: the clock-driven cells (relative times, cache countdown) are re-checked and
+no widget is touched unless one of them moved.
 """
 
 from __future__ import annotations
@@ -15,19 +16,21 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from rich.text import Text
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.css.query import NoMatches
 from textual.message import Message
+from textual.reactive import var
 from textual.screen import Screen
 from textual.timer import Timer
+from textual.worker import Worker, get_current_worker
 
 from cctop import format as fmt
 from cctop.model.ledger import Ledger
 from cctop.model.snapshot import SessionDetail, Snapshot
 from cctop.ui import rows
 from cctop.ui.commands import SessionCommands
-from cctop.ui.messages import SnapshotFailed, SnapshotReady
+from cctop.ui.messages import Frame, SnapshotFailed, SnapshotReady
 from cctop.ui.screens.help import HelpScreen
 from cctop.ui.screens.main import MainScreen
 from cctop.ui.screens.session import SessionScreen
@@ -52,6 +55,10 @@ class CctopApp(App):
         Binding("plus,equals_sign", "faster", "Faster", key_display="+", show=False, id="faster"),
         Binding("minus", "slower", "Slower", key_display="-", show=False, id="slower"),
     ]
+
+    # What the screens watch: the latest data with the clock to show it at, and the pause.
+    frame: var[Frame | None] = var(None)
+    paused: var[bool] = var(False)
 
     def __init__(
         self,
@@ -78,11 +85,8 @@ class CctopApp(App):
         self.otlp = otlp
         self._startup_warnings = tuple(startup_warnings)
         self.backfilling = backfilling
-        self.snapshot: Snapshot | None = None
-        self.detail: SessionDetail | None = None
-        self.paused = False
         self._styles: dict[str, str] = {}
-        self._pending = False
+        self._snapshot_worker: Worker[None] | None = None
         self._seen_version = -1
         self._last_frame = 0.0
         self._last_window = 0.0
@@ -113,18 +117,31 @@ class CctopApp(App):
     def style_for(self, role: str) -> str:
         return self._styles.get(role, "")
 
+    @property
+    def snapshot(self) -> Snapshot | None:
+        return self.frame.snapshot if self.frame is not None else None
+
+    @property
+    def detail(self) -> SessionDetail | None:
+        return self.frame.detail if self.frame is not None else None
+
+    @property
+    def snapshot_running(self) -> bool:
+        worker = self._snapshot_worker
+        return worker is not None and worker.is_running
+
     # -- refresh loop -------------------------------------------------------------
 
     def _wake(self) -> None:
         """Cheap: an int comparison. Starts a snapshot when data moved (throttled)."""
-        if self._pending or self.ledger.version == self._seen_version:
+        if self.snapshot_running or self.ledger.version == self._seen_version:
             return
         if time.monotonic() - self._last_frame >= MIN_FRAME_GAP_S:
             self.request_snapshot()
 
     def _tick(self) -> None:
         """Clock-driven: relative times, cache countdowns, the header's time windows."""
-        if self._pending:
+        if self.snapshot_running:
             return
         now = self.clock()
         if self.ledger.version != self._seen_version or now - self._last_window >= WINDOW_REFRESH_S:
@@ -133,69 +150,51 @@ class CctopApp(App):
             self.redraw()
 
     def request_snapshot(self) -> None:
-        if self._pending:
+        """Start a snapshot unless one is being taken (a burst of changes waits for it)."""
+        if self.snapshot_running:
             return
-        self._pending = True
-        now = self.clock()
         screen = self._visible_screen()
         detail_id = screen.session_id if isinstance(screen, SessionScreen) else None
-        self.run_worker(
-            lambda: self._compute(now, detail_id),
-            thread=True,
-            group="snapshot",
-            exit_on_error=False,
-            description="take a snapshot",
-        )
+        self._snapshot_worker = self._take_snapshot(self.clock(), detail_id)
 
-    def _compute(self, now: float, detail_id: str | None) -> None:
+    @work(thread=True, exclusive=True, group="snapshot", exit_on_error=False, description="take a snapshot")
+    def _take_snapshot(self, now: float, detail_id: str | None) -> None:
         """Runs in a worker thread: reads the ledger, posts the result, touches no widget."""
+        message = self._compute(now, detail_id)
+        if not get_current_worker().is_cancelled:
+            self.post_message(message)
+
+    def _compute(self, now: float, detail_id: str | None) -> Message:
         try:
             snapshot = self.ledger.snapshot(now)
             detail = self.ledger.session_detail(detail_id, now) if detail_id else None
-            message: Message = SnapshotReady(snapshot, detail, detail_id, now)
+            return SnapshotReady(Frame(snapshot, detail, now))
         except Exception as exc:  # keep the app alive, and say what broke
-            message = SnapshotFailed(f"{type(exc).__name__}: {exc}")
-        self.post_message(message)
+            return SnapshotFailed(f"{type(exc).__name__}: {exc}")
 
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
-        self._pending = False
-        self._seen_version = message.snapshot.version
+        frame = message.frame
+        self._seen_version = frame.snapshot.version
         self._last_frame = time.monotonic()
-        self._last_window = message.now
-        self.snapshot = message.snapshot
-        self.detail = message.detail
+        self._last_window = frame.now
         self.frames += 1
         if self._visible_screen() is None:
             return  # shutting down: a snapshot taken meanwhile has no one to show it
+        self.frame = frame  # the screens watching it diff it in
         self._maybe_open_requested()
-        self.redraw(message.now)
 
     def _visible_screen(self) -> Screen | None:
         return self.screen if self.screen_stack else None
 
     def on_snapshot_failed(self, message: SnapshotFailed) -> None:
-        self._pending = False
         self._last_frame = time.monotonic()
         self.notify(fmt.safe_text(message.error), title="snapshot failed", severity="error", markup=False)
 
-    def redraw(self, now: float | None = None) -> None:
-        """Hand the latest data to the visible screen (it diffs; unchanged cells cost nothing)."""
-        screen = self._visible_screen()
-        if screen is None:
-            return
-        show = getattr(screen, "show", None)
-        # A screen just pushed has no widgets until it mounts (its on_mount asks again).
-        if show is None or not getattr(screen, "ready", False):
-            return
-        detail = self.detail
-        if isinstance(screen, SessionScreen) and (detail is None or detail.stats.id != screen.session_id):
-            if not self._pending:
-                self.request_snapshot()  # just opened: fetch its detail now
-            return
-        try:
-            show(self.snapshot, detail, self.clock() if now is None else now)
-        except NoMatches:  # the app is closing: the screen's widgets are being taken down
-            return
+    def redraw(self) -> None:
+        """The same data at the clock's time now: relative times and countdowns move."""
+        frame = self.frame
+        if frame is not None and self._visible_screen() is not None:
+            self.frame = Frame(frame.snapshot, frame.detail, self.clock())
 
     # -- header parts ---------------------------------------------------------------
 
@@ -263,11 +262,10 @@ class CctopApp(App):
         warnings = list(self._startup_warnings)
         if self.snapshot is not None:
             warnings.extend(self.snapshot.warnings)
-        self.push_screen(HelpScreen(warnings))
+        self.push_screen(HelpScreen(warnings, self.style_for))
 
     def action_toggle_pause(self) -> None:
         self.paused = not self.paused
-        self.redraw()
 
     def action_faster(self) -> None:
         self._set_refresh(-1)

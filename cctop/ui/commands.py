@@ -28,7 +28,7 @@ class SessionCommands(Provider):
     @property
     def _sessions(self) -> list[SessionStats]:
         app: CctopApp = self.app  # type: ignore[assignment]
-        snapshot = getattr(app, "snapshot", None)
+        snapshot = app.snapshot
         if snapshot is None:
             return []
         return sorted(snapshot.sessions.values(), key=lambda s: s.last_ts or 0.0, reverse=True)

@@ -1,27 +1,31 @@
-"""Messages the snapshot worker posts to the app (the only way data reaches widgets)."""
+"""What the snapshot worker posts to the app (the only way data reaches widgets), and the frame
+the app then holds for its screens to watch."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from textual.message import Message
 
 from cctop.model.snapshot import SessionDetail, Snapshot
 
 
+@dataclass(frozen=True, slots=True, eq=False)  # compared by identity: a new frame is news
+class Frame:
+    """What the screens show: a snapshot, the open session's detail (None when no session
+    screen asked for one) and the clock time to show it at (a tick moves it on)."""
+
+    snapshot: Snapshot
+    detail: SessionDetail | None
+    now: float
+
+
 class SnapshotReady(Message):
     """A fresh snapshot (and the open session's detail), computed off the UI thread."""
 
-    def __init__(
-        self,
-        snapshot: Snapshot,
-        detail: SessionDetail | None,
-        detail_id: str | None,
-        now: float,
-    ) -> None:
+    def __init__(self, frame: Frame) -> None:
         super().__init__()
-        self.snapshot = snapshot
-        self.detail = detail
-        self.detail_id = detail_id
-        self.now = now
+        self.frame = frame
 
     def can_replace(self, message: Message) -> bool:
         # A burst collapses into the newest snapshot.

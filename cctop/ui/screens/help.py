@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -76,13 +76,16 @@ class HelpScreen(ModalScreen[None]):
     HelpScreen #warnings { color: $text-warning; }
     """
 
-    def __init__(self, warnings: Sequence[str] = ()) -> None:
+    def __init__(
+        self, warnings: Sequence[str] = (), style_for: Callable[[str], str] = lambda role: ""
+    ) -> None:
         super().__init__()
         self._warnings = tuple(warnings)
+        self._style_for = style_for
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Static(help_text(getattr(self.app, "style_for", lambda role: "")), id="help_text")
+            yield Static(help_text(self._style_for), id="help_text")
             if self._warnings:
                 lines = Text("Warnings\n", style="bold")
                 for warning in self._warnings[-20:]:

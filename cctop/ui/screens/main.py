@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from cctop.model.snapshot import SessionDetail, Snapshot
+from cctop.model.snapshot import Snapshot
 from cctop.ui import rows
+from cctop.ui.messages import Frame
 from cctop.ui.widgets.session_table import SessionTable
 from cctop.ui.widgets.totals_bar import TotalsBar, totals_text
 
@@ -49,16 +51,23 @@ class MainScreen(Screen):
         yield Static(id="empty")
         yield Footer()
 
-    ready = False  # composed and mounted: show() may query its widgets
-
     def on_mount(self) -> None:
-        self.ready = True
         self.query_one("#filter", Input).display = False
         self.query_one("#empty", Static).display = False
         self.table.focus()
+        self.watch(self.app, "frame", self._on_frame)
+        self.watch(self.app, "paused", lambda _paused: self._on_frame(self.app.frame), init=False)
 
     def on_screen_resume(self) -> None:
-        self.app.redraw()
+        self._on_frame(self.app.frame)
+
+    def _on_frame(self, frame: Frame | None) -> None:
+        if not self.is_current:
+            return  # under another screen: it catches up when it is back on top
+        try:
+            self.show(frame)
+        except NoMatches:  # the app is closing: the widgets are being taken down
+            return
 
     @property
     def table(self) -> SessionTable:
@@ -66,8 +75,10 @@ class MainScreen(Screen):
 
     # -- data -------------------------------------------------------------------
 
-    def show(self, snapshot: Snapshot | None, detail: SessionDetail | None, now: float) -> None:
+    def show(self, frame: Frame | None) -> None:
         app = self.app
+        snapshot = frame.snapshot if frame is not None else None
+        now = frame.now if frame is not None else app.clock()
         day_start = local_day_start(now)
         live = 0
         if snapshot is not None:

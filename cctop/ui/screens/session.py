@@ -11,13 +11,15 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, RichLog, Static
 
 from cctop import format as fmt
 from cctop.model.records import Source
-from cctop.model.snapshot import CacheBreak, FeedItem, PricedCall, SessionDetail, SessionStats, Snapshot
+from cctop.model.snapshot import CacheBreak, FeedItem, PricedCall, SessionDetail, SessionStats
 from cctop.ui.cache_bar import BAR_ROLE, LABEL_WIDTH, bar_cell, bar_text
+from cctop.ui.messages import Frame
 from cctop.ui.rows import clip, fill_role, hit_role, ttl_text
 from cctop.ui.widgets.cache_strip import BREAK_NAMES, CacheStrip
 
@@ -86,7 +88,6 @@ class SessionScreen(Screen):
     def __init__(self, session_id: str) -> None:
         super().__init__()
         self.session_id = session_id
-        self.ready = False  # composed and mounted: show() may query its widgets
         self._requests: list[tuple[Cell, ...]] = []
         self._row_marks: list[str] = []  # the break mark each formatted row was made with
         self._marks: list[str] = []
@@ -116,9 +117,23 @@ class SessionScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.ready = True
         self.query_one("#requests", DataTable).focus()
-        self.app.redraw()
+        self.watch(self.app, "frame", self._on_frame)
+        self.watch(self.app, "paused", lambda _paused: self._on_frame(self.app.frame), init=False)
+
+    def on_screen_resume(self) -> None:
+        self._on_frame(self.app.frame)
+
+    def _on_frame(self, frame: Frame | None) -> None:
+        if not self.is_current:
+            return
+        if frame is None or frame.detail is None or frame.detail.stats.id != self.session_id:
+            self.app.request_snapshot()  # just opened: its detail comes with the next snapshot
+            return
+        try:
+            self.show(frame)
+        except NoMatches:  # the app is closing: the widgets are being taken down
+            return
 
     def on_resize(self, event: events.Resize) -> None:
         narrow = event.size.width < WIDE_MIN_WIDTH
@@ -138,7 +153,7 @@ class SessionScreen(Screen):
         self._tools, self._agents, self._feed = (), (), ()
         detail, self._detail = self._detail, None
         if detail is not None:
-            self.show(self.app.snapshot, detail, self.app.clock())
+            self._on_frame(self.app.frame)
             if 0 <= cursor < table.row_count:
                 table.move_cursor(row=cursor, animate=False)
 
@@ -153,7 +168,8 @@ class SessionScreen(Screen):
 
     # -- data -------------------------------------------------------------------
 
-    def show(self, snapshot: Snapshot | None, detail: SessionDetail | None, now: float) -> None:
+    def show(self, frame: Frame) -> None:
+        detail, now = frame.detail, frame.now
         if detail is None or detail.stats.id != self.session_id:
             return
         style = self.app.style_for
