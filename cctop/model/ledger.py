@@ -22,7 +22,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Protocol
@@ -692,8 +692,7 @@ class Ledger:
         burn_start = now - BURN_WINDOW_S
         earliest = min(day_start, hour_start)
         rates_for = self._pricer.rates_for
-        windows: dict[str, list[_WindowCall]] = {"today": [], "hour": []}
-        break_costs = {"today": 0.0, "hour": 0.0}
+        windows = {"today": _WindowSum(), "hour": _WindowSum()}
         starts = (("today", day_start), ("hour", hour_start))
         burn = 0.0
         for sid, stats in sessions.items():
@@ -712,7 +711,7 @@ class Ledger:
                         saved = call.cache_read_tokens * (rates.input - rates.cache_read)
                 for name, start in starts:
                     if ts >= start:
-                        windows[name].append((entry.cost, call.prompt_tokens + call.output_tokens, saved))
+                        windows[name].add_call(entry.cost, call.prompt_tokens + call.output_tokens, saved)
                 if ts >= burn_start and entry.cost is not None:
                     burn += entry.cost
             # Breaks are already found by the session's cache summary: only sum them here.
@@ -722,11 +721,11 @@ class Ledger:
                     continue
                 for name, start in starts:
                     if ts >= start:
-                        break_costs[name] += cache_break.extra_cost_usd
+                        windows[name].break_cost_usd += cache_break.extra_cost_usd
         return Totals(
             all_time=sum_tokens([s.tokens for s in sessions.values()]),
-            today=_window(windows["today"], break_costs["today"]),
-            last_hour=_window(windows["hour"], break_costs["hour"]),
+            today=windows["today"].frozen(),
+            last_hour=windows["hour"].frozen(),
             burn_rate_usd_per_hour=burn * 3600 / BURN_WINDOW_S,
             sessions=len(sessions),
         )
@@ -741,18 +740,28 @@ class _ToolSum:
     max_duration_ms: float = 0.0
 
 
-_WindowCall = tuple[float | None, int, float]  # cost (None: unpriced), tokens, saved by cache
+@dataclass(slots=True)
+class _WindowSum:
+    """Spend inside a time window, summed call by call (see WindowTotals)."""
 
+    cost_usd: float = 0.0
+    tokens: int = 0
+    requests: int = 0
+    unpriced_requests: int = 0
+    saved_usd: float = 0.0
+    break_cost_usd: float = 0.0
 
-def _window(calls: list[_WindowCall], break_cost: float) -> WindowTotals:
-    return WindowTotals(
-        cost_usd=sum(cost for cost, _, _ in calls if cost is not None),
-        tokens=sum(tokens for _, tokens, _ in calls),
-        requests=len(calls),
-        unpriced_requests=sum(1 for cost, _, _ in calls if cost is None),
-        saved_usd=sum(saved for _, _, saved in calls),
-        break_cost_usd=break_cost,
-    )
+    def add_call(self, cost: float | None, tokens: int, saved: float) -> None:
+        if cost is None:
+            self.unpriced_requests += 1
+        else:
+            self.cost_usd += cost
+        self.tokens += tokens
+        self.requests += 1
+        self.saved_usd += saved
+
+    def frozen(self) -> WindowTotals:
+        return WindowTotals(**{f.name: getattr(self, f.name) for f in fields(self)})
 
 
 def _same_call(entry: _CallEntry, call: ApiCall) -> bool:
