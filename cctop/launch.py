@@ -88,30 +88,38 @@ def missing_roots_message(roots: list[Path]) -> str:
     )
 
 
-def _tailer_part(tailer) -> Callable[[], str | None]:
-    def part() -> str | None:
+def _tailer_part(tailer) -> Callable[[], tuple[str, str] | None]:
+    """``transcripts: 12 files, backfill 40% (polling)``, or ``12 files 40% poll`` when narrow."""
+
+    def part() -> tuple[str, str] | None:
         status = tailer.status
         text = f"transcripts: {status.files_watched} files"
+        short = f"{status.files_watched} files"
         if status.backfill_total and status.backfill_done < status.backfill_total:
-            text += f", backfill {status.backfill_done * 100 // status.backfill_total}%"
+            percent = status.backfill_done * 100 // status.backfill_total
+            text += f", backfill {percent}%"
+            short += f" {percent}%"
         if status.polling:
             text += " (polling)"
-        return text
+            short += " poll"
+        return text, short
 
     return part
 
 
-def _otlp_part(listener) -> Callable[[], str | None]:
-    def part() -> str | None:
+def _otlp_part(listener) -> Callable[[], tuple[str, str] | None]:
+    def part() -> tuple[str, str] | None:
         status = listener.status
         if not status.endpoints:
-            return "OTLP: not listening"
+            return "OTLP: not listening", "OTLP off"
         text = "OTLP " + " ".join(status.endpoints) + f" ({status.requests} req)"
+        short = f"OTLP {status.requests} req"
         if status.errors:
             text += f", {status.errors} refused"
+            short += f" {status.errors}!"
         if status.last_request_at:
             text += f", last {fmt.ago(status.last_request_at)}"
-        return text
+        return text, short
 
     return part
 

@@ -449,7 +449,7 @@ async def test_cache_breaks_in_the_header_the_requests_bar_and_the_feed(utc):
         await demo.settle(app, pilot)
         warn, error, live = (app.style_for(role).lower() for role in ("warn", "error", "live"))
         header = app.screen.query_one("#totals").render()
-        assert "saved $0.18 · lost $0.24" in header.plain
+        assert "saved $0.18  lost $0.24" in header.plain
         assert colours_at(header, "$0.24") == {warn}
         assert colours_at(header, "$0.18") == set()
         await pilot.press("enter")
@@ -499,19 +499,22 @@ async def test_open_session_that_does_not_exist_says_so(sample):
         assert any("'nope'" in n.message for n in app._notifications)
 
 
-async def test_narrow_terminal_scrolls_sideways_with_state_and_project_pinned(sample):
+async def test_columns_drop_whole_by_priority_and_the_title_grows_with_the_width(sample):
     app = make_app(sample)
     async with app.run_test(size=(80, 24)) as pilot:
         await demo.settle(app, pilot)
         table = table_of(app)
-        assert "model" not in table.render_line(0).text  # the last column is off screen
-        for _ in range(40):
-            await pilot.press("right")
+        narrow = [key for key, _x, _w in table.visible_columns()]
+        assert {"state", "project", "title", "cost", "hit", "context", "ttl"} <= set(narrow)
+        assert "input" not in narrow and "cache_write" not in narrow  # token counts go first
+        title_narrow = dict((k, w) for k, _x, w in table.visible_columns())["title"]
+        await pilot.resize_terminal(200, 40)
         await pilot.pause()
-        assert table.scroll_offset.x > 0
-        header, first = table.render_line(0).text, table.render_line(1).text
-        assert header.startswith("st   project") and "model" in header
-        assert first.startswith("live proj1") and "opus-4-8" in first
+        wide = dict((k, w) for k, _x, w in table.visible_columns())
+        assert set(rows.COLUMN_KEYS) == set(wide)  # everything fits
+        assert wide["title"] > title_narrow + 60  # the title takes what is left
+        header = table.render_line(0).text
+        assert header.startswith("st   project") and header.rstrip().endswith("model")
 
 
 async def test_command_palette_opens_a_session_by_title(sample):

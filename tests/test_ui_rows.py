@@ -58,7 +58,7 @@ def test_cells_line_up_with_columns_and_mark_partial_figures():
     assert cells["output"] == ("20+", "")
     assert cells["tools"] == ("4 1!", "error")
     assert cells["context"] == ("80%", "warn")
-    assert cells["model"][0] == "sonnet-4…"  # clipped to the column
+    assert cells["model"][0] == "sonnet-4-5"  # whole: the table fits it to its column
     unpriced = stats(tokens=TokenTotals(3, 10, 20, 30, 40, 0.25, 1))
     assert cells_of(unpriced)["cost"] == ("≥$0.25", "warn")
 

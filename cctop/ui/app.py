@@ -41,7 +41,7 @@ MIN_FRAME_GAP_S = 0.25  # at most 4 data frames a second in a burst
 WINDOW_REFRESH_S = 30.0  # header windows (last hour, burn rate) move with the clock
 REFRESH_STEPS = (0.5, 1.0, 2.0, 5.0, 10.0)
 
-StatusPart = Callable[[], str | None]
+StatusPart = Callable[[], "str | tuple[str, str] | None"]  # text, or (text, abbreviation)
 
 
 class CctopApp(App):
@@ -198,8 +198,8 @@ class CctopApp(App):
 
     # -- header parts ---------------------------------------------------------------
 
-    def source_parts(self) -> list[str]:
-        parts = []
+    def source_parts(self) -> list[str | tuple[str, str]]:
+        parts: list[str | tuple[str, str]] = []
         for source in self._sources:
             try:
                 part = source()
@@ -207,14 +207,15 @@ class CctopApp(App):
                 part = f"status error: {exc}"
             if part:
                 parts.append(part)
-        parts.append(f"refresh {self.refresh_interval:g}s")
+        parts.append((f"refresh {self.refresh_interval:g}s", f"every {self.refresh_interval:g}s"))
         return parts
 
-    def notes(self, snapshot: Snapshot | None) -> Iterable[str]:
+    def notes(self, snapshot: Snapshot | None) -> Iterable[str | tuple[str, str]]:
         if self.paused:
-            yield "PAUSED (space resumes)"
+            yield ("PAUSED (space resumes)", "PAUSED")
         if snapshot is not None and snapshot.warnings:
-            yield f"{len(snapshot.warnings)} warning(s): ? shows them"
+            count = len(snapshot.warnings)
+            yield (f"{count} warning(s): ? shows them", f"{count} warn")
 
     def empty_message(self) -> Text:
         if self.backfilling():

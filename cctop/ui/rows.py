@@ -25,9 +25,11 @@ Cell = tuple[str, str]  # (text, role): role is "" | "live" | "muted" | "warn" |
 class Column:
     key: str
     label: str
-    width: int  # content width; the table adds one blank column of gap
+    width: int  # least content width; grows to the widest value (a number is never cut)
     numeric: bool
     sort: Callable[[SessionStats, float], Any] | None = None
+    priority: int = 0  # 0 = always shown; higher numbers drop first when the width runs out
+    max_width: int | None = None  # text columns: cut with "…" beyond this (None: no limit)
 
 
 def _num(value: float | int | None) -> float:
@@ -51,24 +53,26 @@ def state_of(stats: SessionStats, now: float, day_start: float) -> str:
     return "hist"
 
 
-# Money and cache health first: at 80 columns (a split pane) the token counts scroll off,
-# not the cost, hit rate, context fill and cache countdown.
+# Money and cache health first: when the width runs out (a split pane), whole columns drop,
+# highest priority number first (token counts, then subagents, model, tools ...), like htop.
+# The title takes whatever width is left (see cctop.ui.layout).
 COLUMNS: tuple[Column, ...] = (
-    Column("state", "st", 4, False, lambda s, now: _num(s.last_ts)),
-    Column("project", "project", 11, False, lambda s, now: s.project.lower()),
-    Column("title", "title", 18, False, lambda s, now: (s.title or "").lower()),
-    Column("last", "last", 4, True, lambda s, now: _num(s.last_ts)),
-    Column("cost", "cost", 7, True, lambda s, now: s.tokens.cost_usd),
-    Column("hit", "hit", 4, True, lambda s, now: _num(s.tokens.cache_hit_rate)),
-    Column("context", "ctx", 4, True, lambda s, now: _num(s.context_fill)),
-    Column("ttl", "cache", 7, True, lambda s, now: _num(_ttl_left(s, now))),
-    Column("input", "in", 6, True, lambda s, now: s.tokens.input_tokens),
-    Column("output", "out", 7, True, lambda s, now: s.tokens.output_tokens),
-    Column("cache_read", "read", 6, True, lambda s, now: s.tokens.cache_read_tokens),
-    Column("cache_write", "write", 7, True, lambda s, now: s.tokens.cache_creation_tokens),
-    Column("tools", "tools", 6, True, lambda s, now: s.tool_calls),
-    Column("subagents", "sub", 3, True, lambda s, now: s.subagent_count),
-    Column("model", "model", 9, False, lambda s, now: s.models[0] if s.models else ""),
+    Column("state", "st", 4, False, lambda s, now: _num(s.last_ts), priority=6),
+    Column("project", "project", 7, False, lambda s, now: s.project.lower(), max_width=16),
+    Column("title", "title", 8, False, lambda s, now: (s.title or "").lower()),
+    Column("last", "last", 4, True, lambda s, now: _num(s.last_ts), priority=5),
+    Column("cost", "cost", 5, True, lambda s, now: s.tokens.cost_usd),
+    Column("hit", "hit", 4, True, lambda s, now: _num(s.tokens.cache_hit_rate), priority=4),
+    Column("context", "ctx", 4, True, lambda s, now: _num(s.context_fill), priority=3),
+    Column("ttl", "cache", 5, True, lambda s, now: _num(_ttl_left(s, now)), priority=2),
+    Column("input", "in", 4, True, lambda s, now: s.tokens.input_tokens, priority=14),
+    Column("output", "out", 5, True, lambda s, now: s.tokens.output_tokens, priority=11),
+    Column("cache_read", "read", 5, True, lambda s, now: s.tokens.cache_read_tokens, priority=12),
+    Column("cache_write", "write", 5, True, lambda s, now: s.tokens.cache_creation_tokens, priority=13),
+    Column("tools", "tools", 5, True, lambda s, now: s.tool_calls, priority=7),
+    Column("subagents", "sub", 3, True, lambda s, now: s.subagent_count, priority=9),
+    Column("model", "model", 5, False, lambda s, now: s.models[0] if s.models else "", priority=8,
+           max_width=14),
 )
 COLUMN_KEYS = tuple(c.key for c in COLUMNS)
 SORTABLE = tuple(c.key for c in COLUMNS if c.sort is not None and c.key != "state")
@@ -92,6 +96,9 @@ def next_change(stats: SessionStats, now: float, day_start: float) -> float:
     if left is not None and left > 0:
         times.append(now + left - math.ceil(left) + 1)  # when the rounded-up second drops
     return min((t for t in times if t > now), default=float("inf"))
+
+
+TEXT_LIMIT = 200  # text cells keep this much; the table cuts them to their column with "…"
 
 
 def clip(text: str, width: int) -> str:
@@ -137,9 +144,9 @@ def session_cells(stats: SessionStats, now: float, day_start: float) -> tuple[Ce
     tools = str(stats.tool_calls) + (f" {stats.tool_errors}!" if stats.tool_errors else "")
     cells = {
         "state": (state, {"live": "live", "idle": "", "hist": "muted"}[state]),
-        "project": (clip(fmt.safe_text(stats.project), 11), "accent" if state == "live" else ""),
-        "title": (clip(fmt.safe_text(stats.title or ""), 18), ""),
-        "model": (clip(fmt.safe_text(fmt.short_model(stats.models)), 9), ""),
+        "project": (clip(fmt.safe_text(stats.project), TEXT_LIMIT), "accent" if state == "live" else ""),
+        "title": (clip(fmt.safe_text(stats.title or ""), TEXT_LIMIT), ""),
+        "model": (clip(fmt.safe_text(fmt.short_model(stats.models)), TEXT_LIMIT), ""),
         "last": (fmt.ago(stats.last_ts, now), ""),
         "input": (fmt.tokens(t.input_tokens), ""),
         "output": (output, ""),
@@ -160,8 +167,8 @@ def subagent_cells(agent: SubagentStats, last: bool) -> tuple[Cell, ...]:
     kind = "compact" if agent.is_compaction else (agent.agent_type or "agent")
     about = agent.description or agent.agent_id
     cells = {
-        "project": (clip(branch + fmt.safe_text(kind), 11), "muted"),
-        "title": (clip(fmt.safe_text(f"{about} ({agent.requests} req)"), 18), "muted"),
+        "project": (clip(branch + fmt.safe_text(kind), TEXT_LIMIT), "muted"),
+        "title": (clip(fmt.safe_text(f"{about} ({agent.requests} req)"), TEXT_LIMIT), "muted"),
         "cost": (fmt.money(agent.cost_usd), "muted"),
     }
     return tuple(cells.get(key, ("", "")) for key in COLUMN_KEYS)

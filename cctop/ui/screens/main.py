@@ -17,7 +17,7 @@ from cctop.model.snapshot import Snapshot
 from cctop.ui import rows
 from cctop.ui.messages import Frame
 from cctop.ui.widgets.session_table import SessionTable
-from cctop.ui.widgets.totals_bar import TotalsBar, totals_text
+from cctop.ui.widgets.totals_bar import TotalsBar, totals_parts
 
 if TYPE_CHECKING:
     from cctop.ui.app import CctopApp
@@ -84,8 +84,8 @@ class MainScreen(Screen):
         if snapshot is not None:
             live = sum(1 for s in snapshot.sessions.values() if rows.state_of(s, now, day_start) == "live")
         notes = list(app.notes(snapshot))
-        self.query_one(TotalsBar).set_text(
-            totals_text(snapshot, live, app.source_parts(), notes, app.style_for)
+        self.query_one(TotalsBar).set_parts(
+            totals_parts(snapshot, live, app.source_parts(), notes, app.style_for)
         )
         if snapshot is None or app.paused:
             return

@@ -10,7 +10,7 @@ from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Container, Horizontal
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, RichLog, Static
@@ -19,6 +19,7 @@ from cctop import format as fmt
 from cctop.model.records import Source
 from cctop.model.snapshot import CacheBreak, FeedItem, PricedCall, SessionDetail, SessionStats
 from cctop.ui.cache_bar import BAR_ROLE, LABEL_WIDTH, bar_cell, bar_text
+from cctop.ui.layout import MUST, Part, fit, pack
 from cctop.ui.messages import Frame
 from cctop.ui.rows import clip, fill_role, hit_role, ttl_text
 from cctop.ui.widgets.cache_strip import BREAK_NAMES, CacheStrip
@@ -38,9 +39,26 @@ WIDE_MIN_WIDTH = 102
 NAME_WIDTHS = {False: (10, 12), True: (8, 7)}  # (model, agent) by narrow
 
 
+# Which request columns drop first when even the narrow layout does not fit (0: never).
+REQUEST_PRIORITY = {"time": 0, "cost": 0, "hit": 1, "cache": 2, "model": 3, "output": 4, "agent": 5,
+                    "cache_read": 6, "cache_write": 6, "input": 7, "ttft": 8}  # fmt: skip
+NARROW_CLASS = "-narrow"  # tools and subagents over the activity feed, not beside it
+STACKED_CLASS = "-stacked"  # tools, subagents and the feed one under another
+NARROW_BELOW = 120  # columns: tools (43) + subagents (30) + a readable feed
+STACKED_BELOW = 76  # columns: tools + subagents side by side
+
+
+def fitted_request_columns(width: int) -> tuple[tuple[str, str, int, bool], ...]:
+    """The request columns that fit ``width`` whole (the table's scrollbar takes one)."""
+    columns = request_columns(width < WIDE_MIN_WIDTH)
+    placed = fit([c[2] for c in columns], [REQUEST_PRIORITY[c[0]] for c in columns], width - 1)
+    return tuple(columns[p.index] for p in placed)
+
+
 def request_columns(narrow: bool) -> tuple[tuple[str, str, int, bool], ...]:
     name_width, agent_width = NAME_WIDTHS[narrow]
-    # Narrow: tokens are at most 5 characters ("12.3k"), 6 with the streaming "+", and costs 6.
+    # Narrow: tokens are at most 5 characters ("12.3k"), 6 with the streaming "+"; a cost of
+    # one call is at most 6 ("$12.34", "$123.4").
     tokens, output, cost = (5, 6, 6) if narrow else (6, 7, 7)
     # A leading gap, the bar, a space and the break cause (one glyph when narrow).
     bar_width = 1 + (NARROW_BAR_WIDTH + 2 if narrow else BAR_WIDTH + 1 + LABEL_WIDTH)
@@ -91,7 +109,7 @@ class SessionScreen(Screen):
         self._requests: list[tuple[Cell, ...]] = []
         self._row_marks: list[str] = []  # the break mark each formatted row was made with
         self._marks: list[str] = []
-        self._narrow = False
+        self._columns = REQUEST_COLUMNS
         self._tools: tuple = ()
         self._agents: tuple = ()
         self._feed: tuple[FeedItem, ...] = ()
@@ -100,17 +118,20 @@ class SessionScreen(Screen):
         self._detail: SessionDetail | None = None
 
     def compose(self) -> ComposeResult:
-        self._narrow = self.app.size.width < WIDE_MIN_WIDTH
+        width = self.app.size.width
+        self._set_width_classes(width)
+        self._columns = fitted_request_columns(width)
         summary = Static(Text("loading…"), id="summary")
-        # Each line is cut at the edge, not wrapped: a wrapped line would push the next away.
+        # Lines are packed to the width (parts drop whole); cut, never wrapped, past that.
         summary.styles.text_wrap = "nowrap"
         summary.styles.text_overflow = "ellipsis"
         yield summary
         yield CacheStrip(self.app.style_for, id="cache_strip")
-        yield _table(request_columns(self._narrow), id="requests")
-        with Horizontal(id="bottom"):
-            yield _table(TOOL_COLUMNS, id="tools")
-            yield _table(AGENT_COLUMNS, id="agents")
+        yield _table(self._columns, id="requests")
+        with Container(id="bottom"):
+            with Horizontal(id="side"):
+                yield _table(TOOL_COLUMNS, id="tools")
+                yield _table(AGENT_COLUMNS, id="agents")
             yield RichLog(
                 id="feed", max_lines=FEED_LINES, markup=False, highlight=False, wrap=False, auto_scroll=True
             )
@@ -135,11 +156,18 @@ class SessionScreen(Screen):
         except NoMatches:  # the app is closing: the widgets are being taken down
             return
 
+    def _set_width_classes(self, width: int) -> None:
+        self.set_class(width < NARROW_BELOW, NARROW_CLASS)
+        self.set_class(width < STACKED_BELOW, STACKED_CLASS)
+
     def on_resize(self, event: events.Resize) -> None:
-        narrow = event.size.width < WIDE_MIN_WIDTH
-        if narrow != self._narrow:
-            self._narrow = narrow
+        self._set_width_classes(event.size.width)
+        columns = fitted_request_columns(event.size.width)
+        if columns != self._columns:
+            self._columns = columns
             self.restyle()
+        elif self._detail is not None:
+            self._show_summary(self._detail, self.app.clock())
 
     def restyle(self) -> None:
         """Rebuild every row (a new theme, or a new column layout), keeping the cursor."""
@@ -148,7 +176,7 @@ class SessionScreen(Screen):
         table = self.query_one("#requests", DataTable)
         cursor = table.cursor_row
         table.clear(columns=True)
-        _add_columns(table, request_columns(self._narrow))
+        _add_columns(table, self._columns)
         self._requests, self._row_marks, self._calls = [], [], ()
         self._tools, self._agents, self._feed = (), (), ()
         detail, self._detail = self._detail, None
@@ -168,21 +196,28 @@ class SessionScreen(Screen):
 
     # -- data -------------------------------------------------------------------
 
+    @property
+    def narrow(self) -> bool:
+        return self.size.width < WIDE_MIN_WIDTH if self.size.width else self.app.size.width < WIDE_MIN_WIDTH
+
+    def _show_summary(self, detail: SessionDetail, now: float) -> None:
+        style = self.app.style_for
+        summary = self.query_one("#summary", Static)
+        width = max(20, (self.size.width or self.app.size.width) - 2)
+        text = summary_text(detail.stats, now, style, width, 4 if self.app.size.height >= 30 else 3)
+        if self.app.paused:
+            pause = "PAUSED: tables frozen, the summary still ticks (space resumes)"
+            text.append("\n" + (pause if len(pause) <= width else "PAUSED (space resumes)"), style("warn"))
+        summary.update(text)
+
     def show(self, frame: Frame) -> None:
         detail, now = frame.detail, frame.now
         if detail is None or detail.stats.id != self.session_id:
             return
         style = self.app.style_for
         stats = detail.stats
-        summary = self.query_one("#summary", Static)
-        text = summary_text(stats, now, style)
+        self._show_summary(detail, now)
         paused = self.app.paused
-        if paused:
-            text.append("\nPAUSED: tables frozen, the summary still ticks (space resumes)", style("warn"))
-        summary.update(text)
-        lines = len(text.plain.splitlines())
-        if summary.styles.height is None or summary.styles.height.value != lines:
-            summary.styles.height = lines  # one more line with TTFTs, or while paused
         if detail is self._detail or paused:
             return  # a clock tick (only the summary's relative times move), or paused
         self._detail = detail
@@ -196,7 +231,8 @@ class SessionScreen(Screen):
 
     def _show_requests(self, detail: SessionDetail, marks: list[str], style) -> None:
         table = self.query_one("#requests", DataTable)
-        columns = request_columns(self._narrow)
+        columns = self._columns
+        narrow = self.narrow
         names = {a.agent_id: a.agent_type or a.description or a.agent_id for a in detail.stats.subagents}
         seen = self._calls if names == self._names else ()
         self._names = names
@@ -205,7 +241,7 @@ class SessionScreen(Screen):
         wanted = [
             self._requests[i]
             if i < len(seen) and seen[i] == call and old_marks[i] == marks[i]
-            else request_cells(call, names, marks[i], self._narrow)
+            else request_cells(call, names, marks[i], narrow)
             for i, call in enumerate(detail.calls)
         ]
         self._calls = detail.calls
@@ -218,10 +254,11 @@ class SessionScreen(Screen):
             for index, cells in enumerate(wanted):
                 key = str(index)
                 if index >= len(self._requests):
-                    table.add_row(*_texts(cells, columns, style), key=key)
+                    table.add_row(*_texts(_pick(cells, columns), columns, style), key=key)
                     self._requests.append(cells)
                 elif self._requests[index] != cells:
-                    for (column, *_), new, old in zip(columns, cells, self._requests[index], strict=True):
+                    old_cells = _pick(self._requests[index], columns)
+                    for (column, *_), new, old in zip(columns, _pick(cells, columns), old_cells, strict=True):
                         if new != old:
                             table.update_cell(key, column, _text(new, column, columns, style))
                     self._requests[index] = cells
@@ -269,6 +306,14 @@ class SessionScreen(Screen):
         for item in feed[start:]:
             log.write(feed_text(item, style))
         self._feed = feed
+
+
+_REQUEST_KEYS = tuple(c[0] for c in REQUEST_COLUMNS)
+
+
+def _pick(cells: tuple[Cell, ...], columns) -> tuple[Cell, ...]:
+    """The cells of the columns on screen (``request_cells`` gives every column)."""
+    return tuple(cells[_REQUEST_KEYS.index(c[0])] for c in columns)
 
 
 def _agent_name(agent) -> str:
@@ -381,56 +426,87 @@ def request_marks(detail: SessionDetail) -> tuple[list[float | None], list[str]]
 _SOURCE_NAMES = {Source.TRANSCRIPT: "transcript", Source.OTLP: "OTLP"}
 
 
-def summary_text(stats: SessionStats, now: float, style) -> Text:
+SUMMARY_SEP = " · "
+
+
+def summary_text(stats: SessionStats, now: float, style, width: int = 200, max_lines: int = 4) -> Text:
+    """The summary packed into ``width``: on a narrow pane the least useful parts (token
+    breakdown, duration, branch) abbreviate or drop, and a figure is never cut."""
+    return pack(summary_parts(stats, now, style), width, max_lines, SUMMARY_SEP)
+
+
+def summary_parts(stats: SessionStats, now: float, style) -> list[Part]:
     t = stats.tokens
     muted = style("muted")
-    text = Text(no_wrap=True, overflow="ellipsis")
-    text.append(fmt.safe_text(stats.project), style=f"bold {style('accent')}")
+    parts: list[Part] = []
+
+    def add(text: str | Text, priority: int, short: str | Text | None = None, text_style: str = "") -> None:
+        full = text if isinstance(text, Text) else Text(text, style=text_style)
+        brief = short if isinstance(short, Text) or short is None else Text(short, style=text_style)
+        parts.append(Part(full, priority, brief))
+
+    project = Text(fmt.safe_text(stats.project), style=f"bold {style('accent')}")
     if stats.git_branch:
-        text.append(" on " + fmt.safe_text(stats.git_branch), style=muted)
-    text.append("  " + fmt.safe_text(stats.title or "(untitled)"), style="bold")
-    text.append("  " + stats.id[:8], style=muted)
-    text.append("\n")
-    span = (stats.last_ts - stats.first_ts) if stats.first_ts and stats.last_ts else None
+        branch = Text(" on " + fmt.safe_text(stats.git_branch), style=muted)
+        add(project + branch, MUST, project)
+    else:
+        add(project, MUST)
+    add(fmt.safe_text(stats.title or "(untitled)"), 1, None, "bold")
+    add(stats.id[:8], 2, None, muted)
     models = ", ".join(fmt.short_model((m,)) for m in stats.models) or "-"
-    text.append(f"{fmt.safe_text(models)} · {fmt.duration(span)} · last {fmt.ago(stats.last_ts, now)} · ")
-    text.append(f"{t.requests} requests · cost ")
-    text.append(fmt.money(stats.cost_usd, partial=t.cost_usd), style="bold")
+    span = (stats.last_ts - stats.first_ts) if stats.first_ts and stats.last_ts else None
+    add(fmt.safe_text(models), 3)
+    add(fmt.duration(span), 6)
+    add(f"last {fmt.ago(stats.last_ts, now)}", 3)
+    add(f"{t.requests} requests", 4, f"{t.requests} req")
+    cost = Text("cost ") + Text(fmt.money(stats.cost_usd, partial=t.cost_usd), style="bold")
     own = stats.reported_cost_usd
     if own is not None and fmt.money(own) != fmt.money(stats.cost_usd):  # shown where they differ
-        text.append(f" (Claude Code: {fmt.money(own)})", style=muted)
+        add(
+            cost + Text(f" (Claude Code: {fmt.money(own)})", style=muted),
+            MUST,
+            cost + Text(f" (CC {fmt.money(own)})", style=muted),
+        )
+    else:
+        add(cost, MUST)
     sources = [name for source, name in _SOURCE_NAMES.items() if source in stats.sources]
-    text.append(" · from " + " + ".join(sources), style=muted)
-    text.append("\n")
+    add("from " + " + ".join(sources), 5, None, muted)
     output = fmt.tokens(t.output_tokens) + ("+" if stats.output_is_lower_bound else "")
-    text.append(
-        f"in {fmt.tokens(t.input_tokens)} · out {output} · cache read {fmt.tokens(t.cache_read_tokens)}"
-        f" · cache write {fmt.tokens(t.cache_creation_tokens)}"
-        f" (5m {fmt.tokens(stats.cache_creation_5m_tokens)}, 1h {fmt.tokens(stats.cache_creation_1h_tokens)})"
+    add(f"in {fmt.tokens(t.input_tokens)}", 7)
+    add(f"out {output}", 7)
+    add(f"cache read {fmt.tokens(t.cache_read_tokens)}", 7, f"read {fmt.tokens(t.cache_read_tokens)}")
+    write = fmt.tokens(t.cache_creation_tokens)
+    add(
+        f"cache write {write} (5m {fmt.tokens(stats.cache_creation_5m_tokens)}, "
+        f"1h {fmt.tokens(stats.cache_creation_1h_tokens)})",
+        7,
+        f"write {write}",
     )
-    text.append("\nhit ")
-    text.append(fmt.percent(t.cache_hit_rate), style=style(hit_role(t.cache_hit_rate)))
-    text.append(" · context ")
-    text.append(fmt.percent(stats.context_fill), style=style(fill_role(stats.context_fill)))
+    add(Text("hit ") + Text(fmt.percent(t.cache_hit_rate), style=style(hit_role(t.cache_hit_rate))), MUST)
+    fill = Text(fmt.percent(stats.context_fill), style=style(fill_role(stats.context_fill)))
     if stats.context_window:
-        text.append(f" of {fmt.tokens(stats.context_window)}")
+        of = f" of {fmt.tokens(stats.context_window)}"
+        add(Text("context ") + fill + Text(of), MUST, Text("ctx ") + fill + Text(of))
+    else:
+        add(Text("context ") + fill, MUST, Text("ctx ") + fill)
     cache = stats.cache
     if cache is not None:  # cache figures before the counts: they must fit 80 columns
         ttl, role = ttl_text(cache.seconds_left(now))
-        text.append(" · cache ")
-        text.append(ttl, style=style(role))
-        text.append(f" · saved {fmt.money(cache.saved_usd)}")
+        add(Text("cache ") + Text(ttl, style=style(role)), MUST)
+        add(f"saved {fmt.money(cache.saved_usd)}", 2)
         breaks = cache.breaks
-        lost = cache.break_cost_usd
-        text.append(" · lost ")
-        text.append(fmt.money(lost), style=style("warn") if lost > 0 else "")
+        lost_usd = cache.break_cost_usd
+        lost = Text("lost ") + Text(fmt.money(lost_usd), style=style("warn") if lost_usd > 0 else "")
         if breaks:
             count = f"{len(breaks)} break" + ("s" if len(breaks) > 1 else "")
-            text.append(f" ({count})", style=style("warn"))
-    text.append(f" · {stats.subagent_count} subagents · {stats.tool_calls} tools")
+            lost.append(f" ({count})", style=style("warn"))
+        add(lost, 1)
+    add(f"{stats.subagent_count} subagents", 4, f"{stats.subagent_count} sub")
+    tools = Text(f"{stats.tool_calls} tools")
     if stats.tool_errors:
-        text.append(f" ({stats.tool_errors} failed)", style=style("error"))
-    if stats.ttft_ms_median is not None:  # its own line: the others are full at 80 columns
-        text.append(f"\nTTFT median {_ms(stats.ttft_ms_median)}")
-        text.append(" (OTLP traces)", style=muted)
-    return text
+        tools.append(f" ({stats.tool_errors} failed)", style=style("error"))
+    add(tools, 3)
+    if stats.ttft_ms_median is not None:
+        add(Text(f"TTFT median {_ms(stats.ttft_ms_median)}") + Text(" (OTLP traces)", style=muted), 5,
+            f"TTFT {_ms(stats.ttft_ms_median)}")  # fmt: skip
+    return parts

@@ -6,6 +6,10 @@ countdown in 5 rows cost about 10 % of a core with 50 sessions. Here each row is
 once into a Strip cached by its cell values, and a changed row refreshes its own line.
 Order is stable between updates (htop-like): rows are re-sorted only when the user asks or
 a new row arrives, and the cursor stays on its session either way.
+
+Columns fit the width (``cctop.ui.layout``): each is as wide as its widest value, whole
+columns drop by priority when the room runs out, and the title takes what is left. There is
+no sideways scrolling, so a number is never cut.
 """
 
 from __future__ import annotations
@@ -25,12 +29,14 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from cctop.model.snapshot import SessionStats
-from cctop.ui import rows
+from cctop.ui import layout, rows
 from cctop.ui.rows import COLUMNS, Cell
 
 StyleFor = Callable[[str], str]
-FIXED_COLUMNS = 2  # state and project stay put when scrolling sideways
+SHADED = frozenset({"state", "project"})  # drawn on the panel colour: where a row starts
 _CACHE_ROWS = 512
+_TITLE = rows.COLUMN_KEYS.index("title")
+_PRIORITIES = tuple(c.priority for c in COLUMNS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,10 +50,12 @@ class View:
     needle: str = ""
 
 
-_WIDTHS = tuple(c.width + 1 for c in COLUMNS)  # one blank column of gap after each
 _NUMERIC = tuple(c.numeric for c in COLUMNS)
-_FIXED_WIDTH = sum(_WIDTHS[:FIXED_COLUMNS])
-TOTAL_WIDTH = sum(_WIDTHS)
+
+
+def _least_widths() -> list[int]:
+    """Each column's width before any value is seen: its label (and a sort arrow) or its minimum."""
+    return [max(c.width, len(c.label) + 1) for c in COLUMNS]
 
 
 class SessionTable(ScrollView, can_focus=True):
@@ -88,6 +96,9 @@ class SessionTable(ScrollView, can_focus=True):
         self._strips: OrderedDict[tuple, Strip] = OrderedDict()
         self._source: Mapping[str, SessionStats] | None = None  # the sessions shown last
         self._valid_until: dict[str, float] = {}  # session row -> when its clock cells move
+        self._needed = _least_widths()  # content width per column: its widest value so far
+        self._placed: tuple[layout.Placed, ...] = ()
+        self._layout_for: tuple = ()  # (width, needed) the placement was made for
         self.cursor_row = 0
         self.visible_sessions = 0
         self.hidden_history = 0
@@ -108,9 +119,13 @@ class SessionTable(ScrollView, can_focus=True):
         return list(self._keys)
 
     def get_cell(self, row_key: str, column_key: str) -> Text:
-        """The cell as displayed (tests)."""
+        """The cell's whole value, before it is fitted to its column."""
         index = rows.COLUMN_KEYS.index(column_key)
         return self._cell_text(self._cells[row_key][index], index)
+
+    def visible_columns(self) -> tuple[tuple[str, int, int], ...]:
+        """``(column key, x, width)`` of the columns on screen, left to right."""
+        return tuple((COLUMNS[p.index].key, p.x, p.width) for p in self._fit())
 
     def column_label(self, column_key: str) -> str:
         return self._label(rows.COLUMN_KEYS.index(column_key)).plain
@@ -159,19 +174,26 @@ class SessionTable(ScrollView, can_focus=True):
         added = [key for key in order if key not in self._cells]
         for key in stale:
             del self._cells[key]
+        if resort or added or stale:
+            self._needed = _least_widths()  # a rebuild: widths may shrink back
+            grow = order
+        else:
+            grow = []
         for key in order:
             cells = desired[key]
             if self._cells.get(key) != cells:
                 if key in self._cells:
                     changed_rows.append(key)
+                    grow.append(key)
                 self._cells[key] = cells
-        structural = bool(stale or added)
+        widened = self._widen(grow)
+        structural = bool(stale or added) or widened
         reordered = resort and order != self._keys
         if structural or reordered:
             # htop-like: the order only changes when the user asks or a row arrives.
             self._keys = order if (resort or added) else [k for k in self._keys if k in desired]
             self._index = {key: i for i, key in enumerate(self._keys)}
-            self.virtual_size = Size(TOTAL_WIDTH, len(self._keys) + 1)
+            self.virtual_size = Size(self.size.width, len(self._keys) + 1)
             self._place_cursor(keep)
             self.refresh()
             self.repainted_rows += len(self._keys)
@@ -244,13 +266,36 @@ class SessionTable(ScrollView, can_focus=True):
                 self.action_select()
 
     def on_resize(self) -> None:
+        self.virtual_size = Size(self.size.width, len(self._keys) + 1)
         self._scroll_to_cursor()
+        self.refresh()
 
     # -- rendering ----------------------------------------------------------------
 
+    def _widen(self, keys: list[str]) -> bool:
+        """Grow each column to the widest value of these rows; True when one grew."""
+        needed = self._needed
+        before = list(needed)
+        for key in keys:
+            for index, (text, _role) in enumerate(self._cells[key]):
+                if len(text) > needed[index]:
+                    needed[index] = len(text)
+        for index, column in enumerate(COLUMNS):
+            if column.max_width is not None:
+                needed[index] = min(needed[index], max(column.max_width, before[index]))
+        needed[_TITLE] = COLUMNS[_TITLE].width  # the title takes the room that is left
+        return needed != before
+
+    def _fit(self) -> tuple[layout.Placed, ...]:
+        key = (self.size.width, tuple(self._needed))
+        if key != self._layout_for:
+            self._layout_for = key
+            self._placed = layout.fit(self._needed, _PRIORITIES, self.size.width, flex=_TITLE)
+            self._strips.clear()  # every cached row was cut for the old columns
+        return self._placed
+
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        scroll_x = round(self.scroll_offset.x)
         base = self.rich_style
         if y == 0:
             full = self._header_strip()
@@ -259,21 +304,17 @@ class SessionTable(ScrollView, can_focus=True):
             if not 0 <= row < len(self._keys):
                 return Strip.blank(width, base)
             full = self._row_strip(self._keys[row], row == self.cursor_row)
-        fixed = full.crop(0, _FIXED_WIDTH)
-        rest = full.crop(_FIXED_WIDTH + scroll_x, _FIXED_WIDTH + scroll_x + max(0, width - _FIXED_WIDTH))
-        return Strip.join([fixed, rest]).extend_cell_length(width, base).crop(0, width)
+        return full.extend_cell_length(width, base).crop(0, width)
 
     def _header_strip(self) -> Strip:
         style = self.rich_style + self.get_component_rich_style("session-table--header")
         text = Text(no_wrap=True)
-        for index in range(len(COLUMNS)):
-            label = self._label(index)
-            # A sort arrow may take the gap column rather than cut the label short.
-            slot = _WIDTHS[index]
-            text.append_text(self._pad(label, index) if label.cell_len < slot else label[:slot])
-        return Strip(list(text.render(self.app.console)), TOTAL_WIDTH).apply_style(style)
+        for placed in self._fit():
+            text.append_text(self._pad(self._label(placed.index), placed))
+        return Strip(list(text.render(self.app.console)), text.cell_len).apply_style(style)
 
     def _row_strip(self, key: str, is_cursor: bool) -> Strip:
+        placed = self._fit()
         cells = self._cells[key]
         cache_key = (key, cells, is_cursor, self.has_focus if is_cursor else False)
         strip = self._strips.get(cache_key)
@@ -282,19 +323,23 @@ class SessionTable(ScrollView, can_focus=True):
             return strip
         base = self.rich_style
         text = Text(no_wrap=True)
-        for index, cell in enumerate(cells):
-            text.append_text(self._pad(self._cell_text(cell, index), index))
+        shaded = 0
+        for place in placed:
+            text.append_text(self._pad(self._cell_text(cells[place.index], place.index), place))
+            if COLUMNS[place.index].key in SHADED:
+                shaded = place.x + place.width + layout.GAP
         segments = list(text.render(self.app.console))
+        total = text.cell_len
         if is_cursor:
             cursor = base + self.get_component_rich_style("session-table--cursor")
             head_style = tail_style = cursor
         else:
             head_style = base + self.get_component_rich_style("session-table--fixed")
             tail_style = base
-        split = list(Segment.divide(segments, [_FIXED_WIDTH, TOTAL_WIDTH]))
+        split = list(Segment.divide(segments, [shaded, total]))
         head = list(Segment.apply_style(split[0], head_style)) if split else []
         tail = list(Segment.apply_style(split[1], tail_style)) if len(split) > 1 else []
-        strip = Strip([*head, *tail], TOTAL_WIDTH)
+        strip = Strip([*head, *tail], total)
         self._strips[cache_key] = strip
         if len(self._strips) > _CACHE_ROWS:
             self._strips.popitem(last=False)
@@ -304,13 +349,16 @@ class SessionTable(ScrollView, can_focus=True):
         text, role = cell
         return Text(text, style=self._style_for(role) or Style())
 
-    def _pad(self, text: Text, index: int) -> Text:
-        width = _WIDTHS[index] - 1
+    def _pad(self, text: Text, place: layout.Placed) -> Text:
+        """The cell at its column's width. Only text is ever cut (with "…"): numeric columns
+        are as wide as their widest value."""
+        width = place.width
         text.truncate(width, overflow="ellipsis")
         pad = width - text.cell_len
-        if _NUMERIC[index]:
-            return Text(" " * pad) + text + Text(" ")
-        return text + Text(" " * (pad + 1))
+        gap = " " * layout.GAP
+        if _NUMERIC[place.index]:
+            return Text(" " * pad) + text + Text(gap)
+        return text + Text(" " * pad + gap)
 
     def _label(self, index: int) -> Text:
         column = COLUMNS[index]

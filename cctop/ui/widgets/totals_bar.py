@@ -10,6 +10,7 @@ from textual.widgets import Static
 
 from cctop import format as fmt
 from cctop.model.snapshot import Snapshot, WindowTotals
+from cctop.ui.layout import MUST, Part, pack
 from cctop.ui.rows import hit_role
 
 StyleFor = Callable[[str], str]
@@ -22,69 +23,89 @@ def _window(label: str, window: WindowTotals) -> str:
     return f"{label} {cost} {fmt.tokens(window.tokens)}"
 
 
-def totals_text(
+def totals_parts(
     snapshot: Snapshot | None,
     live: int,
-    sources: Sequence[str],
-    notes: Sequence[str],
+    sources: Sequence[str | tuple[str, str]],
+    notes: Sequence[str | tuple[str, str]],
     style_for: StyleFor,
-) -> Text:
-    """Two lines: money first (what people glance at), then the prompt cache today and the
-    status notes, then where data comes from. Sized to keep the cache figures on an 80-column line."""
-    text = Text(no_wrap=True, overflow="ellipsis")
+) -> list[Part]:
+    """The header's pieces in reading order: money first (what people glance at), the prompt
+    cache today, status notes (PAUSED), then where the data comes from and the refresh rate.
+    A source or note may come as ``(full, short)``."""
     muted = style_for("muted")
+    parts: list[Part] = []
     if snapshot is None:
-        text.append("reading transcripts…", style=muted)
+        parts.append(Part(Text("reading transcripts…", style=muted), MUST))
     else:
         totals = snapshot.totals
-        text.append(_window("today", totals.today), style="bold")
-        text.append("  ")
-        text.append(_window("1h", totals.last_hour))
-        text.append("  burn ")
-        text.append(f"{fmt.money(totals.burn_rate_usd_per_hour)}/h", style="bold")
-        text.append("  live ")
-        text.append(str(live), style=f"bold {style_for('live')}" if live else "")
-        text.append(f"/{totals.sessions}")
-    text.append("\n")
-    if snapshot is not None:
-        _cache_part(text, snapshot, style_for)
-        text.append("  ")
+        parts.append(Part(Text(_window("today", totals.today), style="bold"), MUST))
+        parts.append(Part(Text(_window("1h", totals.last_hour)), 5))
+        burn = Text("burn ") + Text(f"{fmt.money(totals.burn_rate_usd_per_hour)}/h", style="bold")
+        parts.append(Part(burn, 3))
+        count = Text(str(live), style=f"bold {style_for('live')}" if live else "")
+        parts.append(Part(Text("live ") + count + Text(f"/{totals.sessions}"), 2))
+        hit, saved, lost = _cache_texts(snapshot, style_for)
+        parts.append(Part(Text("cache hit ") + hit, 2, Text("hit ") + hit))
+        parts.append(Part(Text("saved ") + saved, 4))
+        parts.append(Part(Text("lost ") + lost, 4))
     for note in notes:
-        text.append(fmt.safe_text(note), style=f"bold {style_for('warn')}")
-        text.append("  ")
-    first = True
-    for part in sources:
-        if not first:
-            text.append(" · ", style=muted)
-        text.append(fmt.safe_text(part), style=muted)
-        first = False
-    text.rstrip()
-    return text
+        full, short = note if isinstance(note, tuple) else (note, None)
+        style = f"bold {style_for('warn')}"
+        is_pause = full.startswith("PAUSED")
+        parts.append(
+            Part(
+                Text(fmt.safe_text(full), style=style),
+                MUST if is_pause else 1,
+                None if short is None else Text(fmt.safe_text(short), style=style),
+            )
+        )
+    for source in sources:
+        full, short = source if isinstance(source, tuple) else (source, None)
+        parts.append(
+            Part(
+                Text(fmt.safe_text(full), style=muted),
+                MUST,
+                None if short is None else Text(fmt.safe_text(short), style=muted),
+            )
+        )
+    return parts
 
 
-def _cache_part(text: Text, snapshot: Snapshot, style_for: StyleFor) -> None:
-    """``cache hit 68% · saved $1.92 · lost $0.08``: hit rate over all sessions shown, dollars
-    saved by cache reads today and lost to cache breaks today (warning colour when any)."""
+def _cache_texts(snapshot: Snapshot, style_for: StyleFor) -> tuple[Text, Text, Text]:
+    """Hit rate over all sessions shown, dollars saved by cache reads today and lost to cache
+    breaks today (warning colour when any)."""
     totals = snapshot.totals
     rate = totals.all_time.cache_hit_rate
-    text.append("cache hit ")
-    text.append(fmt.percent(rate), style=style_for(hit_role(rate)))
-    text.append(" · saved ")
-    text.append(fmt.money(totals.today.saved_usd), style="bold")
-    text.append(" · lost ")
+    hit = Text(fmt.percent(rate), style=style_for(hit_role(rate)))
+    saved = Text(fmt.money(totals.today.saved_usd), style="bold")
     lost = totals.today.break_cost_usd
-    text.append(fmt.money(lost), style=f"bold {style_for('warn')}" if lost > 0 else "")
+    return hit, saved, Text(fmt.money(lost), style=f"bold {style_for('warn')}" if lost > 0 else "")
 
 
 class TotalsBar(Static):
+    """Two lines (three below 78 columns), packed from parts at the current width."""
+
     DEFAULT_CSS = """
-    TotalsBar { height: 2; padding: 0 1; background: $panel; }
+    TotalsBar { height: auto; max-height: 3; padding: 0 1; background: $panel; }
     """
 
     def __init__(self, **kwargs) -> None:
         super().__init__("", **kwargs)
+        self._parts: list[Part] = []
         self._plain: str | None = None
         self._styles: list | None = None
+
+    def set_parts(self, parts: list[Part]) -> bool:
+        self._parts = parts
+        return self._repack()
+
+    def on_resize(self) -> None:
+        self._repack()
+
+    def _repack(self) -> bool:
+        width = self.content_region.width or self.app.size.width - 2
+        return self.set_text(pack(self._parts, width, 2 if width >= 76 else 3))
 
     def set_text(self, text: Text) -> bool:
         """Only repaint when the text or its styling changed."""
