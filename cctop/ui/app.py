@@ -30,6 +30,7 @@ from cctop.model.ledger import Ledger
 from cctop.model.snapshot import SessionDetail, Snapshot
 from cctop.ui import rows
 from cctop.ui.commands import SessionCommands
+from cctop.ui.follow import FOLLOW_SPECS, Follow, resolve_session  # noqa: F401 (resolve_session: tests)
 from cctop.ui.messages import Frame, SnapshotFailed, SnapshotReady
 from cctop.ui.screens.help import HelpScreen
 from cctop.ui.screens.main import MainScreen
@@ -80,8 +81,10 @@ class CctopApp(App):
         self._sources = tuple(sources)
         self.roots = tuple(roots)
         self.refresh_interval = refresh
-        self._open_spec = open_session
         self._cwd = cwd if cwd is not None else os.getcwd()
+        # --session: what to open at start, and (latest / here) what to keep following.
+        self.follow: Follow | None = Follow.from_spec(open_session, self._cwd) if open_session else None
+        self._waiting_told = False
         self.otlp = otlp
         self._startup_warnings = tuple(startup_warnings)
         self.backfilling = backfilling
@@ -237,23 +240,63 @@ class CctopApp(App):
 
     # -- sessions ---------------------------------------------------------------------
 
-    def open_session(self, session_id: str) -> None:
+    def open_session(self, session_id: str, *, follow: bool = False) -> None:
+        """Show one session; unless ``follow``, it stays pinned (the user chose it)."""
+        if not follow and self.follow is not None:
+            self.follow.following = False
         if isinstance(self.screen, SessionScreen):
             self.pop_screen()
         self.push_screen(SessionScreen(session_id))
 
     def _maybe_open_requested(self) -> None:
-        spec, snapshot = self._open_spec, self.snapshot
-        if not spec or snapshot is None:
+        """Open what ``--session`` asked for at start, then, while following, switch to the
+        session it now points at (a new ``claude``, or activity in another one)."""
+        follow, snapshot = self.follow, self.snapshot
+        if follow is None or snapshot is None:
             return
-        found = resolve_session(snapshot, spec, self._cwd)
-        if found is not None:
-            self._open_spec = None
-            self.open_session(found)
-        elif not self.backfilling():  # everything is read: it is not coming
-            self._open_spec = None
-            where = f" in {self._cwd}" if spec == "here" else ""
-            self.notify(f"no session matches {spec!r}{where}", severity="warning", markup=False)
+        screen = self._visible_screen()
+        if isinstance(screen, SessionScreen):
+            showing: str | None = screen.session_id
+            if not follow.following:
+                return  # pinned
+        elif isinstance(screen, MainScreen) and not self._opened_once:
+            showing = None  # at start
+        else:
+            return  # back on the list (Esc), or help / the palette on top
+        found = follow.target(snapshot)
+        if found is None:
+            self._say_not_found(follow)
+            return
+        if found == showing:
+            return
+        self._opened_once = True
+        self.open_session(found, follow=True)
+        if showing is not None:  # a switch, not the first open: say so
+            project = fmt.safe_text(snapshot.sessions[found].project)
+            why = "the most recently active" if follow.spec == "latest" else "the newest here"
+            self.notify(f"following {found[:8]} ({project}): {why}", timeout=4, markup=False)
+
+    _opened_once = False
+
+    def _say_not_found(self, follow: Follow) -> None:
+        if self._waiting_told or self.backfilling():
+            return
+        self._waiting_told = True
+        if follow.spec == "here":
+            self.notify(f"waiting for a session in {self._cwd}", markup=False, timeout=6)
+        elif follow.spec != "latest":  # everything is read: it is not coming
+            self.notify(f"no session matches {follow.spec!r}", severity="warning", markup=False)
+            self.follow = None
+
+    def action_toggle_follow(self) -> None:
+        """On the session screen: follow the most recent session again, or pin this one."""
+        if self.follow is None:
+            self.follow = Follow("latest", self._cwd, following=False)
+        following = self.follow.toggle()
+        self.notify(self.follow.describe() + (" (f pins)" if following else " (f follows)"), timeout=2)
+        if following:
+            self._maybe_open_requested()
+        self.redraw()
 
     # -- actions ------------------------------------------------------------------------
 
@@ -309,14 +352,3 @@ class CctopApp(App):
                     f"Sort by {column.label}", f"Order sessions by the {column.label} column",
                     lambda key=column.key: main.sort_by(key),
                 )  # fmt: skip
-
-
-def resolve_session(snapshot: Snapshot, spec: str, cwd: str) -> str | None:
-    """``latest``: most recently active; ``here``: most recent in ``cwd``; else an id prefix."""
-    sessions = sorted(snapshot.sessions.values(), key=lambda s: s.last_ts or 0.0, reverse=True)
-    if spec == "latest":
-        return sessions[0].id if sessions else None
-    if spec == "here":
-        here = os.path.normpath(cwd)
-        return next((s.id for s in sessions if s.cwd and os.path.normpath(s.cwd) == here), None)
-    return next((s.id for s in sessions if s.id.startswith(spec)), None)

@@ -97,6 +97,7 @@ def _add_columns(table: DataTable, columns) -> None:
 class SessionScreen(Screen):
     BINDINGS = [
         Binding("escape", "back", "Back", id="back"),
+        Binding("f", "app.toggle_follow", "Follow/pin", id="follow"),
         Binding("j", "cursor_down", "Down", show=False, id="session_down"),
         Binding("k", "cursor_up", "Up", show=False, id="session_up"),
     ]
@@ -204,7 +205,12 @@ class SessionScreen(Screen):
         style = self.app.style_for
         summary = self.query_one("#summary", Static)
         width = max(20, (self.size.width or self.app.size.width) - 2)
-        text = summary_text(detail.stats, now, style, width, 4 if self.app.size.height >= 30 else 3)
+        follow = self.app.follow
+        mode = None
+        if follow is not None:
+            mode = "following" if follow.following else "pinned"
+        lines = 4 if self.app.size.height >= 30 else 3
+        text = summary_text(detail.stats, now, style, width, lines, mode)
         if self.app.paused:
             pause = "PAUSED: tables frozen, the summary still ticks (space resumes)"
             text.append("\n" + (pause if len(pause) <= width else "PAUSED (space resumes)"), style("warn"))
@@ -429,10 +435,18 @@ _SOURCE_NAMES = {Source.TRANSCRIPT: "transcript", Source.OTLP: "OTLP"}
 SUMMARY_SEP = " · "
 
 
-def summary_text(stats: SessionStats, now: float, style, width: int = 200, max_lines: int = 4) -> Text:
+def summary_text(
+    stats: SessionStats, now: float, style, width: int = 200, max_lines: int = 4, mode: str | None = None
+) -> Text:
     """The summary packed into ``width``: on a narrow pane the least useful parts (token
-    breakdown, duration, branch) abbreviate or drop, and a figure is never cut."""
-    return pack(summary_parts(stats, now, style), width, max_lines, SUMMARY_SEP)
+    breakdown, duration, branch) abbreviate or drop, and a figure is never cut. ``mode`` says
+    whether the screen follows the latest session or is pinned."""
+    parts = summary_parts(stats, now, style)
+    if mode:
+        parts.insert(
+            1, Part(Text(mode, style=style("live") if mode.startswith("follow") else style("muted")), MUST)
+        )
+    return pack(parts, width, max_lines, SUMMARY_SEP)
 
 
 def summary_parts(stats: SessionStats, now: float, style) -> list[Part]:
