@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import time
@@ -144,6 +145,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         from cctop.report.once import run_once
 
         return run_once(args)
+    reason = _no_terminal()
+    if reason:  # ``top -b``: a pipe, a file or a dumb terminal gets the table once
+        print(f"cctop: {reason}: printing the --once table instead of the live view", file=sys.stderr)
+        from cctop.report.once import run_once
+
+        if args.session in ("latest", "here"):
+            args.session = None  # following needs the live view; the table lists every session
+        args.once = True
+        return run_once(args)
     from cctop.launch import run_tui
 
     return run_tui(args)
+
+
+def _no_terminal() -> str | None:
+    """Why the full-screen app cannot run here, or None when it can."""
+    if not sys.stdout.isatty():
+        return "stdout is not a terminal"
+    if os.environ.get("TERM", "") == "dumb":
+        return "TERM=dumb"
+    return None
