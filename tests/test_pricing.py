@@ -313,9 +313,17 @@ def test_resolve_is_cached_per_raw_string(book: PriceBook) -> None:
 # ---- context window -------------------------------------------------------------------
 
 def test_context_window_gauge(book: PriceBook) -> None:
-    assert book.context_window("claude-opus-4-8") == 200_000
-    assert book.context_window("claude-opus-4-8[1m]") == 1_000_000
-    assert book.context_window("claude-opus-4-8", prompt_tokens=200_001) == 1_000_000
+    # What Claude Code itself reports for its default models: 1M (2.1.197's "Opus 4.8 (1M
+    # context)"; 2.1.332's modelUsage contextWindow for Opus 5.5 and Sonnet 5.5).
+    for model in ("claude-opus-4-8", "claude-opus-5-5", "claude-sonnet-5-5"):
+        assert book.context_window(model) == 1_000_000
+    # Others start at 200K, as Claude Code caps them (2.1.197 gave claude-sonnet-5 200000) ...
+    assert book.context_window("claude-sonnet-5") == 200_000
+    assert book.context_window("claude-opus-4-7") == 200_000
+    # ... and open to the model's window with [1m], a context-1m beta, or a bigger prompt.
+    assert book.context_window("claude-sonnet-5[1m]") == 1_000_000
+    assert book.context_window("claude-sonnet-5", betas=["context-1m-2025-08-07"]) == 1_000_000
+    assert book.context_window("claude-opus-4-7", prompt_tokens=200_001) == 1_000_000
     assert book.context_window("claude-opus-4-5", prompt_tokens=250_000) == 200_000
     assert book.context_window("claude-sonnet-4-5-20250929") == 200_000
     assert book.context_window("claude-sonnet-4-5-20250929", prompt_tokens=300_000) == 1_000_000

@@ -260,7 +260,7 @@ def test_session_facts(tmp_path):
     assert stats.last_ts - stats.first_ts == pytest.approx(5)
     assert stats.prompts == 1
     assert stats.context_tokens == 1005
-    assert stats.context_window == 200_000
+    assert stats.context_window == 1_000_000  # Opus 4.8: Claude Code gives it 1M (prices.toml)
 
 
 # -- bad input -----------------------------------------------------------------

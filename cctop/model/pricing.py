@@ -9,7 +9,7 @@ once per model, so pricing a call allocates nothing but the float result.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -20,8 +20,10 @@ PER_MTOK = 1e-6
 WEB_SEARCH_USD = 0.01  # $10 per 1,000 searches, every model; not subject to the geo premium
 US_GEO_MULTIPLIER = 1.1
 SYNTHETIC_MODEL = "<synthetic>"  # Claude Code's locally made messages: never billed
-# Claude Code shows 200K unless a "[1m]" model was picked or a prompt outgrew it.
+# Claude Code shows 200K unless a "[1m]" model was picked or a prompt outgrew it, except for
+# models whose table says otherwise (claude_code_window: Opus 4.8, Opus 5.5, Sonnet 5.5).
 DEFAULT_CONTEXT_WINDOW = 200_000
+ONE_MILLION_BETA = "context-1m"  # the beta header prefix that opens a model's full window
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,7 @@ class ModelPrice:
     name: str
     base: Rates
     context_window: int | None = None
+    claude_code_window: int | None = None  # what Claude Code gives a session without "[1m]"
     max_output: int | None = None
     long_context_threshold: int | None = None  # prompt tokens above which the tier applies
     long_context: Rates | None = None
@@ -74,7 +77,7 @@ class ModelPrice:
 
 _RATE_KEYS = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read")
 _MODEL_KEYS = frozenset(
-    {*_RATE_KEYS, "context_window", "max_output", "us_geo", "aliases", "effective_from",
+    {*_RATE_KEYS, "context_window", "claude_code_window", "max_output", "us_geo", "aliases", "effective_from",
      "long_context", "fast"}
 )
 _TIER_KEYS = frozenset({*_RATE_KEYS, "threshold", "until"})
@@ -182,6 +185,7 @@ def parse_model(name: str, table: Mapping[str, Any]) -> ModelPrice:
         name=name,
         base=base,
         context_window=_optional_int(table, "context_window", where),
+        claude_code_window=_optional_int(table, "claude_code_window", where),
         max_output=_optional_int(table, "max_output", where),
         long_context_threshold=threshold,
         long_context=long_context,
@@ -336,16 +340,21 @@ class PriceBook:
             + call.web_search_requests * WEB_SEARCH_USD
         )
 
-    def context_window(self, model_id: str, prompt_tokens: int = 0) -> int | None:
-        """The window a context gauge should use: 200K (Claude Code's default cap) unless
-        the id carries ``[1m]`` or a prompt already exceeded it; None for unknown models."""
+    def context_window(
+        self, model_id: str, prompt_tokens: int = 0, betas: Iterable[str] = ()
+    ) -> int | None:
+        """The window a context gauge should use: what Claude Code gives a session of this
+        model (``claude_code_window``; else 200K or less), or the model's full window when the
+        id carries ``[1m]``, a ``context-1m-*`` beta was sent, or a prompt already exceeded
+        the smaller one; None for unknown models."""
         price = self.resolve(model_id)
         if price is None or price.context_window is None:
             return None
         window = price.context_window
-        default = min(window, DEFAULT_CONTEXT_WINDOW)
-        if "[1m]" in model_id.lower() or prompt_tokens > default:
-            return window
+        default = price.claude_code_window or min(window, DEFAULT_CONTEXT_WINDOW)
+        one_million = "[1m]" in model_id.lower() or any(b.startswith(ONE_MILLION_BETA) for b in betas)
+        if one_million or prompt_tokens > default:
+            return max(window, default)
         return default
 
     def unknown_models(self) -> frozenset[str]:
