@@ -1,4 +1,5 @@
-"""The help screen (``?`` / F1): keys, what the columns mean, current warnings."""
+"""The help screen (``?`` / F1): every key, what the columns mean, current warnings; it fits
+80x24 (the warnings, when any, scroll below)."""
 
 from __future__ import annotations
 
@@ -13,53 +14,58 @@ from textual.widgets import Static
 
 from cctop import format as fmt
 
+# Every key, two to a line where they fit: the whole help fits an 80x24 terminal (76 columns
+# inside the frame, 22 lines).
 KEYS = (
-    ("↑ ↓  j k  PgUp PgDn", "move"),
-    ("Enter", "open the session (Esc goes back)"),
-    ("/", "filter by project, title, model or id (Esc clears)"),
-    ("s  > <", "next / previous sort column"),
-    ("r", "reverse the order"),
-    ("t", "subagents as a tree under their session"),
-    ("h", "history too, or only today's sessions"),
-    ("space", "pause the tables (header and summary keep ticking)"),
-    ("+ -", "refresh faster / slower"),
-    ("Ctrl+P", "command palette: every action, and jump to a session by name"),
-    ("? F1", "this help; q quits"),
+    (("↑↓ j k PgUp PgDn Home End", "move"), ("Enter", "open the session (Esc: back)")),
+    (("/", "filter: project, title, model or id (Esc clears)"),),
+    (("s > <", "next / previous sort column"), ("r", "reverse the order")),
+    (("t", "subagents as a tree"), ("h", "history too, or today only")),
+    (("space", "pause the tables (the header keeps ticking)"),),
+    (("+ -", "refresh faster / slower"), ("f", "session: follow latest / pin")),
+    (("Ctrl+P", "palette: every action"), ("? F1", "help"), ("q", "quit")),
 )
 
 COLUMNS = (
-    ("st", "live: wrote in the last 2 min; idle: today; hist: older or files deleted"),
-    ("out", "1.2k+ = at least: a response still streaming (or cut off) reported part of it"),
+    ("st", "live < 2 min ago · idle: today · hist: older, or files deleted"),
+    ("out", "1.2k+ = at least (a response still streaming, or cut off)"),
     ("read write", "tokens read from / written to the prompt cache"),
     ("hit", "cache read / (input + cache read + cache write)"),
-    ("cost", "? = a model without a price; ≥$x = only part of it could be priced"),
-    ("tools", "12 3! = 12 tool calls, 3 of them failed"),
-    ("ctx", "latest prompt as a share of the model's context window"),
-    ("cache", "time until the prompt cache expires (then the next request rewrites it)"),
+    ("cost", "? = a model without a price · ≥$x = only part of it priced"),
+    ("tools ctx", "12 3! = 12 calls, 3 failed · latest prompt / context window"),
+    ("cache", "time until the prompt cache expires (then it is rewritten)"),
 )  # fmt: skip
 
 CACHE = (
-    ("saved", "today: cache reads priced at the input rate minus their cache-read price"),
-    ("lost", "today: what cache breaks cost (lost tokens re-sent instead of read)"),
-    ("bar", "session screen, per request: █ read from cache  ▓ written  ░ uncached input"),
-    ("breaks", "ttl (T) expired · model (M) changed · compact (C) · prefix (×) changed"),
+    ("saved lost", "today: what cache reads saved / what cache breaks cost"),
+    ("bar", "█ read from cache  ▓ written  ░ uncached input (per request)"),
+    ("breaks", "T ttl expired · M model changed · C compacted · × prefix changed"),
 )  # fmt: skip
+
+INTRO = "cctop: top for Claude Code (columns that do not fit drop whole)"
+PAIR_WIDTH = 38  # where the second key of a line starts
 
 
 def help_text(style_for=lambda role: "") -> Text:
+    key_style = f"bold {style_for('accent')}"
     text = Text()
-    text.append("cctop: top for Claude Code\n\n", style="bold")
-    for key, does in KEYS:
-        text.append(f"  {key:<20}", style=f"bold {style_for('accent')}")
-        text.append(does + "\n")
-    text.append("\nColumns\n", style="bold")
-    for key, does in COLUMNS:
-        text.append(f"  {key:<11}", style=f"bold {style_for('accent')}")
-        text.append(does + "\n")
-    text.append("\nPrompt cache\n", style="bold")
-    for key, does in CACHE:
-        text.append(f"  {key:<11}", style=f"bold {style_for('accent')}")
-        text.append(does + "\n")
+    text.append(INTRO + "\n", style="bold")
+    text.append("Keys\n", style="bold")
+    for line in KEYS:
+        start = len(text.plain)
+        for index, (key, does) in enumerate(line):
+            if index:
+                used = len(text.plain) - start
+                text.append(" " * (max(2, PAIR_WIDTH - used) if index == 1 else 2))
+            text.append(f" {key} ", style=key_style)
+            text.append(does)
+        text.append("\n")
+    for title, entries in (("Columns", COLUMNS), ("Prompt cache", CACHE)):
+        text.append(title + "\n", style="bold")
+        for key, does in entries:
+            text.append(f" {key:<11}", style=key_style)
+            text.append(does + "\n")
+    text.rstrip()
     return text
 
 
@@ -70,7 +76,7 @@ class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll {
-        width: 96; max-width: 100%; height: auto; max-height: 100%;
+        width: 84; max-width: 100%; height: auto; max-height: 100%;
         border: round $accent; background: $surface; padding: 0 1;
     }
     HelpScreen #warnings { color: $text-warning; }
