@@ -1,4 +1,5 @@
-"""Render the main, session and help screens from the sample transcripts to screenshots/.
+"""Render the main, session and help screens from the sample transcripts to screenshots/, and
+(scripts/split_pane.py) cctop in an 80-column tmux pane beside the real claude.
 
 The session screen twice: the busiest session, and the one whose prompt cache broke most.
 
@@ -87,12 +88,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "screenshots")
     parser.add_argument("--size", default="120x32", help="terminal COLSxROWS")
+    parser.add_argument("--no-split-pane", action="store_true", help="skip the tmux capture beside claude")
     args = parser.parse_args()
     cols, rows = (int(n) for n in args.size.split("x"))
     args.out.mkdir(parents=True, exist_ok=True)
     svgs = asyncio.run(capture(args.out, (cols, rows)))
     for path in svgs + to_png(svgs):
         print(path)
+    if not args.no_split_pane:  # the real claude beside cctop in tmux (skipped, saying why, without them)
+        import split_pane
+
+        for path in split_pane.capture(args.out):
+            print(path)
     return 0
 
 
