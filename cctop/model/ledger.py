@@ -139,6 +139,7 @@ class _Session:
         self.cwd: str | None = None
         self.git_branch: str | None = None
         self.version: str | None = None
+        self.origin: str | None = None
         self.facts: dict[str, tuple[float, str]] = {}  # name -> (timestamp, value) chosen
         self.title: str | None = None
         self.title_kind = 0
@@ -442,7 +443,7 @@ class Ledger:
         session = self._session(meta.session_id)
         # The latest line's fact wins, whatever order files were read in; ties go to the
         # larger value so every reading order gives the same answer.
-        for name in ("cwd", "git_branch", "version"):
+        for name in ("cwd", "git_branch", "version", "origin"):
             value = getattr(meta, name)
             if value:
                 seen = session.facts.get(name)
@@ -643,6 +644,7 @@ class Ledger:
             activity=dict(session.activity),  # a private copy; plain so stats pickle
             cache=cache,
             ttft_ms_median=statistics.median(ttfts) if ttfts else None,
+            origin=session.origin,
         )
         return stats
 

@@ -141,6 +141,7 @@ class SessionMeta:
     title: str | None = None
     title_kind: TitleKind | None = None
     source: Source = Source.TRANSCRIPT
+    origin: str | None = None  # telemetry's terminal / OS / arch: tells OTLP-only sessions apart
 
 
 @dataclass(frozen=True, slots=True)

@@ -242,6 +242,12 @@ class SessionStats:
     activity: Mapping[str, float] = field(default_factory=dict)  # OTLP metric sums
     cache: CacheSummary | None = None  # when the ledger has a cache analysis
     ttft_ms_median: float | None = None  # over calls whose trace span gave a time to first token
+    origin: str | None = None  # terminal, OS and arch from telemetry ("xterm, linux/amd64")
+
+    @property
+    def telemetry_only(self) -> bool:
+        """Seen only over OTLP, with no working directory to name it by."""
+        return not self.cwd and self.sources == frozenset({Source.OTLP})
 
     @property
     def cost_usd(self) -> float | None:

@@ -38,6 +38,7 @@ def stats_to_json(stats: SessionStats) -> dict[str, Any]:
         for a in stats.subagents
     ]
     doc["sources"] = sorted(s.value for s in stats.sources)
+    doc["origin"] = stats.origin
     doc["activity"] = dict(stats.activity)
     doc["cache"] = stats.cache.to_json() if stats.cache is not None else None
     return doc
@@ -54,6 +55,7 @@ def stats_from_json(doc: dict[str, Any]) -> SessionStats:
         sources=frozenset(Source(s) for s in doc["sources"]),
         activity=MappingProxyType(doc["activity"]),
         cache=None if cache is None else CacheSummary.from_json(cache),
+        origin=doc.get("origin"),  # absent from documents stored before it existed
     )
 
 

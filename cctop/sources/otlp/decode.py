@@ -170,7 +170,8 @@ def decode_logs(request: Any) -> Decoded:
     sessions = _SessionMetas(out.records)
     missing_session = 0
     for resource_logs in request.resource_logs:
-        version = _version(attributes(resource_logs.resource.attributes))
+        resource = attributes(resource_logs.resource.attributes)
+        version = _version(resource)
         for scope_logs in resource_logs.scope_logs:
             for log_record in scope_logs.log_records:
                 out.items += 1
@@ -183,7 +184,7 @@ def decode_logs(request: Any) -> Decoded:
                     missing_session += 1
                     continue
                 timestamp = _log_timestamp(log_record, attrs)
-                sessions.seen(session_id, version, timestamp, _cwd(attrs))
+                sessions.seen(session_id, version, timestamp, _cwd(attrs), _origin(resource, attrs))
                 _event_records(name, session_id, timestamp, attrs, out.records)
     if missing_session:
         out.rejected = missing_session
@@ -302,7 +303,8 @@ def decode_traces(request: Any) -> Decoded:
     out = Decoded()
     sessions = _SessionMetas(out.records)
     for resource_spans in request.resource_spans:
-        version = _version(attributes(resource_spans.resource.attributes))
+        resource = attributes(resource_spans.resource.attributes)
+        version = _version(resource)
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
                 out.items += 1
@@ -311,7 +313,7 @@ def decode_traces(request: Any) -> Decoded:
                 if session_id is None:
                     continue  # cctop can only show spans it can put in a session
                 end = span.end_time_unix_nano / 1e9 if span.end_time_unix_nano else None
-                sessions.seen(session_id, version, end)
+                sessions.seen(session_id, version, end, origin=_origin(resource, attrs))
                 duration_ms = to_float(attrs.get("duration_ms"))
                 if duration_ms is None and span.end_time_unix_nano >= span.start_time_unix_nano:
                     duration_ms = (span.end_time_unix_nano - span.start_time_unix_nano) / 1e6
@@ -363,14 +365,19 @@ class _SessionMetas:
         self._seen: set[tuple[str, str | None]] = set()
 
     def seen(
-        self, session_id: str, version: str | None, timestamp: float | None, cwd: str | None = None
+        self,
+        session_id: str,
+        version: str | None,
+        timestamp: float | None,
+        cwd: str | None = None,
+        origin: str | None = None,
     ) -> None:
         if (session_id, None) in self._seen and (session_id, cwd) in self._seen:
             return
         self._seen.add((session_id, None))
         self._seen.add((session_id, cwd))
         self._records.append(
-            SessionMeta(session_id, timestamp=timestamp, cwd=cwd, version=version, source=OTLP)
+            SessionMeta(session_id, timestamp=timestamp, cwd=cwd, version=version, source=OTLP, origin=origin)
         )
 
 
@@ -402,6 +409,13 @@ def _agent(attrs: dict[str, Any]) -> str | None:
 
 def _version(resource: dict[str, Any]) -> str | None:
     return to_text(resource.get("service.version"), 40)
+
+
+def _origin(resource: dict[str, Any], attrs: dict[str, Any]) -> str | None:
+    """``xterm, linux/amd64``: what the telemetry says about where the session runs."""
+    terminal = to_text(attrs.get("terminal.type"), 40)
+    system = "/".join(t for t in (to_text(resource.get(k), 20) for k in ("os.type", "host.arch")) if t)
+    return ", ".join(part for part in (terminal, system) if part) or None
 
 
 def _cwd(attrs: dict[str, Any]) -> str | None:

@@ -21,7 +21,7 @@ from cctop.model.snapshot import CacheBreak, FeedItem, PricedCall, SessionDetail
 from cctop.ui.cache_bar import BAR_ROLE, LABEL_WIDTH, bar_cell, bar_text
 from cctop.ui.layout import MUST, Part, fit, pack
 from cctop.ui.messages import Frame
-from cctop.ui.rows import clip, fill_role, hit_role, ttl_text
+from cctop.ui.rows import clip, fill_role, hit_role, names, ttl_text
 from cctop.ui.widgets.cache_strip import BREAK_NAMES, CacheStrip
 
 if TYPE_CHECKING:
@@ -459,14 +459,16 @@ def summary_parts(stats: SessionStats, now: float, style) -> list[Part]:
         brief = short if isinstance(short, Text) or short is None else Text(short, style=text_style)
         parts.append(Part(full, priority, brief))
 
-    project = Text(fmt.safe_text(stats.project), style=f"bold {style('accent')}")
+    name, title = names(stats)
+    project = Text(name, style=f"bold {style('accent')}")
     if stats.git_branch:
         branch = Text(" on " + fmt.safe_text(stats.git_branch), style=muted)
         add(project + branch, MUST, project)
     else:
         add(project, MUST)
-    add(fmt.safe_text(stats.title or "(untitled)"), 1, None, "bold")
-    add(stats.id[:8], 2, None, muted)
+    add(title or "(untitled)", 1, None, "bold")
+    if not stats.telemetry_only:  # else the id already names it
+        add(stats.id[:8], 2, None, muted)
     models = ", ".join(fmt.short_model((m,)) for m in stats.models) or "-"
     span = (stats.last_ts - stats.first_ts) if stats.first_ts and stats.last_ts else None
     add(fmt.safe_text(models), 3)
