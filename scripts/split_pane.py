@@ -29,6 +29,7 @@ WIDTH, HEIGHT, PANE = 160, 40, 80
 PROMPT = "<<e2e:demo>> why is the build slow? check the Makefile"
 API_KEY = "sk-ant-e2e-screenshot-key-0000"
 
+
 # Two tool rounds, then an answer: enough for a cache bar, tools and a cost on cctop's side.
 def _scripts():
     from tests.e2e.fake_api import Script, Text, ToolCall, Turn, Usage

@@ -34,7 +34,7 @@ def new_session(ledger, session_id: str, at: float, cwd: str = "/home/dev/other"
     ledger.ingest(
         [
             SessionMeta(session_id, at, cwd=cwd, title="second run"),
-            ApiCall(session_id, None, "claude-opus-4-8", f"msg_{session_id}", f"req_{session_id}", at, 10, 20),
+            ApiCall(session_id, None, "claude-opus-4-8", f"m_{session_id}", f"r_{session_id}", at, 10, 20),
         ]
     )
 

@@ -71,8 +71,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("cache_write", "write", 5, True, lambda s, now: s.tokens.cache_creation_tokens, priority=13),
     Column("tools", "tools", 5, True, lambda s, now: s.tool_calls, priority=7),
     Column("subagents", "sub", 3, True, lambda s, now: s.subagent_count, priority=9),
-    Column("model", "model", 5, False, lambda s, now: s.models[0] if s.models else "", priority=8,
-           max_width=14),
+    Column(
+        "model", "model", 5, False, lambda s, now: s.models[0] if s.models else "", priority=8, max_width=14
+    ),
 )
 COLUMN_KEYS = tuple(c.key for c in COLUMNS)
 SORTABLE = tuple(c.key for c in COLUMNS if c.sort is not None and c.key != "state")
