@@ -24,9 +24,19 @@ def sample(tmp_path):
 
 
 def make_app(sample, **kwargs) -> CctopApp:
+    """The app, with every notice it shows kept in ``app.notices`` (toasts expire)."""
     projects, ledger, now = sample
     clock = kwargs.pop("clock", None)
-    return CctopApp(ledger, roots=[projects], now=clock or (lambda: now), **kwargs)
+    app = CctopApp(ledger, roots=[projects], now=clock or (lambda: now), **kwargs)
+    app.notices = []
+    notify = app.notify
+
+    def keep(message, *args, **kwargs):
+        app.notices.append(str(message))
+        return notify(message, *args, **kwargs)
+
+    app.notify = keep
+    return app
 
 
 def new_session(ledger, session_id: str, at: float, cwd: str = "/home/dev/other") -> None:
@@ -63,8 +73,8 @@ async def test_latest_switches_to_a_session_that_starts_later_and_says_so(sample
         second = "5ec0d000-0000-4000-8000-000000000002"
         new_session(ledger, second, now - 1)
         await wait_for(pilot, lambda: showing(app) == second)
-        assert any("following 5ec0d000" in n.message for n in app._notifications)
-        assert "following" in str(app.screen.query_one("#summary").render())
+        assert any("following 5ec0d000" in notice for notice in app.notices), app.notices
+        await wait_for(pilot, lambda: "following" in str(app.screen.query_one("#summary").render()))
 
 
 async def test_f_pins_the_session_shown_and_f_again_follows(sample):
@@ -73,7 +83,7 @@ async def test_f_pins_the_session_shown_and_f_again_follows(sample):
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: showing(app) == NEWEST)
         await pilot.press("f")  # pin
-        assert "pinned" in str(app.screen.query_one("#summary").render())
+        await wait_for(pilot, lambda: "pinned" in str(app.screen.query_one("#summary").render()))
         second = "5ec0d000-0000-4000-8000-000000000003"
         new_session(ledger, second, now - 1)
         await demo.settle(app, pilot)
@@ -102,7 +112,7 @@ async def test_here_waits_for_a_session_in_this_directory_then_follows_the_newes
         await demo.settle(app, pilot)
         await demo.settle(app, pilot)
         assert isinstance(app.screen, MainScreen)  # nothing here yet
-        assert any("waiting for a session in /home/dev/fresh" in n.message for n in app._notifications)
+        assert any("waiting for a session in /home/dev/fresh" in notice for notice in app.notices)
         elsewhere = "5ec0d000-0000-4000-8000-000000000005"
         new_session(ledger, elsewhere, now - 2)  # another directory: not ours
         await demo.settle(app, pilot)
