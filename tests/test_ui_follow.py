@@ -120,6 +120,7 @@ async def test_here_waits_for_a_session_in_this_directory_then_follows_the_newes
         first = "5ec0d000-0000-4000-8000-000000000006"
         new_session(ledger, first, now - 1, cwd="/home/dev/fresh")
         await wait_for(pilot, lambda: showing(app) == first)
+        assert any(notice.startswith("following 5ec0d000") for notice in app.notices)
         second = "5ec0d000-0000-4000-8000-000000000007"
         new_session(ledger, second, now, cwd="/home/dev/fresh")
         await wait_for(pilot, lambda: showing(app) == second)

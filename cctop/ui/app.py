@@ -271,7 +271,7 @@ class CctopApp(App):
             return
         self._opened_once = True
         self.open_session(found, follow=True)
-        if showing is not None:  # a switch, not the first open: say so
+        if showing is not None or self._waiting_told:  # a switch, or the wait is over: say so
             project = fmt.safe_text(snapshot.sessions[found].project)
             why = "the most recently active" if follow.spec == "latest" else "the newest here"
             self.notify(f"following {found[:8]} ({project}): {why}", timeout=4, markup=False)
