@@ -9,6 +9,10 @@ import re
 import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cctop.model.snapshot import SessionStats
 
 # C0/C1 control characters (ESC starts terminal escape sequences), DEL, and the bidi /
 # zero-width format characters that can disguise text. Shown as visible escapes instead.
@@ -121,3 +125,15 @@ def short_model(models: Sequence[str]) -> str:
     if head and tail.isdigit() and len(tail) == 8:
         name = head
     return name + (f"+{len(models) - 1}" if len(models) > 1 else "")
+
+
+TELEMETRY_ONLY = "(telemetry only)"
+
+
+def session_names(stats: SessionStats) -> tuple[str, str]:
+    """Project and title as shown, safe. A session seen only over OTLP has no directory to
+    name it by: its short id, and where the telemetry says it runs, tell two of them apart."""
+    if not stats.telemetry_only:
+        return safe_text(stats.project), safe_text(stats.title or "")
+    about = " ".join(p for p in (TELEMETRY_ONLY, stats.origin, stats.title) if p)
+    return stats.id[:8], safe_text(about)

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import orjson
 
+from cctop import format as fmt
 from cctop.model.ledger import Ledger
 from cctop.model.records import SessionMeta, Source, TitleKind
+from cctop.report import sessions as report
 from cctop.sources.otlp.codec import SIGNALS, parse_json
 from cctop.sources.otlp.decode import OtlpDecoder
 from cctop.sources.prices import packaged_pricebook
@@ -53,6 +55,8 @@ def test_two_otlp_only_sessions_are_told_apart_by_id_and_origin():
     summary = summary_text(a, 2e9, lambda role: "").plain
     assert summary.startswith(f"{session_id[:8]} · (telemetry only) xterm, linux/amd64")
     assert stats_from_json(stats_to_json(a)).origin == a.origin  # the store keeps it
+    table = report.table(ledger.snapshot(now=2e9), [a, b], 160).plain  # --once names them too
+    assert f"{session_id[:8]} " in table and "(telemetry only) tmux-256color" in table
 
 
 def test_a_session_with_transcripts_keeps_its_project_name():
@@ -61,4 +65,4 @@ def test_a_session_with_transcripts_keeps_its_project_name():
     ledger.ingest([SessionMeta("s1", 2.0, source=Source.OTLP, origin="xterm, linux/amd64")])
     stats = ledger.snapshot(now=10.0).sessions["s1"]
     assert not stats.telemetry_only
-    assert rows.names(stats) == ("proj", "fix it")
+    assert fmt.session_names(stats) == ("proj", "fix it")

@@ -149,10 +149,11 @@ def table(snapshot: Snapshot, sessions: Sequence[SessionStats], width: int = 200
         t = s.tokens
         output = fmt.tokens(t.output_tokens) + ("+" if s.output_is_lower_bound else "")
         tools = f"{s.tool_calls}" + (f" ({s.tool_errors}!)" if s.tool_errors else "")
+        project, title = fmt.session_names(s)  # an OTLP-only session: its id and origin
         cells = (
             fmt.ago(s.last_ts, now),
-            s.project,
-            s.title or "",
+            project,
+            title,
             fmt.short_model(s.models),
             str(t.requests),
             fmt.tokens(t.input_tokens),

@@ -137,21 +137,9 @@ def fill_role(fill: float | None) -> str:
     return "warn" if fill >= 0.8 else ""
 
 
-TELEMETRY_ONLY = "(telemetry only)"
-
-
-def names(stats: SessionStats) -> tuple[str, str]:
-    """Project and title as shown. A session seen only over OTLP has no directory to name it
-    by: its short id, and where the telemetry says it runs, tell two of them apart."""
-    if not stats.telemetry_only:
-        return fmt.safe_text(stats.project), fmt.safe_text(stats.title or "")
-    about = " ".join(p for p in (TELEMETRY_ONLY, stats.origin, stats.title) if p)
-    return stats.id[:8], fmt.safe_text(about)
-
-
 def session_cells(stats: SessionStats, now: float, day_start: float) -> tuple[Cell, ...]:
     t = stats.tokens
-    project, title = names(stats)
+    project, title = fmt.session_names(stats)
     state = state_of(stats, now, day_start)
     output = fmt.tokens(t.output_tokens) + ("+" if stats.output_is_lower_bound else "")
     cost = fmt.money(stats.cost_usd, partial=t.cost_usd)

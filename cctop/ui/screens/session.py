@@ -21,7 +21,7 @@ from cctop.model.snapshot import CacheBreak, FeedItem, PricedCall, SessionDetail
 from cctop.ui.cache_bar import BAR_ROLE, LABEL_WIDTH, bar_cell, bar_text
 from cctop.ui.layout import MUST, Part, fit, pack
 from cctop.ui.messages import Frame
-from cctop.ui.rows import clip, fill_role, hit_role, names, ttl_text
+from cctop.ui.rows import clip, fill_role, hit_role, ttl_text
 from cctop.ui.widgets.cache_strip import BREAK_NAMES, CacheStrip
 
 if TYPE_CHECKING:
@@ -459,7 +459,7 @@ def summary_parts(stats: SessionStats, now: float, style) -> list[Part]:
         brief = short if isinstance(short, Text) or short is None else Text(short, style=text_style)
         parts.append(Part(full, priority, brief))
 
-    name, title = names(stats)
+    name, title = fmt.session_names(stats)
     project = Text(name, style=f"bold {style('accent')}")
     if stats.git_branch:
         branch = Text(" on " + fmt.safe_text(stats.git_branch), style=muted)
