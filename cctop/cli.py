@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--session",
         metavar="ID",
-        help="with --once: session id prefix; live: open ID, 'latest' or 'here' (this cwd)",
+        help="with --once: session id prefix; live: open ID (pinned), follow 'latest' or 'here' (cwd)",
     )
     otlp = parser.add_argument_group("OpenTelemetry receiver (opt-in)")
     otlp.add_argument(
