@@ -30,7 +30,7 @@ from cctop.model.ledger import Ledger
 from cctop.model.snapshot import SessionDetail, Snapshot
 from cctop.ui import rows
 from cctop.ui.commands import SessionCommands
-from cctop.ui.follow import FOLLOW_SPECS, Follow, resolve_session  # noqa: F401 (resolve_session: tests)
+from cctop.ui.follow import Follow, resolve_session  # noqa: F401 (resolve_session: re-exported for tests)
 from cctop.ui.messages import Frame, SnapshotFailed, SnapshotReady
 from cctop.ui.screens.help import HelpScreen
 from cctop.ui.screens.main import MainScreen
