@@ -9,7 +9,7 @@ import re
 import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from cctop.model.snapshot import SessionStats
@@ -62,6 +62,13 @@ def money(usd: float | None, *, partial: float | None = None) -> str:
     if usd >= 100:
         return f"${usd:.1f}"
     return f"${usd:.2f}"
+
+
+def session_cost(stats: Any) -> str:
+    """A session's cost; ``+`` when it leaves out calls no transcript shows (compactions
+    without telemetry): a lower bound, as the output-token ``+``."""
+    text = money(stats.cost_usd, partial=stats.tokens.cost_usd)
+    return text + "+" if stats.excludes_unlogged_calls and text != "?" else text
 
 
 def percent(ratio: float | None) -> str:

@@ -3,7 +3,10 @@
 One API call is one entry, whatever source reported it and however often:
 - transcripts write a response as several lines sharing ``message.id`` + ``requestId``
   (keep the one with the most output tokens: the others are mid-stream snapshots);
-- resumed and forked sessions replay history into new files (dedupe is global);
+- resumed and forked sessions replay history into new files (dedupe is global), and each
+  call belongs to the session that made it, by evidence (``_rank``): OTLP's ``session.id``,
+  then what the files say (``requestSessionId``/``requestRef``, a fork's copied history
+  predating its file), the smaller session id only when nothing tells them apart;
 - ``/btw`` side questions replay a parent message under a new request id (sidechain
   copies fall back to the message id and the parent copy wins);
 - OTLP ``api_request`` events carry only the request id (joined on it, so a call seen in
@@ -29,6 +32,8 @@ from typing import Any, Protocol
 
 from cctop.model.pricing import Rates
 from cctop.model.records import (
+    REPLAYED,
+    TELEMETRY,
     Activity,
     ApiCall,
     ApiError,
@@ -36,6 +41,7 @@ from cctop.model.records import (
     Compaction,
     Prompt,
     Record,
+    ReportedCost,
     SessionMeta,
     Source,
     SubagentMeta,
@@ -87,13 +93,25 @@ class CacheSummarizer(Protocol):
     ) -> tuple[RequestCache, ...]: ...
 
 
+def _rank(record: ApiCall | ToolUse | Prompt | ApiError) -> int:
+    """How well a sighting shows who made it: telemetry's session.id, then the file's word."""
+    return TELEMETRY if record.source is Source.OTLP else record.evidence
+
+
+def _outranks(rank: int, session_id: str, old_rank: int, old_session: str) -> bool:
+    """The better evidence owns an item; between equals the smaller session id, so every
+    reading order gives the same owner (the documented fallback)."""
+    return (-rank, session_id) < (-old_rank, old_session)
+
+
 class _CallEntry:
-    __slots__ = ("key", "call", "session_id", "cost", "reported", "sources", "timing", "view")
+    __slots__ = ("key", "call", "session_id", "rank", "cost", "reported", "sources", "timing", "view")
 
     def __init__(self, key: str, call: ApiCall, session_id: str, cost: float | None) -> None:
         self.key = key
         self.call = call
-        self.session_id = session_id
+        self.session_id = session_id  # the owner: the session that made the call
+        self.rank = _rank(call)
         self.cost = cost
         self.reported = call.reported_cost_usd
         self.sources = {call.source}
@@ -110,10 +128,12 @@ class _CallEntry:
 
 
 class _ToolEntry:
-    __slots__ = ("session_id", "agent_id", "name", "use_ts", "result_ts", "is_error", "duration_ms", "done")
+    __slots__ = ("session_id", "rank", "agent_id", "name", "use_ts", "result_ts", "is_error", "duration_ms",
+                 "done")  # fmt: skip
 
-    def __init__(self, session_id: str) -> None:
+    def __init__(self, session_id: str, rank: int) -> None:
         self.session_id = session_id
+        self.rank = rank  # of its tool_use sighting; -1 while only a result was seen
         self.agent_id: str | None = None
         self.name: str | None = None
         self.use_ts: float | None = None
@@ -148,8 +168,11 @@ class _Session:
         self.call_keys: list[str] = []
         self.tool_ids: list[str] = []
         self.prompts: dict[str, tuple[float | None, int]] = {}
-        self.errors: list[ApiError] = []
+        self.errors: dict[str, ApiError] = {}
         self.compactions: list[float] = []
+        self.main_compactions: set[float] = set()  # boundaries of the main chain
+        self.copies: set[str] = set()  # keys of calls its files hold as another's copies
+        self.cost_states: dict[float | None, float] = {}  # cost-state start -> latest total
         self.subagents: dict[str, SubagentMeta] = {}
         self.activity: dict[str, float] = defaultdict(float)
         self.sources: set[Source] = set()
@@ -187,6 +210,9 @@ class Ledger:
         # reused by a proxy or a fake API) still finds this session's own call.
         self._key_by_session_request: dict[tuple[str, str], str] = {}
         self._tools: dict[str, _ToolEntry] = {}
+        # Prompts and errors by key: [owner session, rank of its sighting].
+        self._prompt_owner: dict[str, list] = {}
+        self._error_owner: dict[str, list] = {}
         self._pending_timings: dict[str, CallTiming] = {}  # request id -> timing, oldest first
         self._sessions: dict[str, _Session] = {}
         self._unattributed: dict[str, float] = defaultdict(float)
@@ -251,13 +277,23 @@ class Ledger:
         if not key:  # nothing to dedupe on: count it once, as seen
             self._anonymous += 1
             key = f"anonymous:{self._anonymous}"
-        entry = _CallEntry(key, call, call.session_id, self._cost_of(call))
+        entry = _CallEntry(key, call, call.maker, self._cost_of(call))
         self._calls[key] = entry
         self._index(call, key)
-        session = self._session(call.session_id)
+        self._note_copy(call, key)
+        session = self._session(entry.session_id)
         session.call_keys.append(key)
         session.sources.add(call.source)
-        session.touch(call.timestamp)
+        if entry.rank != REPLAYED:  # a copy's time is its maker's, not its holder's
+            session.touch(call.timestamp)
+
+    def _note_copy(self, call: ApiCall, key: str) -> None:
+        """A sighting its line shows to be a copy of another session's call: where the holder
+        was forked from."""
+        if call.source is Source.TRANSCRIPT and (call.evidence == REPLAYED or call.made_by is not None):
+            holder = self._sessions.get(call.session_id)
+            if holder is None or key not in holder.copies:
+                self._session(call.session_id).copies.add(key)
 
     def _cost_of(self, call: ApiCall) -> float | None:
         """cctop's price; but a call known only from telemetry costs what Claude Code said:
@@ -281,10 +317,10 @@ class Ledger:
             return entry, key
         # The same ids in another session with different input-side usage: not a replay
         # (a replayed line copies its usage) but ids reused by a proxy or a fake API.
-        own_key = f"{key}#{call.session_id}"
+        own_key = f"{key}#{call.maker}"
         own = self._calls.get(own_key)
         if own is None and call.request_id:  # e.g. telemetry (no message id) for such a call
-            found = self._key_by_session_request.get((call.session_id, call.request_id))
+            found = self._key_by_session_request.get((call.maker, call.request_id))
             own = self._calls[found] if found is not None else None
         return own, own_key
 
@@ -333,6 +369,12 @@ class Ledger:
         old = entry.call
         entry.view = None
         entry.sources.add(call.source)
+        self._note_copy(call, entry.key)
+        rank = _rank(call)
+        same_chain = call.source is Source.OTLP or call.is_sidechain == old.is_sidechain
+        if same_chain and _outranks(rank, call.maker, entry.rank, entry.session_id):
+            self._move(entry, call.maker)
+            entry.rank = rank
         if call.source is Source.OTLP:
             # Telemetry adds Claude Code's own cost and timings; transcript tokens stay.
             if call.reported_cost_usd is not None:
@@ -347,25 +389,21 @@ class Ledger:
             )
             # A transcript line beats telemetry: it has the 5m/1h split and the message id.
             if old.source is Source.OTLP or parent_wins or better:
-                if parent_wins or old.source is Source.OTLP:
-                    # The first transcript line of a call known from telemetry places it as
-                    # if telemetry had come second: the outcome never depends on the order.
-                    self._move(entry, call.session_id)
+                if parent_wins:
+                    self._move(entry, call.maker)
+                    entry.rank = rank
                 merged = _with_timings(call, old) if old.duration_ms is not None else call
                 entry.call = merged
                 entry.cost = self._cost_of(merged)
                 if entry.reported is None:
                     entry.reported = call.reported_cost_usd
                 self._index(merged, entry.key)
-            elif call.is_sidechain == old.is_sidechain and call.session_id < entry.session_id:
-                # Replayed history seen from two sessions: one owner whatever the reading
-                # order (the smaller id), so every run attributes it the same way.
-                self._move(entry, call.session_id)
         if call.request_id:
             self._seen_in_session(call, entry.key)
         session = self._session(entry.session_id)
         session.sources.add(call.source)
-        session.touch(call.timestamp)
+        if rank != REPLAYED:
+            session.touch(call.timestamp)
 
     def _move(self, entry: _CallEntry, session_id: str) -> None:
         if entry.session_id != session_id:
@@ -374,29 +412,38 @@ class Ledger:
             entry.session_id = session_id
 
     def _tool_entry(
-        self, tool_use_id: str, session_id: str, same: Callable[[_ToolEntry], bool]
-    ) -> _ToolEntry:
+        self, tool_use_id: str, session_id: str, same: Callable[[_ToolEntry], bool],
+        maker: str | None = None, rank: int = -1,
+    ) -> _ToolEntry:  # fmt: skip
         """Tool ids are deduped globally (replayed history), unless the entry under that id
-        belongs to another session and ``same`` says it is not a copy: then the id was reused."""
+        belongs to another session and ``same`` says it is not a copy: then the id was reused.
+        A tool call belongs to the session that made its call (``maker``, with the evidence
+        ``rank`` of the use's line, as for calls); a result never moves it."""
         entry = self._tools.get(tool_use_id)
-        if entry is not None and (entry.session_id == session_id or same(entry)):
-            if session_id < entry.session_id:  # one owner for replayed history, as for calls
-                self._session(entry.session_id).tool_ids.remove(tool_use_id)
-                self._session(session_id).tool_ids.append(tool_use_id)
-                entry.session_id = session_id
+        if entry is not None and (entry.session_id in (session_id, maker) or same(entry)):
+            if maker is not None and _outranks(rank, maker, entry.rank, entry.session_id):
+                if maker != entry.session_id:
+                    self._session(entry.session_id).tool_ids.remove(tool_use_id)
+                    self._session(maker).tool_ids.append(tool_use_id)
+                    entry.session_id = maker
+                entry.rank = rank
             return entry
-        key = tool_use_id if entry is None else f"{tool_use_id}#{session_id}"
+        key = tool_use_id if entry is None else f"{tool_use_id}#{maker or session_id}"
         entry = self._tools.get(key)
         if entry is None:
-            entry = self._tools[key] = _ToolEntry(session_id)
-            self._session(session_id).tool_ids.append(key)
+            owner = maker or session_id
+            entry = self._tools[key] = _ToolEntry(owner, rank if maker is not None else -1)
+            self._session(owner).tool_ids.append(key)
         return entry
 
     def _on_tool_use(self, use: ToolUse) -> None:
+        rank = _rank(use)
         entry = self._tool_entry(
             use.tool_use_id,
             use.session_id,
             lambda e: e.name in (None, use.name) and e.use_ts in (None, use.timestamp),
+            use.maker,
+            rank,
         )
         if entry.name is not None:
             return  # replayed history
@@ -405,7 +452,8 @@ class Ledger:
         entry.use_ts = use.timestamp
         session = self._session(entry.session_id)
         session.sources.add(use.source)
-        session.touch(use.timestamp)
+        if rank != REPLAYED:
+            session.touch(use.timestamp)
 
     def _on_tool_result(self, result: ToolResult) -> None:
         entry = self._tool_entry(
@@ -427,17 +475,46 @@ class Ledger:
         session.sources.add(result.source)
         session.touch(result.timestamp)
 
+    def _claim(self, owners: dict[str, list], table: str, key: str, session_id: str, rank: int,
+               value: object) -> _Session:  # fmt: skip
+        """A prompt or error seen in ``session_id``: kept once under ``key`` (in the session's
+        ``table``), by the best-evidenced session; the better sighting's value is kept."""
+        held = owners.get(key)
+        if held is None:
+            owners[key] = [session_id, rank]
+            session = self._session(session_id)
+            getattr(session, table)[key] = value
+            return session
+        owner, old_rank = held
+        if not _outranks(rank, session_id, old_rank, owner):
+            return self._session(owner)
+        old_value = getattr(self._session(owner), table).pop(key)
+        held[0], held[1] = session_id, rank
+        session = self._session(session_id)
+        getattr(session, table)[key] = value if rank > old_rank else old_value
+        return session
+
     def _on_prompt(self, prompt: Prompt) -> None:
-        session = self._session(prompt.session_id)
-        session.prompts.setdefault(prompt.prompt_id, (prompt.timestamp, prompt.length))
+        rank = _rank(prompt)
+        value = (prompt.timestamp, prompt.length)
+        session = self._claim(self._prompt_owner, "prompts", prompt.prompt_id, prompt.session_id, rank, value)
         session.sources.add(prompt.source)
-        session.touch(prompt.timestamp)
+        if rank != REPLAYED:
+            session.touch(prompt.timestamp)
 
     def _on_compaction(self, compaction: Compaction) -> None:
         session = self._session(compaction.session_id)
         if compaction.timestamp is not None and compaction.timestamp not in session.compactions:
             session.compactions.append(compaction.timestamp)
+        if compaction.agent_id is None and compaction.timestamp is not None:
+            session.main_compactions.add(compaction.timestamp)
         session.touch(compaction.timestamp)
+
+    def _on_reported_cost(self, state: ReportedCost) -> None:
+        session = self._session(state.session_id)
+        known = session.cost_states.get(state.start_time)
+        if known is None or state.total_cost_usd > known:  # cumulative: the latest is the largest
+            session.cost_states[state.start_time] = state.total_cost_usd
 
     def _on_meta(self, meta: SessionMeta) -> None:
         session = self._session(meta.session_id)
@@ -466,10 +543,13 @@ class Ledger:
             session.subagents[meta.agent_id] = meta
 
     def _on_error(self, error: ApiError) -> None:
-        session = self._session(error.session_id)
-        session.errors.append(error)
+        rank = _rank(error)
+        # Without a request id an error is its own (a timestamp and status in one session).
+        key = error.request_id or f"{error.session_id}:{error.timestamp}:{error.status}:{error.attempt}"
+        session = self._claim(self._error_owner, "errors", key, error.session_id, rank, error)
         session.sources.add(error.source)
-        session.touch(error.timestamp)
+        if rank != REPLAYED:
+            session.touch(error.timestamp)
 
     def _on_activity(self, activity: Activity) -> None:
         if activity.session_id is None:
@@ -629,7 +709,7 @@ class Ledger:
             cache_creation_1h_tokens=w1h,
             web_search_requests=searches,
             output_is_lower_bound=lower_bound,
-            reported_cost_usd=reported if reported_seen else None,
+            reported_cost_usd=self._reported_cost(session, reported if reported_seen else None),
             tool_calls=tool_calls,
             tool_errors=tool_errors,
             tools=tools,
@@ -645,8 +725,33 @@ class Ledger:
             cache=cache,
             ttft_ms_median=statistics.median(ttfts) if ttfts else None,
             origin=session.origin,
+            forked_from=self._forked_from(session),
+            unlogged_compactions=_unlogged_compactions(session, subagents),
         )
         return stats
+
+    def _forked_from(self, session: _Session) -> str | None:
+        """The session whose calls this one's files copy, the latest copied call's maker."""
+        best: tuple[float, str] | None = None
+        for key in session.copies:
+            entry = self._calls.get(key)
+            if entry is None or entry.session_id == session.id:
+                continue
+            candidate = (entry.call.timestamp or 0.0, entry.session_id)
+            if best is None or candidate > best:
+                best = candidate
+        return best[1] if best is not None else None
+
+    def _reported_cost(self, session: _Session, from_calls: float | None) -> float | None:
+        """Claude Code's own figure: its cost-state total (the whole session, calls no
+        transcript shows included) or the sum over the calls telemetry priced, the larger (a
+        cost-state is written at exit, telemetry only covers calls while cctop listened). A
+        fork's cost-state starts from its parent's total (same start time): not its own."""
+        parent = self._sessions.get(self._forked_from(session) or "")
+        inherited = parent.cost_states.keys() if parent is not None else ()
+        totals = [total for start, total in session.cost_states.items() if start not in inherited]
+        figures = [f for f in (max(totals, default=None), from_calls) if f is not None]
+        return max(figures) if figures else None
 
     def _tool_stats(self, session: _Session) -> tuple[tuple[ToolStats, ...], int, int]:
         by_name: dict[str, _ToolSum] = {}
@@ -683,7 +788,7 @@ class Ledger:
         items.extend(FeedItem(ts, "compaction", "context compacted") for ts in session.compactions)
         items.extend(
             FeedItem(e.timestamp, "error", f"API error {e.status or ''} {e.error or ''}".strip(), True)
-            for e in session.errors
+            for e in session.errors.values()
         )
         items.sort(key=lambda item: item.timestamp or 0.0)
         return tuple(items[-FEED_LENGTH:])
@@ -768,7 +873,7 @@ class _WindowSum:
 
 def _same_call(entry: _CallEntry, call: ApiCall) -> bool:
     """Lines of one response carry identical input-side usage; so do replayed copies."""
-    if entry.session_id == call.session_id:
+    if entry.session_id in (call.session_id, call.maker):
         return True
     old = entry.call
     return (old.input_tokens, old.cache_read_tokens, old.cache_creation_tokens) == (
@@ -808,6 +913,16 @@ def _sum_known(costs: Sequence[float | None]) -> float | None:
     return sum(c for c in costs if c is not None)
 
 
+def _unlogged_compactions(session: _Session, subagents: Sequence[SubagentStats]) -> int:
+    """Compaction calls no transcript shows: a main-chain compact boundary without its
+    ``agent-acompact-*`` file (Claude Code stopped writing those), in a session telemetry did
+    not cover (an ``api_request`` with ``query_source: compact`` counts them there)."""
+    if Source.OTLP in session.sources:
+        return 0
+    logged = sum(1 for a in subagents if a.is_compaction and a.requests)
+    return max(0, len(session.main_compactions) - logged)
+
+
 def _merge_agents(
     metas: dict[str, SubagentMeta], per_agent: dict[str, list[float | None]]
 ) -> dict[str, SubagentMeta | None]:
@@ -828,4 +943,5 @@ _HANDLERS: dict[type, Callable[[Ledger, Any], None]] = {
     ApiError: Ledger._on_error,
     Activity: Ledger._on_activity,
     CallTiming: Ledger._on_timing,
+    ReportedCost: Ledger._on_reported_cost,
 }

@@ -19,6 +19,14 @@ class Source(str, Enum):
 # ``agent_id`` is None for the session's main chain, else the subagent's id
 # (``aac57f5``, ``acompact-946d2b``, ...), so every record says which agent made it.
 
+# What a transcript line shows about who made it (``evidence`` of calls, tools, prompts,
+# errors). A resumed or forked session copies its parent's history into its own file, so one
+# call can be seen in several sessions' files; the ledger gives it to the best-evidenced one.
+REPLAYED = 0  # the line predates its file's own first line: history copied into a fork
+WRITTEN = 1  # in its session's file, nothing saying otherwise
+CONFIRMED = 2  # the file says who made it (2.1.332+: ``requestRef``, ``requestSessionId``)
+TELEMETRY = 3  # OTLP: Claude Code's own ``session.id`` for the call (authoritative)
+
 
 @dataclass(frozen=True, slots=True)
 class ApiCall:
@@ -53,6 +61,14 @@ class ApiCall:
     reported_cost_usd: float | None = None
     duration_ms: float | None = None  # OTLP api_request duration
     ttft_ms: float | None = None  # time to first token, when known
+    evidence: int = WRITTEN
+    # The session that made the call when the line says it is another one than the file's
+    # (``requestSessionId`` on a line copied into a fork); ``session_id`` holds the copy.
+    made_by: str | None = None
+
+    @property
+    def maker(self) -> str:
+        return self.made_by or self.session_id
 
     @property
     def key(self) -> str:
@@ -83,6 +99,12 @@ class ToolUse:
     name: str
     timestamp: float | None
     source: Source = Source.TRANSCRIPT
+    evidence: int = WRITTEN  # as the call that asked for it
+    made_by: str | None = None
+
+    @property
+    def maker(self) -> str:
+        return self.made_by or self.session_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,13 +122,16 @@ class ToolResult:
 
 @dataclass(frozen=True, slots=True)
 class Prompt:
-    """A prompt the user typed (not tool results, not meta/slash-command text)."""
+    """A prompt the user typed (not tool results, not meta/slash-command text, not task
+    notifications)."""
 
     session_id: str
-    prompt_id: str  # uuid of the line, or OTLP prompt.id: dedupe key
+    # Dedupe key: the line's ``promptId`` (= OTLP ``prompt.id``), else the line's uuid.
+    prompt_id: str
     timestamp: float | None
     length: int
     source: Source = Source.TRANSCRIPT
+    evidence: int = WRITTEN
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +181,8 @@ class SubagentMeta:
 
 @dataclass(frozen=True, slots=True)
 class ApiError:
-    """An API error (OTLP api_error event, or a synthetic transcript error line)."""
+    """An API error: an OTLP api_error event, a synthetic transcript error line, or (2.1.332+)
+    a ``system``/``api_error`` line for each retried error."""
 
     session_id: str
     timestamp: float | None
@@ -165,6 +191,19 @@ class ApiError:
     model: str | None = None
     attempt: int | None = None
     source: Source = Source.TRANSCRIPT
+    request_id: str | None = None  # dedupe key where known (copies in forks, both sources)
+    evidence: int = WRITTEN
+
+
+@dataclass(frozen=True, slots=True)
+class ReportedCost:
+    """Claude Code's own cumulative cost of a session (2.1.332+ ``cost-state``, written when
+    a process exits; a resume continues it). A fork starts from its parent's total, so its
+    ``start_time`` (ms) is the parent's: the ledger gives a shared start to one session."""
+
+    session_id: str
+    total_cost_usd: float
+    start_time: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,4 +247,5 @@ Record = (
     | ApiError
     | Activity
     | CallTiming
+    | ReportedCost
 )

@@ -243,11 +243,18 @@ class SessionStats:
     cache: CacheSummary | None = None  # when the ledger has a cache analysis
     ttft_ms_median: float | None = None  # over calls whose trace span gave a time to first token
     origin: str | None = None  # terminal, OS and arch from telemetry ("xterm, linux/amd64")
+    forked_from: str | None = None  # the session whose history this one copies (a fork)
+    # Compaction calls no transcript shows and no telemetry counted: the figures exclude them.
+    unlogged_compactions: int = 0
 
     @property
     def telemetry_only(self) -> bool:
         """Seen only over OTLP, with no working directory to name it by."""
         return not self.cwd and self.sources == frozenset({Source.OTLP})
+
+    @property
+    def excludes_unlogged_calls(self) -> bool:
+        return self.unlogged_compactions > 0
 
     @property
     def cost_usd(self) -> float | None:

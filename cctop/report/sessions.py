@@ -66,6 +66,10 @@ def session_json(s: SessionStats) -> dict[str, Any]:
         "cost_usd_priced": _round(t.cost_usd),
         "unpriced_requests": t.unpriced_requests,
         "reported_cost_usd": _round(s.reported_cost_usd),
+        # Compaction calls reach no transcript: without telemetry the figures leave them out.
+        "excludes_unlogged_calls": s.excludes_unlogged_calls,
+        "unlogged_compactions": s.unlogged_compactions,
+        "forked_from": s.forked_from,
         "tool_calls": s.tool_calls,
         "tool_errors": s.tool_errors,
         "tools": {
@@ -161,7 +165,7 @@ def table(snapshot: Snapshot, sessions: Sequence[SessionStats], width: int = 200
             fmt.tokens(t.cache_read_tokens),
             fmt.tokens(t.cache_creation_tokens),
             fmt.percent(t.cache_hit_rate),
-            ("*" if _reported_differs(s) else "") + fmt.money(s.cost_usd, partial=t.cost_usd),
+            ("*" if _reported_differs(s) else "") + fmt.session_cost(s),
             tools,
         )
         rows.append([fmt.safe_text(cells[i]) for i in keep])

@@ -35,7 +35,7 @@ from cctop.model.snapshot import SessionStats
 from cctop.store import record_codec
 from cctop.store.stats_codec import SessionSummary, stats_from_json, stats_to_json
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 5000
 
 Warn = Callable[[str], None]
@@ -116,6 +116,16 @@ _MIGRATIONS: dict[int, str] = {
         PRIMARY KEY (key, session)
     ) WITHOUT ROWID;
     CREATE INDEX call_keys_by_session ON call_keys(session);
+    """,
+    # v4: records say who made each call (forks, resumes: see records.REPLAYED ...), which
+    # older parses did not keep: transcripts still on disk are read again; the records of
+    # deleted ones are all that is left of them, so they stay as they were.
+    4: """
+    DELETE FROM chunks WHERE file_id IN (SELECT id FROM files WHERE gone = 0);
+    DELETE FROM files WHERE gone = 0;
+    DELETE FROM snapshot_cache;
+    DELETE FROM session_cache;
+    DELETE FROM cache_files;
     """,
 }
 

@@ -22,6 +22,7 @@ from cctop.model.records import (
     Compaction,
     Prompt,
     Record,
+    ReportedCost,
     SessionMeta,
     Source,
     SubagentMeta,
@@ -42,6 +43,7 @@ TYPES: tuple[type, ...] = (
     ApiError,
     Activity,
     CallTiming,
+    ReportedCost,
 )
 _INDEX = {cls: i for i, cls in enumerate(TYPES)}
 _FIELDS = [tuple(f.name for f in fields(cls)) for cls in TYPES]

@@ -20,10 +20,12 @@ _PLAIN = (
     "api_errors", "compactions", "context_tokens", "context_window", "files_deleted",
     "ttft_ms_median",
 )  # fmt: skip
+# Added later: read with a default, so aggregates saved before them still decode.
+_ADDED = ("forked_from", "unlogged_compactions")
 
 
 def stats_to_json(stats: SessionStats) -> dict[str, Any]:
-    doc: dict[str, Any] = {name: getattr(stats, name) for name in _PLAIN}
+    doc: dict[str, Any] = {name: getattr(stats, name) for name in (*_PLAIN, *_ADDED)}
     t = stats.tokens
     doc["tokens"] = [
         t.requests, t.input_tokens, t.output_tokens, t.cache_read_tokens,
@@ -48,6 +50,7 @@ def stats_from_json(doc: dict[str, Any]) -> SessionStats:
     cache = doc["cache"]
     return SessionStats(
         **{name: doc[name] for name in _PLAIN},
+        **{name: doc[name] for name in _ADDED if name in doc},
         tokens=TokenTotals(*doc["tokens"]),
         models=tuple(doc["models"]),
         tools=tuple(ToolStats(*row) for row in doc["tools"]),

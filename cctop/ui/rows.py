@@ -142,7 +142,7 @@ def session_cells(stats: SessionStats, now: float, day_start: float) -> tuple[Ce
     project, title = fmt.session_names(stats)
     state = state_of(stats, now, day_start)
     output = fmt.tokens(t.output_tokens) + ("+" if stats.output_is_lower_bound else "")
-    cost = fmt.money(stats.cost_usd, partial=t.cost_usd)
+    cost = fmt.session_cost(stats)
     tools = str(stats.tool_calls) + (f" {stats.tool_errors}!" if stats.tool_errors else "")
     cells = {
         "state": (state, {"live": "live", "idle": "", "hist": "muted"}[state]),

@@ -207,6 +207,7 @@ def _event_records(
                 model=to_text(attrs.get("model")),
                 attempt=to_opt_int(attrs.get("attempt")),
                 source=OTLP,
+                request_id=to_text(attrs.get("request_id"), 100),
             )
         )
     elif name == "tool_result":
@@ -267,11 +268,15 @@ def _api_call(session_id: str, timestamp: float | None, attrs: dict[str, Any]) -
         output_tokens=to_int(attrs.get("output_tokens")),
         cache_read_tokens=to_int(attrs.get("cache_read_tokens")),
         cache_creation_tokens=to_int(attrs.get("cache_creation_tokens")),
+        # 2.1.332+ says how the writes split between the 5-minute and 1-hour cache.
+        cache_creation_5m_tokens=to_int(attrs.get("cache_creation_5m_tokens")),
+        cache_creation_1h_tokens=to_int(attrs.get("cache_creation_1h_tokens")),
         speed=to_text(attrs.get("speed"), 40),
         final=True,
         source=OTLP,
         reported_cost_usd=cost,
         duration_ms=to_float(attrs.get("duration_ms")),
+        ttft_ms=to_float(attrs.get("ttft_ms")),
     )
 
 

@@ -14,11 +14,15 @@ import orjson
 
 from cctop.format import shorten
 from cctop.model.records import (
+    CONFIRMED,
+    REPLAYED,
+    WRITTEN,
     ApiCall,
     ApiError,
     Compaction,
     Prompt,
     Record,
+    ReportedCost,
     SessionMeta,
     Source,
     SubagentMeta,
@@ -32,8 +36,18 @@ from cctop.model.records import (
 # alternation was 3x slower on long tool-result lines).
 _MARKERS = (b'"assistant"', b'"user"', b"compact_boundary", b'"ai-title"', b'"custom-title"', b'"summary"')
 _EMPTY: dict = {}
-# User-line text that Claude Code writes itself: slash-command echoes, interruptions.
-_NOT_PROMPTS = ("<command-", "<local-command", "<bash-", "<system-reminder", "[Request interrupted")
+# User-line text that Claude Code writes itself: slash-command echoes, interruptions, a
+# background subagent's completion (2.1.332+).
+_NOT_PROMPTS = (
+    "<command-", "<local-command", "<bash-", "<system-reminder", "[Request interrupted",
+    "<task-notification>",
+)  # fmt: skip
+# Metadata records start with their type, so these cost a prefix test, not a scan of the line.
+_QUEUE_OPERATION = b'{"type":"queue-operation"'
+_COST_STATE = b'{"type":"cost-state"'
+# A retried API error (2.1.332+); the subtype sits near the start of the line.
+_API_ERROR = b'"subtype":"api_error"'
+_API_ERROR_WITHIN = 400
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +118,11 @@ class TranscriptParser:
         self._first_prompt_seen: set[str] = set()
         # (message id, request id, output tokens, final) of the last API call sighting.
         self._last_call: tuple[object, object, int, bool] | None = None
+        # When the file's own life began: a fork's file opens with its own lines stamped at
+        # fork time (``queue-operation``), then a copy of the parent's history, older than
+        # them. None = not known (an interactive start, or a file read from the middle).
+        self._birth: float | None = None
+        self._opening = True  # no user/assistant line seen yet: the birth can still be set
 
     def feed(self, data: bytes) -> list[Record]:
         """Parse complete lines; ``data`` must end at a line boundary (the tailer ensures it)."""
@@ -111,7 +130,13 @@ class TranscriptParser:
         a, u, c, t1, t2, t3 = _MARKERS
         for line in data.split(b"\n"):
             if not (a in line or u in line or c in line or t1 in line or t2 in line or t3 in line):
-                continue
+                if line.startswith(_COST_STATE) or line.find(_API_ERROR, 0, _API_ERROR_WITHIN) >= 0:
+                    pass  # parsed below
+                elif self._opening and line.startswith(_QUEUE_OPERATION):
+                    self._note_birth(line)
+                    continue
+                else:
+                    continue
             try:
                 obj = orjson.loads(line)
             except orjson.JSONDecodeError:
@@ -122,6 +147,22 @@ class TranscriptParser:
             else:
                 self.malformed += 1
         return _collapse_calls(out)
+
+    def prime(self, head: bytes) -> None:
+        """Before reading a file from past its start: learn when its own life began from its
+        first lines (``head``, the file's first bytes), as a read from 0 would. No records."""
+        for line in complete_prefix(head).split(b"\n"):
+            if not self._opening:
+                return
+            if line.startswith(_QUEUE_OPERATION):
+                self._note_birth(line)
+            elif b'"user"' in line or b'"assistant"' in line:
+                try:
+                    obj = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    continue
+                if isinstance(obj, dict) and obj.get("type") in ("user", "assistant"):
+                    self._opening = False
 
     def feed_tail(self, line: bytes) -> list[Record]:
         """A last line with no newline yet: parsed only if it is already whole JSON."""
@@ -135,26 +176,59 @@ class TranscriptParser:
     def _session_of(self, obj: dict) -> str | None:
         return self.role.session_id or _str(obj.get("sessionId"))
 
+    def _note_birth(self, line: bytes) -> None:
+        if self._birth is not None:
+            return
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            return
+        if isinstance(obj, dict):
+            self._birth = parse_timestamp(obj.get("timestamp"))
+
+    def _evidence(self, timestamp: float | None) -> int:
+        """REPLAYED for a line older than its file's birth: history copied into a fork."""
+        birth = self._birth
+        if birth is not None and timestamp is not None and timestamp < birth:
+            return REPLAYED
+        return WRITTEN
+
     def _parse_object(self, obj: dict, out: list[Record]) -> None:
         kind = obj.get("type")
         session_id = self._session_of(obj)
         if session_id is None:
             return
         if kind == "assistant":
+            self._opening = False
             self._meta(obj, session_id, out)
             self._assistant(obj, session_id, out)
         elif kind == "user":
+            self._opening = False
             self._meta(obj, session_id, out)
             self._user(obj, session_id, out)
+        elif kind == "queue-operation":
+            if self._opening and self._birth is None:
+                self._birth = parse_timestamp(obj.get("timestamp"))
+        elif kind == "cost-state":
+            total = obj.get("totalCostUSD")
+            if isinstance(total, (int, float)) and not isinstance(total, bool) and total >= 0:
+                start = obj.get("startTime")
+                known = isinstance(start, (int, float)) and not isinstance(start, bool)
+                out.append(ReportedCost(session_id, float(total), float(start) if known else None))
         elif kind == "system":
-            if obj.get("subtype") == "compact_boundary":
+            if obj.get("subtype") == "api_error":
+                self._retried_error(obj, session_id, out)
+            elif obj.get("subtype") == "compact_boundary":
                 meta = obj.get("compactMetadata")
                 meta = meta if isinstance(meta, dict) else {}
+                timestamp = parse_timestamp(obj.get("timestamp"))
+                if self._evidence(timestamp) == REPLAYED:
+                    return  # the parent's compaction, copied into a fork
                 out.append(
                     Compaction(
                         session_id=session_id,
                         agent_id=self.role.agent_id,
-                        timestamp=parse_timestamp(obj.get("timestamp")),
+                        timestamp=timestamp,
                         trigger=_str(meta.get("trigger")),
                         pre_tokens=_int(meta.get("preTokens")) or None,
                     )
@@ -163,6 +237,23 @@ class TranscriptParser:
             # Titles describe the main session; subagent files carry none worth showing.
             self._title(kind, obj, session_id, out)
 
+    def _retried_error(self, obj: dict, session_id: str, out: list[Record]) -> None:
+        error = obj.get("error") if isinstance(obj.get("error"), dict) else _EMPTY
+        status = error.get("status")
+        attempt = obj.get("retryAttempt")
+        timestamp = parse_timestamp(obj.get("timestamp"))
+        out.append(
+            ApiError(
+                session_id=session_id,
+                timestamp=timestamp,
+                status=str(status) if isinstance(status, (int, str)) and status != "" else None,
+                error=_str(error.get("formatted")) or shorten(_str(error.get("message")) or "", 200) or None,
+                attempt=attempt if type(attempt) is int else None,
+                request_id=_str(error.get("requestId")),
+                evidence=self._evidence(timestamp),
+            )
+        )
+
     def _meta(self, obj: dict, session_id: str, out: list[Record]) -> None:
         if self.role.agent_id is not None and not self._subagent_announced:
             self._subagent_announced = True
@@ -170,10 +261,12 @@ class TranscriptParser:
         facts = (_str(obj.get("cwd")), _str(obj.get("gitBranch")), _str(obj.get("version")))
         if facts != self._meta_seen.get(session_id) and any(facts):
             self._meta_seen[session_id] = facts
+            timestamp = parse_timestamp(obj.get("timestamp"))
             out.append(
                 SessionMeta(
                     session_id=session_id,
-                    timestamp=parse_timestamp(obj.get("timestamp")),
+                    # A copied line's time is the parent's: it must not date this session.
+                    timestamp=None if self._evidence(timestamp) == REPLAYED else timestamp,
                     cwd=facts[0],
                     git_branch=facts[1],
                     version=facts[2],
@@ -188,10 +281,20 @@ class TranscriptParser:
         agent_id = self.role.agent_id
         model = _str(message.get("model")) or ""
         usage = message.get("usage")
-        if isinstance(usage, dict):
-            self._api_call(obj, message, usage, session_id, model, timestamp, out)
-        if obj.get("isApiErrorMessage") is True:
+        # Who made the call: a line copied into a fork names its maker (2.1.332+); a line with
+        # a ``requestRef`` and no such name was made here; else the file's birth tells copies.
+        made_by = obj.get("requestSessionId")
+        if made_by is not None and (not isinstance(made_by, str) or not made_by or made_by == session_id):
+            made_by = None
+        evidence = CONFIRMED if made_by is not None or obj.get("requestRef") else self._evidence(timestamp)
+        is_error = obj.get("isApiErrorMessage") is True
+        # ``<synthetic>`` lines (Claude Code's own: errors, "No response requested.") and
+        # zero-usage error lines were never answered by the API: not calls.
+        if isinstance(usage, dict) and model != "<synthetic>" and not (is_error and not _any_usage(usage)):
+            self._api_call(obj, message, usage, session_id, model, timestamp, out, evidence, made_by)
+        if is_error:
             status = obj.get("apiErrorStatus")
+            request_id = obj.get("requestId")
             out.append(
                 ApiError(
                     session_id=session_id,
@@ -199,6 +302,8 @@ class TranscriptParser:
                     status=str(status) if status is not None else None,
                     error=_str(obj.get("error")),
                     model=model or None,
+                    request_id=request_id if isinstance(request_id, str) and request_id else None,
+                    evidence=evidence,
                 )
             )
         content = message.get("content")
@@ -214,12 +319,14 @@ class TranscriptParser:
                                 tool_use_id=tool_id,
                                 name=_str(block.get("name")) or "?",
                                 timestamp=timestamp,
+                                evidence=evidence,
+                                made_by=made_by,
                             )
                         )
 
     def _api_call(
         self, obj: dict, message: dict, usage: dict, session_id: str, model: str,
-        timestamp: float | None, out: list[Record],
+        timestamp: float | None, out: list[Record], evidence: int, made_by: str | None,
     ) -> None:  # fmt: skip
         # Hot path (one call per assistant line): plain ints are taken as they are, and a
         # repeated line of the response just seen is dropped unless it improves on it.
@@ -267,6 +374,10 @@ class TranscriptParser:
                 obj.get("isSidechain") is True,
                 Source.TRANSCRIPT,
                 float(cost) if isinstance(cost, (int, float)) and not isinstance(cost, bool) else None,
+                None,
+                None,
+                evidence,
+                made_by,
             )
         )
 
@@ -309,9 +420,11 @@ class TranscriptParser:
         out.append(
             Prompt(
                 session_id=session_id,
-                prompt_id=_str(obj.get("uuid")) or f"{session_id}:{timestamp}",
+                # promptId is OTLP's prompt.id: a prompt seen by both counts once.
+                prompt_id=_str(obj.get("promptId")) or _str(obj.get("uuid")) or f"{session_id}:{timestamp}",
                 timestamp=timestamp,
                 length=len(prompt_text),
+                evidence=self._evidence(timestamp),
             )
         )
         if session_id not in self._first_prompt_seen and stripped:
@@ -336,6 +449,14 @@ class TranscriptParser:
             return
         if isinstance(text, str) and text.strip():
             out.append(SessionMeta(session_id=session_id, title=shorten(text), title_kind=title_kind))
+
+
+def _any_usage(usage: dict) -> bool:
+    get = usage.get
+    return bool(
+        _int(get("input_tokens")) or _int(get("output_tokens"))
+        or _int(get("cache_read_input_tokens")) or _int(get("cache_creation_input_tokens"))
+    )  # fmt: skip
 
 
 def _collapse_calls(records: list[Record]) -> list[Record]:

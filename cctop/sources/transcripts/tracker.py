@@ -246,7 +246,7 @@ class FileTracker:
     def _read(self, state: _File) -> None:
         first = state.offset == 0
         if state.parser is None:
-            state.parser = TranscriptParser(state.role)
+            state.parser = _parser_at(state.path, state.role, state.offset)
         parser = state.parser
         try:
             handle = open(state.path, "rb")  # noqa: SIM115 - closed by the with below
@@ -318,7 +318,7 @@ class FileTracker:
         except OSError:
             return
         if known.offset + len(data) == end:
-            records = TranscriptParser(state.role).feed(data)
+            records = _parser_at(state.path, state.role, known.offset).feed(data)
             self._store.commit(state.path, state.device, state.inode, state.size, state.mtime,
                                known.offset, end, records)  # fmt: skip
 
@@ -395,3 +395,20 @@ def _still_holds(handle: BinaryIO, state: _File) -> bool:
         return handle.read(len(known)) == known
     except OSError:
         return True  # the read that follows reports it
+
+
+# A fork's file says in its first lines when it began (jsonl.TranscriptParser.prime): enough
+# of the head to reach its first user line.
+_HEAD_BYTES = 64 * 1024
+
+
+def _parser_at(path: str, role: FileRole, offset: int) -> TranscriptParser:
+    """A parser for a file read from ``offset``, knowing what its first lines said."""
+    parser = TranscriptParser(role)
+    if offset > 0:
+        try:
+            with open(path, "rb") as handle:
+                parser.prime(handle.read(min(offset, _HEAD_BYTES)))
+        except OSError:
+            pass  # the read that follows reports it
+    return parser

@@ -469,13 +469,15 @@ def summary_parts(stats: SessionStats, now: float, style) -> list[Part]:
     add(title or "(untitled)", 1, None, "bold")
     if not stats.telemetry_only:  # else the id already names it
         add(stats.id[:8], 2, None, muted)
+    if stats.forked_from:
+        add(f"forked from {fmt.safe_text(stats.forked_from[:8])}", 3, None, muted)
     models = ", ".join(fmt.short_model((m,)) for m in stats.models) or "-"
     span = (stats.last_ts - stats.first_ts) if stats.first_ts and stats.last_ts else None
     add(fmt.safe_text(models), 3)
     add(fmt.duration(span), 6)
     add(f"last {fmt.ago(stats.last_ts, now)}", 3)
     add(f"{t.requests} requests", 4, f"{t.requests} req")
-    cost = Text("cost ") + Text(fmt.money(stats.cost_usd, partial=t.cost_usd), style="bold")
+    cost = Text("cost ") + Text(fmt.session_cost(stats), style="bold")
     own = stats.reported_cost_usd
     if own is not None and fmt.money(own) != fmt.money(stats.cost_usd):  # shown where they differ
         add(
