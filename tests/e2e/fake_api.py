@@ -93,6 +93,9 @@ class Turn:
     usage: Usage
     delay_s: float = 0.0
     hold: threading.Event | None = field(default=None, compare=False)
+    # HTTP statuses answered (as API errors) to the first attempts at this turn: the CLI
+    # retries 529/500 and gives up on others, so ``(529,)`` is one retry, ``(403,)`` a failure.
+    fail_first: tuple[int, ...] = ()
 
     @property
     def stop_reason(self) -> str:
@@ -116,6 +119,26 @@ class Served:
     usage: Usage | None = None
     tools: tuple[str, ...] = ()
     system: str = ""
+    # The CLI's X-Claude-Code-Session-Id header: the session that made the call.
+    session: str | None = None
+    status: int = 200  # an error status when the turn was answered with an injected error
+    called: tuple[str, ...] = ()  # the tools the answer asked for
+    beyond_script: bool = False  # answered with the script's tail (a call it did not plan)
+
+    def to_json(self) -> dict[str, Any]:
+        """One row of the ledger of what the API answered (written beside a corpus)."""
+        usage = self.usage
+        return {
+            "path": self.path, "model": self.model, "script": self.script, "step": self.step,
+            "session": self.session, "status": self.status, "message_id": self.message_id,
+            "request_id": self.request_id, "called": list(self.called),
+            "beyond_script": self.beyond_script,
+            "usage": None if usage is None else {
+                "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
+                "cache_read": usage.cache_read, "cache_5m": usage.cache_5m, "cache_1h": usage.cache_1h,
+                "web_searches": usage.web_searches,
+            },
+        }  # fmt: skip
 
 
 @dataclass
@@ -162,6 +185,7 @@ class FakeAnthropicApi:
         # A random prefix keeps ids distinct between servers, as real ids are.
         self._prefix = secrets.token_hex(4)
         self._counter = itertools.count(1)
+        self._failed: dict[tuple[str, int, str], int] = {}  # (script, step, session) -> errors answered
         self._server = ThreadingHTTPServer((host, port), self._handler_class())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -199,7 +223,7 @@ class FakeAnthropicApi:
     def _next_id(self) -> str:
         return f"{self._prefix}{next(self._counter):06d}"
 
-    def answer(self, request: Mapping[str, Any]) -> tuple[Turn, Served, str, str]:
+    def answer(self, request: Mapping[str, Any], session: str | None = None) -> tuple[Turn, Served, str, str]:
         name, step = route(request.get("messages") or [])
         if not request.get("tools"):
             # Side calls (session title generation, ...) quote the prompt but offer no tools. Their
@@ -219,8 +243,20 @@ class FakeAnthropicApi:
             usage=turn.usage,
             tools=tuple(t.get("name", "") for t in request.get("tools") or [] if isinstance(t, dict)),
             system=_text_of(request.get("system"))[:300],
+            session=session,
+            called=tuple(b.name for b in turn.blocks if isinstance(b, ToolCall)),
+            beyond_script=script is not None and step >= len(script.turns),
         )
         with self._lock:
+            if script is not None and turn.fail_first:
+                attempt = (name or "", step, session or "")
+                failed = self._failed.get(attempt, 0)
+                if failed < len(turn.fail_first):
+                    self._failed[attempt] = failed + 1
+                    served.status = turn.fail_first[failed]
+                    served.message_id = served.usage = None
+                    served.called = ()
+                    served.request_id = f"req_e2eerr{ident}"
             self.served.append(served)
         return turn, served, served.message_id or "", served.request_id or ""
 
@@ -294,7 +330,15 @@ class FakeAnthropicApi:
                     self.wfile.write(data)
 
             def _messages(self, request: Mapping[str, Any]) -> None:
-                turn, served, message_id, request_id = api.answer(request)
+                session = self.headers.get("X-Claude-Code-Session-Id")
+                turn, served, message_id, request_id = api.answer(request, session)
+                if served.status != 200:
+                    kind = {529: "overloaded_error", 500: "api_error", 403: "permission_error",
+                            400: "invalid_request_error"}.get(served.status, "api_error")
+                    error = {"type": "error", "error": {"type": kind, "message": f"injected {served.status}"},
+                             "request_id": served.request_id}
+                    self._json(served.status, error, {"request-id": served.request_id or ""})
+                    return
                 if turn.delay_s:
                     time.sleep(turn.delay_s)
                 if turn.hold is not None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-PINNED = "2.1.197"
+PINNED = "2.1.332"
 PACKAGE = f"@anthropic-ai/claude-code@{PINNED}"
 REPO = Path(__file__).resolve().parents[2]
 CACHE = REPO / ".e2e-cache" / "npm"

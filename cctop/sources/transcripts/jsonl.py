@@ -417,6 +417,7 @@ class TranscriptParser:
         stripped = prompt_text.lstrip()
         if stripped.startswith(_NOT_PROMPTS):
             return
+        evidence = self._evidence(timestamp)
         out.append(
             Prompt(
                 session_id=session_id,
@@ -424,10 +425,11 @@ class TranscriptParser:
                 prompt_id=_str(obj.get("promptId")) or _str(obj.get("uuid")) or f"{session_id}:{timestamp}",
                 timestamp=timestamp,
                 length=len(prompt_text),
-                evidence=self._evidence(timestamp),
+                evidence=evidence,
             )
         )
-        if session_id not in self._first_prompt_seen and stripped:
+        # A fork is titled by its own first prompt, not by the parent's it copies.
+        if session_id not in self._first_prompt_seen and stripped and evidence != REPLAYED:
             self._first_prompt_seen.add(session_id)
             out.append(
                 SessionMeta(
