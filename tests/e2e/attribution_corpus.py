@@ -17,10 +17,10 @@ npm (``python -m tests.e2e.attribution_corpus tests/samples/attribution-2.1.332`
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -47,31 +47,34 @@ def _bash(text: str) -> ToolCall:
 
 SCRIPTS = {
     "a1": Script([
-        Turn([Text("Starting."), _bash("a1")], Usage(input_tokens=20, output_tokens=61, cache_1h=9000, cache_5m=400)),
+        Turn([Text("Starting."), _bash("a1")],
+             Usage(input_tokens=20, output_tokens=61, cache_1h=9000, cache_5m=400)),
         Turn([Text("Started.")], Usage(input_tokens=3, output_tokens=30, cache_read=9400, cache_1h=250)),
     ]),
     "a2": Script([
         Turn([_bash("a2")], Usage(input_tokens=5, output_tokens=44, cache_read=9650, cache_5m=700)),
         Turn([Text("Resumed.")], Usage(input_tokens=2, output_tokens=25, cache_read=10350, web_searches=2)),
     ]),
-    "a3": Script([Turn([Text("Continued.")], Usage(input_tokens=4, output_tokens=19, cache_read=10400, cache_5m=90))]),
+    "a3": Script([Turn([Text("Continued.")],
+                       Usage(input_tokens=4, output_tokens=19, cache_read=10400, cache_5m=90))]),
     "f1": Script([
         Turn([_bash("f1")], Usage(input_tokens=6, output_tokens=41, cache_read=10400, cache_5m=300)),
         Turn([Text("Forked low.")], Usage(input_tokens=2, output_tokens=22, cache_read=10700, cache_5m=120)),
     ]),
-    "f2": Script([Turn([Text("Forked high.")], Usage(input_tokens=7, output_tokens=23, cache_read=10400, cache_1h=500))]),
+    "f2": Script([Turn([Text("Forked high.")],
+                       Usage(input_tokens=7, output_tokens=23, cache_read=10400, cache_1h=500))]),
     "f2b": Script([
         Turn([_bash("f2b")], Usage(input_tokens=3, output_tokens=38, cache_read=10900, cache_5m=210)),
-        Turn([Text("Fork continued.")], Usage(input_tokens=2, output_tokens=17, cache_read=11110, web_searches=1)),
+        Turn([Text("Fork continued.")],
+             Usage(input_tokens=2, output_tokens=17, cache_read=11110, web_searches=1)),
     ]),
-    # The compaction request quotes the marked prompt: it gets the tail, with real usage.
-    "c1": Script(
-        [
-            Turn([_bash("c1")], Usage(input_tokens=22, output_tokens=60, cache_5m=8000)),
-            Turn([Text("Ready to compact.")], Usage(input_tokens=3, output_tokens=28, cache_read=8000, cache_5m=150)),
-        ],
-        tail=Turn([Text("Summary: said c1.")], Usage(input_tokens=8300, output_tokens=120)),
-    ),
+    # /compact's own calls quote the marked prompt: they get a scripted answer and real usage,
+    # and never reach the transcript (OTLP tags them ``query_source: compact``).
+    "c1": Script([
+        Turn([_bash("c1")], Usage(input_tokens=22, output_tokens=60, cache_5m=8000)),
+        Turn([Text("Ready to compact.")],
+             Usage(input_tokens=3, output_tokens=28, cache_read=8000, cache_5m=150)),
+    ]),
     "c2": Script([Turn([Text("After compaction.")], Usage(input_tokens=9, output_tokens=21, cache_5m=2500))]),
     "g1": Script([
         Turn([ToolCall("Agent", {"description": "look around", "prompt": "<<e2e:sub>> look around",
@@ -85,7 +88,8 @@ SCRIPTS = {
     ]),
     "r1": Script([
         Turn([_bash("r1")], Usage(input_tokens=21, output_tokens=55, cache_5m=8100), fail_first=(529,)),
-        Turn([Text("Retried.")], Usage(input_tokens=3, output_tokens=24, cache_read=8100, cache_5m=140)),
+        Turn([Text("Retried.")],
+             Usage(input_tokens=3, output_tokens=24, cache_read=8100, cache_5m=140)),
     ]),
     "e1": Script([Turn([Text("never")], Usage(input_tokens=1, output_tokens=1), fail_first=(403,) * 20)]),
 }  # fmt: skip
@@ -134,11 +138,9 @@ class _Capture:
                 else:
                     body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 kind = self.path.rsplit("/", 1)[-1]
-                try:
+                with contextlib.suppress(ValueError):  # not JSON: not Claude Code's, not kept
                     capture.batches.append({"kind": kind, "transport": "http:application/json",
                                             "body": json.loads(body)})
-                except ValueError:
-                    pass
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", "2")
