@@ -441,7 +441,10 @@ class Ledger:
         entry = self._tool_entry(
             use.tool_use_id,
             use.session_id,
-            lambda e: e.name in (None, use.name) and e.use_ts in (None, use.timestamp),
+            # A copy by its line's word; a use known so far only from copies or a result (its
+            # maker's own sighting, telemetry's included, dates it otherwise); the same use.
+            lambda e: rank == REPLAYED
+            or (e.name in (None, use.name) and (e.rank <= REPLAYED or e.use_ts in (None, use.timestamp))),
             use.maker,
             rank,
         )
@@ -459,7 +462,7 @@ class Ledger:
         entry = self._tool_entry(
             result.tool_use_id,
             result.session_id,
-            lambda e: not e.done or e.result_ts in (None, result.timestamp),
+            lambda e: result.evidence == REPLAYED or not e.done or e.result_ts in (None, result.timestamp),
         )
         if entry.done and result.duration_ms is None:
             return
@@ -473,7 +476,8 @@ class Ledger:
             entry.name = result.tool_name
         session = self._session(entry.session_id)
         session.sources.add(result.source)
-        session.touch(result.timestamp)
+        if result.evidence != REPLAYED:
+            session.touch(result.timestamp)
 
     def _claim(self, owners: dict[str, list], table: str, key: str, session_id: str, rank: int,
                value: object) -> _Session:  # fmt: skip

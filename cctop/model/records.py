@@ -118,6 +118,7 @@ class ToolResult:
     duration_ms: float | None = None
     tool_name: str | None = None
     source: Source = Source.TRANSCRIPT
+    evidence: int = WRITTEN
 
 
 @dataclass(frozen=True, slots=True)

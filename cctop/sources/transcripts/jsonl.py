@@ -404,6 +404,7 @@ class TranscriptParser:
                                 tool_use_id=tool_id,
                                 is_error=block.get("is_error") is True,
                                 timestamp=timestamp,
+                                evidence=self._evidence(timestamp),
                             )
                         )
                 elif block.get("type") == "text" and isinstance(block.get("text"), str):
