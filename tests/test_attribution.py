@@ -126,6 +126,8 @@ def test_telemetry_before_between_and_after_the_transcripts_gives_one_answer(ver
             reported = {p for s, p in told if s == stats.id}
             assert stats.prompts == len(typed | reported), stats.id
             assert not typed or typed & reported
+        # An error both sources report (the fatal 403's request id) counts once.
+        assert (sessions[RETRIED].api_errors, sessions[FAILED].api_errors) == (1, 1)
         answers.add(tuple(sorted((s.id, s.tokens.requests, s.forked_from) for s in sessions.values())))
     assert len(answers) == 1
 
@@ -217,6 +219,23 @@ def test_the_stores_saved_figures_follow_evidence_that_arrives_later(tmp_path) -
         assert after[session_id]["cost_usd"] == pytest.approx(truth[session_id].cost_usd, abs=1e-6)
     assert after[FORK_BEFORE]["forked_from"] == PARENT
     assert after[COMPACTED]["excludes_unlogged_calls"] and after[COMPACTED]["unlogged_compactions"] == 1
+
+
+def test_a_fork_file_read_in_two_parts_knows_its_copies_the_second_time(tmp_path) -> None:
+    """The store holds the first part of a fork's file; the rest is read by a new process,
+    which learns from the file's first lines when the fork began (2.1.197-style lines)."""
+    root = as_2_1_197(tmp_path)
+    fork = next(root.glob(f"*/{FORK_BEFORE}.jsonl"))
+    lines = fork.read_bytes().splitlines(keepends=True)
+    cut = next(i for i, raw in enumerate(lines) if b'"assistant"' in raw) + 1  # one copied call in
+    fork.write_bytes(b"".join(lines[:cut]))
+    store = str(tmp_path / "store.sqlite3")
+    run_once(root, "--store", store)
+    with open(fork, "ab") as handle:
+        handle.write(b"".join(lines[cut:]))
+    grown = run_once(root, "--store", store)
+    assert grown == run_once(root, "--no-store")
+    assert grown[FORK_BEFORE]["requests"] == billed()[FORK_BEFORE].requests
 
 
 def test_both_versions_of_claude_code_read_together() -> None:

@@ -30,7 +30,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Protocol
 
-from cctop.model.pricing import Rates
+from cctop.model.pricing import SYNTHETIC_MODEL, Rates
 from cctop.model.records import (
     REPLAYED,
     TELEMETRY,
@@ -102,6 +102,16 @@ def _outranks(rank: int, session_id: str, old_rank: int, old_session: str) -> bo
     """The better evidence owns an item; between equals the smaller session id, so every
     reading order gives the same owner (the documented fallback)."""
     return (-rank, session_id) < (-old_rank, old_session)
+
+
+class _Owner:
+    """Who holds a prompt or an error, and how well the sighting showed it."""
+
+    __slots__ = ("session_id", "rank")
+
+    def __init__(self, session_id: str, rank: int) -> None:
+        self.session_id = session_id
+        self.rank = rank
 
 
 class _CallEntry:
@@ -211,8 +221,8 @@ class Ledger:
         self._key_by_session_request: dict[tuple[str, str], str] = {}
         self._tools: dict[str, _ToolEntry] = {}
         # Prompts and errors by key: [owner session, rank of its sighting].
-        self._prompt_owner: dict[str, list] = {}
-        self._error_owner: dict[str, list] = {}
+        self._prompt_owner: dict[str, _Owner] = {}
+        self._error_owner: dict[str, _Owner] = {}
         self._pending_timings: dict[str, CallTiming] = {}  # request id -> timing, oldest first
         self._sessions: dict[str, _Session] = {}
         self._unattributed: dict[str, float] = defaultdict(float)
@@ -270,6 +280,8 @@ class Ledger:
         return session
 
     def _on_call(self, call: ApiCall) -> None:
+        if call.model == SYNTHETIC_MODEL:
+            return  # Claude Code's own line (records stored by older versions of the parser)
         entry, key = self._find_call(call)
         if entry is not None:
             self._merge(entry, call)
@@ -479,23 +491,23 @@ class Ledger:
         if result.evidence != REPLAYED:
             session.touch(result.timestamp)
 
-    def _claim(self, owners: dict[str, list], table: str, key: str, session_id: str, rank: int,
+    def _claim(self, owners: dict[str, _Owner], table: str, key: str, session_id: str, rank: int,
                value: object) -> _Session:  # fmt: skip
         """A prompt or error seen in ``session_id``: kept once under ``key`` (in the session's
         ``table``), by the best-evidenced session; the better sighting's value is kept."""
         held = owners.get(key)
         if held is None:
-            owners[key] = [session_id, rank]
+            owners[key] = _Owner(session_id, rank)
             session = self._session(session_id)
             getattr(session, table)[key] = value
             return session
-        owner, old_rank = held
-        if not _outranks(rank, session_id, old_rank, owner):
-            return self._session(owner)
-        old_value = getattr(self._session(owner), table).pop(key)
-        held[0], held[1] = session_id, rank
+        if not _outranks(rank, session_id, held.rank, held.session_id):
+            return self._session(held.session_id)
+        old_value = getattr(self._session(held.session_id), table).pop(key)
+        keep = value if rank > held.rank else old_value
+        held.session_id, held.rank = session_id, rank
         session = self._session(session_id)
-        getattr(session, table)[key] = value if rank > old_rank else old_value
+        getattr(session, table)[key] = keep
         return session
 
     def _on_prompt(self, prompt: Prompt) -> None:
@@ -656,7 +668,7 @@ class Ledger:
             w5 += five
             w1h += hour
             searches += call.web_search_requests
-            if call.model and call.model != "<synthetic>":
+            if call.model:
                 models[call.model] += 1
             if not call.final:
                 lower_bound = True

@@ -13,6 +13,7 @@ from datetime import datetime
 import orjson
 
 from cctop.format import shorten
+from cctop.model.pricing import SYNTHETIC_MODEL
 from cctop.model.records import (
     CONFIRMED,
     REPLAYED,
@@ -100,6 +101,10 @@ def _int(value: object) -> int:
 
 def _count(value: object) -> int:
     return value if type(value) is int and value >= 0 else _int(value)
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _str(value: object) -> str | None:
@@ -210,11 +215,9 @@ class TranscriptParser:
             if self._opening and self._birth is None:
                 self._birth = parse_timestamp(obj.get("timestamp"))
         elif kind == "cost-state":
-            total = obj.get("totalCostUSD")
-            if isinstance(total, (int, float)) and not isinstance(total, bool) and total >= 0:
-                start = obj.get("startTime")
-                known = isinstance(start, (int, float)) and not isinstance(start, bool)
-                out.append(ReportedCost(session_id, float(total), float(start) if known else None))
+            total = _number(obj.get("totalCostUSD"))
+            if total is not None and total >= 0:
+                out.append(ReportedCost(session_id, total, _number(obj.get("startTime"))))
         elif kind == "system":
             if obj.get("subtype") == "api_error":
                 self._retried_error(obj, session_id, out)
@@ -238,7 +241,8 @@ class TranscriptParser:
             self._title(kind, obj, session_id, out)
 
     def _retried_error(self, obj: dict, session_id: str, out: list[Record]) -> None:
-        error = obj.get("error") if isinstance(obj.get("error"), dict) else _EMPTY
+        found = obj.get("error")
+        error: dict = found if isinstance(found, dict) else _EMPTY
         status = error.get("status")
         attempt = obj.get("retryAttempt")
         timestamp = parse_timestamp(obj.get("timestamp"))
@@ -290,7 +294,7 @@ class TranscriptParser:
         is_error = obj.get("isApiErrorMessage") is True
         # ``<synthetic>`` lines (Claude Code's own: errors, "No response requested.") and
         # zero-usage error lines were never answered by the API: not calls.
-        if isinstance(usage, dict) and model != "<synthetic>" and not (is_error and not _any_usage(usage)):
+        if isinstance(usage, dict) and model != SYNTHETIC_MODEL and not (is_error and not _any_usage(usage)):
             self._api_call(obj, message, usage, session_id, model, timestamp, out, evidence, made_by)
         if is_error:
             status = obj.get("apiErrorStatus")
