@@ -16,7 +16,17 @@ from pathlib import Path
 import orjson
 import pytest
 from attribution import CORPUS, TOLERANCE_USD, assert_matches, billed, feed, telemetry, transcript_files
-from e2e.attribution_corpus import AGENT, COMPACTED, FAILED, FORK_AFTER, FORK_BEFORE, PARENT, RETRIED
+from e2e.attribution_corpus import (
+    AGENT,
+    COMPACTED,
+    FAILED,
+    FORK_AFTER,
+    FORK_BEFORE,
+    PARALLEL,
+    PARENT,
+    RETRIED,
+    UNICODE_DIR,
+)
 from helpers import REAL_CC, REAL_CC_COSTS, SAMPLES, ledger_for
 
 from cctop.model.ledger import Ledger
@@ -153,8 +163,13 @@ def test_retries_and_failures_are_errors_not_calls() -> None:
     # A fatal 403: a <synthetic> error line with zero usage, no call behind it.
     assert (sessions[FAILED].api_errors, sessions[FAILED].tokens.requests) == (1, 0)
     assert sessions[FAILED].models == ()
-    # The subagent's calls are its session's spend.
-    assert sessions[AGENT].subagent_count == 1
+    # Two subagents in parallel: their calls are their session's spend.
+    assert sessions[AGENT].subagent_count == 2
+    # Two tools in one turn, one failing, in a directory with a non-ASCII name.
+    parallel = sessions[PARALLEL]
+    assert (parallel.tool_calls, parallel.tool_errors, parallel.project) == (2, 1, UNICODE_DIR)
+    # Resumed on another model: each call priced at its own (assert_matches checks the cost).
+    assert set(sessions[PARENT].models) == {"claude-opus-5-5", "claude-sonnet-4-6"}
 
 
 def test_claude_codes_reported_cost_is_its_own_and_never_a_forks_inherited_total() -> None:

@@ -2,10 +2,11 @@
 against the fake Messages API, for the tests that check every call lands in the session that
 made it (``tests/test_attribution.py``).
 
-It covers a resume, a ``--continue``, two ``--fork-session`` forks of one parent (one id
-sorting before the parent's, one after; a ``--continue`` that picks up the second fork), a
-manual ``/compact`` then a resume (Claude Code writes a ``<synthetic>`` reply), a subagent, a
-529 retried, a fatal 403, 1h cache writes and web searches. Beside the transcripts it keeps
+It covers a resume on another model, a ``--continue``, two ``--fork-session`` forks of one
+parent (one id sorting before the parent's, one after; a ``--continue`` that picks up the second
+fork), a manual ``/compact`` then a resume, two subagents in parallel, a 529 retried, a fatal 403
+(a ``<synthetic>`` error line), parallel tool calls of which one fails, in a directory with a
+non-ASCII name, 1h cache writes and web searches. Beside the transcripts it keeps
 the fake API's ledger of every answer (with the session header the CLI sent), the telemetry
 Claude Code exported (OTLP/HTTP JSON, as the 2.1.197 capture) and Claude Code's own results.
 
@@ -39,6 +40,9 @@ COMPACTED = "c0000000-0000-4000-8000-00000000000c"
 AGENT = "a0000000-0000-4000-8000-00000000000b"
 RETRIED = "90000000-0000-4000-8000-000000000529"
 FAILED = "d0000000-0000-4000-8000-000000000403"
+PARALLEL = "b0000000-0000-4000-8000-0000000000b2"
+UNICODE_DIR = "prøjekt ü"
+MISSING_FILE = "/nonexistent/cctop-attribution/missing.txt"
 
 
 def _bash(text: str) -> ToolCall:
@@ -78,6 +82,8 @@ SCRIPTS = {
     "c2": Script([Turn([Text("After compaction.")], Usage(input_tokens=9, output_tokens=21, cache_5m=2500))]),
     "g1": Script([
         Turn([ToolCall("Agent", {"description": "look around", "prompt": "<<e2e:sub>> look around",
+                                 "subagent_type": "general-purpose", "run_in_background": False}),
+              ToolCall("Agent", {"description": "look elsewhere", "prompt": "<<e2e:sub2>> look elsewhere",
                                  "subagent_type": "general-purpose", "run_in_background": False})],
              Usage(input_tokens=6, output_tokens=70, cache_5m=8800)),
         Turn([Text("Agent done.")], Usage(input_tokens=3, output_tokens=26, cache_read=8800, cache_5m=260)),
@@ -85,6 +91,16 @@ SCRIPTS = {
     "sub": Script([
         Turn([_bash("sub")], Usage(input_tokens=9, output_tokens=31, cache_5m=4100)),
         Turn([Text("Looked around.")], Usage(input_tokens=2, output_tokens=17, cache_read=4100, cache_5m=60)),
+    ]),
+    "sub2": Script([
+        Turn([_bash("sub2")], Usage(input_tokens=8, output_tokens=29, cache_5m=4200)),
+        Turn([Text("Looked elsewhere.")],
+             Usage(input_tokens=2, output_tokens=15, cache_read=4200, cache_1h=80)),
+    ]),
+    "p1": Script([
+        Turn([ToolCall("Read", {"file_path": MISSING_FILE}), _bash("p1")],
+             Usage(input_tokens=19, output_tokens=57, cache_5m=8300)),
+        Turn([Text("One failed.")], Usage(input_tokens=4, output_tokens=20, cache_read=8300, cache_5m=330)),
     ]),
     "r1": Script([
         Turn([_bash("r1")], Usage(input_tokens=21, output_tokens=55, cache_5m=8100), fail_first=(529,)),
@@ -94,10 +110,10 @@ SCRIPTS = {
     "e1": Script([Turn([Text("never")], Usage(input_tokens=1, output_tokens=1), fail_first=(403,) * 20)]),
 }  # fmt: skip
 
-# (session id or None, prompt, extra arguments, whether Claude Code reports success)
+# (name, claude arguments, whether Claude Code reports success)
 RUNS: list[tuple[str, list[str], bool]] = [
     ("a1", ["<<e2e:a1>> start", "--session-id", PARENT], True),
-    ("a2", ["<<e2e:a2>> resume", "--resume", PARENT], True),
+    ("a2", ["<<e2e:a2>> resume", "--resume", PARENT, "--model", "claude-sonnet-4-6"], True),
     ("a3", ["<<e2e:a3>> continue", "--continue"], True),
     ("f1", ["<<e2e:f1>> fork low", "--resume", PARENT, "--fork-session", "--session-id", FORK_BEFORE], True),
     ("f2", ["<<e2e:f2>> fork high", "--resume", PARENT, "--fork-session", "--session-id", FORK_AFTER], True),
@@ -108,6 +124,7 @@ RUNS: list[tuple[str, list[str], bool]] = [
     ("g1", ["<<e2e:g1>> use an agent", "--session-id", AGENT], True),
     ("r1", ["<<e2e:r1>> retry", "--session-id", RETRIED], True),
     ("e1", ["<<e2e:e1>> fail", "--session-id", FAILED], False),
+    ("p1", ["<<e2e:p1>> two tools at once", "--session-id", PARALLEL], True),  # in UNICODE_DIR
 ]
 
 
@@ -176,8 +193,11 @@ def generate(out: Path, claude: str | None = None) -> None:
     results = []
     with tempfile.TemporaryDirectory(prefix="cctop-attr-") as tmp, FakeAnthropicApi(SCRIPTS) as api:
         home = ClaudeHome(claude, Path(tmp), api.base_url)
+        elsewhere = home.root / UNICODE_DIR
+        elsewhere.mkdir()
         for name, args, succeeds in RUNS:
-            process = home.start(*args, env=capture.env())
+            cwd = elsewhere if name == "p1" else None
+            process = home.start(*args, env=capture.env(), cwd=cwd)
             stdout, stderr = process.communicate(timeout=180)
             try:
                 result = json.loads(stdout)
