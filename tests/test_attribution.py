@@ -286,3 +286,13 @@ def test_every_reading_order_of_the_fork_family_gives_the_same_owners(tmp_path) 
         figures = ((s.id, s.tokens.requests, s.tool_calls, s.prompts) for s in sessions.values())
         answers.add(tuple(sorted(figures)))
     assert len(answers) == 1
+
+
+def test_telemetry_says_which_subagent_made_a_call() -> None:
+    """2.1.332's api_request carries agent_id: the subagents' calls are theirs over OTLP alone,
+    as in their transcripts."""
+    from_otlp = snapshot(list(map(_ingest, telemetry())))[AGENT]
+    from_files = snapshot([lambda ledger: feed(ledger, transcript_files(PROJECTS))])[AGENT]
+    per_agent = {a.agent_id: a.requests for a in from_files.subagents}
+    assert len(per_agent) == 2 and all(n == 2 for n in per_agent.values())
+    assert {a.agent_id: a.requests for a in from_otlp.subagents} == per_agent

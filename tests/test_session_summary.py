@@ -3,6 +3,9 @@ where it differs from cctop's."""
 
 from __future__ import annotations
 
+from attribution import CORPUS, feed, transcript_files
+from e2e.attribution_corpus import COMPACTED, FORK_BEFORE, PARENT
+
 from cctop.model.ledger import Ledger
 from cctop.model.records import ApiCall, Source
 from cctop.sources.prices import packaged_pricebook
@@ -35,3 +38,13 @@ def test_no_second_figure_when_they_agree_and_one_source_named():
     only_otlp = _summary(_call(Source.OTLP, 0.25, message_id=None))
     assert "cost $0.25 ·" in only_otlp and "Claude Code:" not in only_otlp
     assert "from OTLP" in only_otlp and "transcript" not in only_otlp
+
+
+def test_a_fork_names_its_parent_and_a_compacted_session_marks_its_cost_a_lower_bound():
+    ledger = Ledger(packaged_pricebook())
+    feed(ledger, transcript_files(CORPUS / "claude" / "projects"))
+    sessions = ledger.snapshot(now=2_000_000_000.0).sessions
+    fork = summary_text(sessions[FORK_BEFORE], 2_000_000_000.0, lambda role: "").plain
+    assert f"forked from {PARENT[:8]}" in fork
+    compacted = summary_text(sessions[COMPACTED], 2_000_000_000.0, lambda role: "").plain
+    assert "cost $0.06+ · " in compacted  # the /compact calls are not in it
