@@ -710,6 +710,7 @@ class Ledger:
             cache = self._cache_summarizer.summarize(
                 self._priced_calls(session), sorted(session.compactions), now
             )
+        forked_from = self._forked_from(session)
         stats = SessionStats(
             id=session.id,
             cwd=session.cwd,
@@ -725,7 +726,7 @@ class Ledger:
             cache_creation_1h_tokens=w1h,
             web_search_requests=searches,
             output_is_lower_bound=lower_bound,
-            reported_cost_usd=self._reported_cost(session, reported if reported_seen else None),
+            reported_cost_usd=self._reported_cost(session, forked_from, reported if reported_seen else None),
             tool_calls=tool_calls,
             tool_errors=tool_errors,
             tools=tools,
@@ -741,7 +742,7 @@ class Ledger:
             cache=cache,
             ttft_ms_median=statistics.median(ttfts) if ttfts else None,
             origin=session.origin,
-            forked_from=self._forked_from(session),
+            forked_from=forked_from,
             unlogged_compactions=_unlogged_compactions(session, subagents),
         )
         return stats
@@ -758,12 +759,14 @@ class Ledger:
                 best = candidate
         return best[1] if best is not None else None
 
-    def _reported_cost(self, session: _Session, from_calls: float | None) -> float | None:
+    def _reported_cost(
+        self, session: _Session, forked_from: str | None, from_calls: float | None
+    ) -> float | None:
         """Claude Code's own figure: its cost-state total (the whole session, calls no
         transcript shows included) or the sum over the calls telemetry priced, the larger (a
         cost-state is written at exit, telemetry only covers calls while cctop listened). A
         fork's cost-state starts from its parent's total (same start time): not its own."""
-        parent = self._sessions.get(self._forked_from(session) or "")
+        parent = self._sessions.get(forked_from) if forked_from is not None else None
         inherited = parent.cost_states.keys() if parent is not None else ()
         totals = [total for start, total in session.cost_states.items() if start not in inherited]
         figures = [f for f in (max(totals, default=None), from_calls) if f is not None]
