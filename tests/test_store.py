@@ -714,3 +714,27 @@ def test_new_prices_have_workers_replay_unchanged_projects_from_the_store(
     serial, _ = once(capsysbinary, "--claude-dir", str(root), "--store", serial_db)  # all in one ledger
     assert comparable(mixed) == comparable(serial)
     assert {s["id"]: s for s in mixed["sessions"]}["a4f1c02b-8334-4030-bda4-247b29589223"]["files_deleted"]
+
+
+def test_a_v3_store_reads_present_transcripts_again_and_keeps_deleted_ones(
+    tmp_path: Path, capsysbinary
+) -> None:
+    """v4 records say who made each call; a v3 store's records of files still on disk are
+    dropped and the files read again, while the records of deleted files (all that is left of
+    them) stay."""
+    root = sample_tree(tmp_path)
+    db = str(tmp_path / "s.db")
+    gone = root / PROJECT / "2ccb795b-01cb-489a-8d13-a582aba90816.jsonl"
+    once(capsysbinary, "--claude-dir", str(root), "--store", db)
+    gone.unlink()
+    before, _ = once(capsysbinary, "--claude-dir", str(root), "--store", db)
+    assert next(s for s in before["sessions"] if s["id"] == gone.stem)["files_deleted"] is True
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA user_version = 3")
+        conn.execute("UPDATE files SET mtime = -1 WHERE gone = 0")  # marks the rows a re-read replaces
+    after, _ = once(capsysbinary, "--claude-dir", str(root), "--store", db)
+    assert comparable(after) == comparable(before)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 4
+        assert conn.execute("SELECT count(*) FROM files WHERE mtime = -1").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM files WHERE gone = 1").fetchone()[0] == 1
