@@ -4,7 +4,8 @@ made it (``tests/test_attribution.py``).
 
 It covers a resume on another model, a ``--continue``, two ``--fork-session`` forks of one
 parent (one id sorting before the parent's, one after; a ``--continue`` that picks up the second
-fork), a manual ``/compact`` then a resume, two subagents in parallel, a 529 retried, a fatal 403
+fork), a manual ``/compact`` then a resume, an automatic compaction (a prompt near the model's
+window), two subagents in parallel, a 529 retried, a fatal 403
 (a ``<synthetic>`` error line), parallel tool calls of which one fails, in a directory with a
 non-ASCII name, 1h cache writes and web searches. Beside the transcripts it keeps
 the fake API's ledger of every answer (with the session header the CLI sent), the telemetry
@@ -41,6 +42,7 @@ AGENT = "a0000000-0000-4000-8000-00000000000b"
 RETRIED = "90000000-0000-4000-8000-000000000529"
 FAILED = "d0000000-0000-4000-8000-000000000403"
 PARALLEL = "b0000000-0000-4000-8000-0000000000b2"
+AUTO_COMPACTED = "e0000000-0000-4000-8000-0000000000ac"
 UNICODE_DIR = "prøjekt ü"
 MISSING_FILE = "/nonexistent/cctop-attribution/missing.txt"
 
@@ -102,6 +104,15 @@ SCRIPTS = {
              Usage(input_tokens=19, output_tokens=57, cache_5m=8300)),
         Turn([Text("One failed.")], Usage(input_tokens=4, output_tokens=20, cache_read=8300, cache_5m=330)),
     ]),
+    # 190K of a 200K window: Claude Code compacts before the next request. Its compaction
+    # requests quote the marked prompt (turn 1); the continuation after it does not (the
+    # fallback answer, zero usage).
+    "auto": Script([
+        Turn([Text("Big."), _bash("auto")],
+             Usage(input_tokens=5, output_tokens=40, cache_read=150000, cache_5m=40000)),
+        Turn([Text("Summary of the work so far.")],
+             Usage(input_tokens=3, output_tokens=30, cache_read=190000, cache_5m=100)),
+    ]),
     "r1": Script([
         Turn([_bash("r1")], Usage(input_tokens=21, output_tokens=55, cache_5m=8100), fail_first=(529,)),
         Turn([Text("Retried.")],
@@ -125,6 +136,7 @@ RUNS: list[tuple[str, list[str], bool]] = [
     ("r1", ["<<e2e:r1>> retry", "--session-id", RETRIED], True),
     ("e1", ["<<e2e:e1>> fail", "--session-id", FAILED], False),
     ("p1", ["<<e2e:p1>> two tools at once", "--session-id", PARALLEL], True),  # in UNICODE_DIR
+    ("auto", ["<<e2e:auto>> go big", "--session-id", AUTO_COMPACTED, "--model", "claude-sonnet-4-6"], True),
 ]
 
 
