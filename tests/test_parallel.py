@@ -96,7 +96,7 @@ def test_a_fill_gives_what_sessions_by_project_gives_plus_every_file_encoded(tre
     )
     assert filled is not None
     rows, fill_warnings = filled
-    assert {row[0]: row[15] for row in rows} == {s.id: _session_document(s) for s in sessions}
+    assert {row.id: row.document for row in rows} == {s.id: _session_document(s) for s in sessions}
     assert sorted(fill_warnings) == sorted(warnings)
     assert sorted(w.path for w in written) == sorted(str(f.path) for f in files)
     for file in files:

@@ -47,7 +47,7 @@ from cctop.sources.transcripts.discovery import (
     project_of,
     quick_scan,
 )
-from cctop.store.database import CachedSessions, Store, StoredFile, session_row
+from cctop.store.database import CachedSessions, SessionRow, Store, StoredFile, session_row
 from cctop.store.telemetry import kept_batches
 
 if TYPE_CHECKING:
@@ -264,7 +264,7 @@ def _rebuild(
         return History(ledger, len(files), bytes_read=bytes_read)
     rows = {s.id: session_row(s, saved.document) for s in snapshot.sessions.values()}
     filled, more_warnings, more_bytes = _fill(unknown, ledger, store, saved.document, replay)
-    parallel.keep_bigger(rows, [(row[0], row) for row in filled], lambda row: row[4])  # [4]: requests
+    parallel.keep_bigger(rows, [(row.id, row) for row in filled], lambda row: row.requests)
     warnings = list(dict.fromkeys([*warnings, *more_warnings]))
     store.save_rows(key, list(rows.values()), warnings, states)
     cached = CachedSessions(warnings, list(rows.values()))
@@ -310,7 +310,7 @@ def feed_through_store(
 def _fill(
     files: list[TranscriptFile], ledger: Ledger, store: Store, document: Callable[[SessionStats], bytes],
     replay: frozenset[str],
-) -> tuple[list[tuple], list[str], int]:  # fmt: skip
+) -> tuple[list[SessionRow], list[str], int]:  # fmt: skip
     """Projects the store holds nothing of (the first run, --rebuild, the rest of a first run
     that was killed): worker processes read them, each project in one ledger, and hand back
     every file's records encoded for the store plus finished session rows; this process only

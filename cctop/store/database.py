@@ -33,7 +33,7 @@ import orjson
 from cctop.model.records import ApiCall, Record, ToolResult, ToolUse
 from cctop.model.snapshot import SessionStats
 from cctop.store import record_codec
-from cctop.store.stats_codec import SessionSummary, stats_from_json, stats_to_json
+from cctop.store.stats_codec import SessionRow, SessionSummary, stats_from_json, stats_to_json
 
 SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 5000
@@ -418,7 +418,7 @@ class Store:
                 f"web_search_requests, tool_calls, tool_errors, {'stats' if stats else 'NULL'}, document "
                 "FROM session_cache"
             ).fetchall()
-            return CachedSessions(orjson.loads(row[0]), rows)
+            return CachedSessions(orjson.loads(row[0]), [SessionRow(*r) for r in rows])
         finally:
             db.execute("COMMIT")
 
@@ -440,7 +440,7 @@ class Store:
     def save_rows(
         self,
         price_key: str,
-        rows: Sequence[tuple],
+        rows: Sequence[SessionRow],
         warnings: Sequence[str],
         files: Mapping[str, tuple[int, int, int] | None],
         replace_all: bool = True,
@@ -478,12 +478,12 @@ class Store:
 
 
 class CachedSessions:
-    def __init__(self, warnings: list[str], rows: list[tuple]) -> None:
+    def __init__(self, warnings: list[str], rows: Sequence[SessionRow]) -> None:
         self.warnings = warnings
         self._rows = rows
 
     def sessions(self) -> list[SessionStats]:
-        return [stats_from_json(orjson.loads(row[14])) for row in self._rows]
+        return [stats_from_json(orjson.loads(row.stats)) for row in self._rows if row.stats]
 
     def summaries(self) -> list[SessionSummary]:
         """Light stand-ins carrying what filtering and totals read, plus the report document."""
@@ -514,10 +514,11 @@ class WholeFile:
         return cls(path, device, inode, size, mtime, offset, data, keys, " ".join(sorted(sessions)))
 
 
-def session_row(s: SessionStats, document: Callable[[SessionStats], bytes]) -> tuple:
-    """One session_cache row (without its position), in the column order cached_sessions reads."""
+def session_row(s: SessionStats, document: Callable[[SessionStats], bytes]) -> SessionRow:
+    """One session_cache row: the figures a report filters and totals on, the whole stats and
+    the finished report document."""
     t = s.tokens
-    return (
+    return SessionRow(
         s.id, s.project, s.cwd, s.last_ts, t.requests, t.input_tokens, t.output_tokens,
         t.cache_read_tokens, t.cache_creation_tokens, t.cost_usd, t.unpriced_requests,
         s.web_search_requests, s.tool_calls, s.tool_errors, orjson.dumps(stats_to_json(s)),

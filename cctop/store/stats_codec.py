@@ -8,7 +8,7 @@ present) is kept as its JSON form and read back into a CacheSummary.
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from cctop.model.records import Source
 from cctop.model.snapshot import CacheSummary, SessionStats, SubagentStats, TokenTotals, ToolStats
@@ -62,6 +62,27 @@ def stats_from_json(doc: dict[str, Any]) -> SessionStats:
     )
 
 
+class SessionRow(NamedTuple):
+    """One row of the store's session_cache table, in its column order."""
+
+    id: str
+    project: str
+    cwd: str | None
+    last_ts: float | None
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_creation_tokens: int
+    cost_usd: float
+    unpriced_requests: int
+    web_search_requests: int
+    tool_calls: int
+    tool_errors: int
+    stats: bytes | None  # the whole SessionStats as JSON (None when not fetched)
+    document: bytes  # the session's finished --once --json document
+
+
 class SessionSummary:
     """What ``--once`` filters, sorts and totals on (duck-types SessionStats for
     report.SessionFilter and report.totals_json), plus the session's finished JSON document."""
@@ -69,9 +90,13 @@ class SessionSummary:
     __slots__ = ("id", "project", "cwd", "last_ts", "tokens", "web_search_requests", "tool_calls",
                  "tool_errors", "document")  # fmt: skip
 
-    def __init__(self, row: tuple) -> None:
-        """``row``: a store session_cache row (see Store.cached_sessions)."""
-        self.id, self.project, self.cwd, self.last_ts = row[0], row[1], row[2], row[3]
-        self.tokens = TokenTotals(*row[4:11])
-        self.web_search_requests, self.tool_calls, self.tool_errors = row[11], row[12], row[13]
-        self.document: bytes = row[15]
+    def __init__(self, row: SessionRow) -> None:
+        self.id, self.project, self.cwd, self.last_ts = row.id, row.project, row.cwd, row.last_ts
+        self.tokens = TokenTotals(
+            row.requests, row.input_tokens, row.output_tokens, row.cache_read_tokens,
+            row.cache_creation_tokens, row.cost_usd, row.unpriced_requests,
+        )  # fmt: skip
+        self.web_search_requests, self.tool_calls, self.tool_errors = (
+            row.web_search_requests, row.tool_calls, row.tool_errors,
+        )  # fmt: skip
+        self.document = row.document

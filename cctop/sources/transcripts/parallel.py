@@ -30,7 +30,7 @@ from cctop.model.snapshot import SessionStats
 from cctop.sources.transcripts.discovery import TranscriptFile, Warn
 from cctop.sources.transcripts.reader import FileResult, read_file
 from cctop.store import record_codec
-from cctop.store.database import WholeFile, session_row
+from cctop.store.database import SessionRow, WholeFile, session_row
 
 T = TypeVar("T")
 
@@ -188,7 +188,7 @@ _STORED_CHUNKS = (
 
 def _fill_group(
     files: list[TranscriptFile],
-) -> tuple[list[WholeFile], list[tuple[int, str]], list[tuple], list[str]]:
+) -> tuple[list[WholeFile], list[tuple[int, str]], list[SessionRow], list[str]]:
     gc.disable()  # as in _sessions_of
     context = _WORKER_CONTEXT
     ledger = context["new_ledger"]()
@@ -226,7 +226,7 @@ def fill_by_project(
     store_files: Callable[[list[WholeFile], list[tuple[int, str]]], None],
     replay: frozenset[str] = frozenset(),
     store_path: str = "",
-) -> tuple[list[tuple], list[str]] | None:
+) -> tuple[list[SessionRow], list[str]] | None:
     """``sessions_by_project`` for a store being filled: each group's files reach
     ``store_files`` (encoded, with their offsets, and the group's dedupe keys sorted) as the
     group finishes, and the sessions come
@@ -240,14 +240,14 @@ def fill_by_project(
     _WORKER_CONTEXT.update(
         new_ledger=new_ledger, now=now, document=document, replay=replay, store_path=store_path
     )
-    sessions: dict[str, tuple] = {}
+    sessions: dict[str, SessionRow] = {}
     warnings: dict[str, None] = {}
     try:
         # Smaller groups than sessions_by_project's: each ships its records back encoded, and
         # on 1 GB, 8 per worker kept the peak at ~245 MB against ~315 MB with 4 (and was faster).
         groups = _project_groups(files, workers * 8)
         context = multiprocessing.get_context("fork")
-        results: list[tuple[list[tuple], list[str]]] = [([], [])] * len(groups)
+        results: list[tuple[list[SessionRow], list[str]]] = [([], [])] * len(groups)
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             futures = {pool.submit(_fill_group, group): index for index, group in enumerate(groups)}
             # Written as each group finishes, so the writes overlap the reading still going on
@@ -264,7 +264,7 @@ def fill_by_project(
                 raise
         for rows, messages in results:  # in group order: the outcome never depends on timing
             warnings.update(dict.fromkeys(messages))
-            keep_bigger(sessions, [(row[0], row) for row in rows], lambda row: row[4])  # [4]: requests
+            keep_bigger(sessions, [(row.id, row) for row in rows], lambda row: row.requests)
     finally:
         _WORKER_CONTEXT.clear()
     return list(sessions.values()), list(warnings)
