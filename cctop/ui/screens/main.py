@@ -9,13 +9,12 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.css.query import NoMatches
-from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from cctop.model.snapshot import Snapshot
 from cctop.ui import rows
 from cctop.ui.messages import Frame
+from cctop.ui.screens.frame_screen import FrameScreen
 from cctop.ui.widgets.session_table import SessionTable
 from cctop.ui.widgets.totals_bar import TotalsBar, totals_parts
 
@@ -27,7 +26,7 @@ def local_day_start(now: float) -> float:
     return datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
 
 
-class MainScreen(Screen):
+class MainScreen(FrameScreen):
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False, id="down"),
         Binding("k", "cursor_up", "Up", show=False, id="up"),
@@ -55,19 +54,10 @@ class MainScreen(Screen):
         self.query_one("#filter", Input).display = False
         self.query_one("#empty", Static).display = False
         self.table.focus()
-        self.watch(self.app, "frame", self._on_frame)
-        self.watch(self.app, "paused", lambda _paused: self._on_frame(self.app.frame), init=False)
+        self.watch_frames()
 
-    def on_screen_resume(self) -> None:
-        self._on_frame(self.app.frame)
-
-    def _on_frame(self, frame: Frame | None) -> None:
-        if not self.is_current:
-            return  # under another screen: it catches up when it is back on top
-        try:
-            self.show(frame)
-        except NoMatches:  # the app is closing: the widgets are being taken down
-            return
+    def draw(self, frame: Frame | None) -> None:
+        self.show(frame)
 
     @property
     def table(self) -> SessionTable:

@@ -11,8 +11,6 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Horizontal
-from textual.css.query import NoMatches
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, RichLog, Static
 
 from cctop import format as fmt
@@ -22,6 +20,7 @@ from cctop.ui.cache_bar import BAR_ROLE, LABEL_WIDTH, bar_cell, bar_text
 from cctop.ui.layout import MUST, Part, fit, pack
 from cctop.ui.messages import Frame
 from cctop.ui.rows import clip, fill_role, hit_role, ttl_text
+from cctop.ui.screens.frame_screen import FrameScreen
 from cctop.ui.widgets.cache_strip import BREAK_NAMES, CacheStrip
 
 if TYPE_CHECKING:
@@ -94,7 +93,7 @@ def _add_columns(table: DataTable, columns) -> None:
         table.add_column(Text(label, justify="right" if numeric else "left"), width=width + 1, key=key)
 
 
-class SessionScreen(Screen):
+class SessionScreen(FrameScreen):
     BINDINGS = [
         Binding("escape", "back", "Back", id="back"),
         Binding("f", "app.toggle_follow", "Follow/pin", id="follow"),
@@ -140,22 +139,13 @@ class SessionScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#requests", DataTable).focus()
-        self.watch(self.app, "frame", self._on_frame)
-        self.watch(self.app, "paused", lambda _paused: self._on_frame(self.app.frame), init=False)
+        self.watch_frames()
 
-    def on_screen_resume(self) -> None:
-        self._on_frame(self.app.frame)
-
-    def _on_frame(self, frame: Frame | None) -> None:
-        if not self.is_current:
-            return
+    def draw(self, frame: Frame | None) -> None:
         if frame is None or frame.detail is None or frame.detail.stats.id != self.session_id:
             self.app.request_snapshot()  # just opened: its detail comes with the next snapshot
             return
-        try:
-            self.show(frame)
-        except NoMatches:  # the app is closing: the widgets are being taken down
-            return
+        self.show(frame)
 
     def _set_width_classes(self, width: int) -> None:
         self.set_class(width < NARROW_BELOW, NARROW_CLASS)
