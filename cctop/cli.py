@@ -1,4 +1,4 @@
-"""Command line: ``cctop`` (live TUI), ``cctop --once [--json]``, ``cctop otlp-env``.
+"""Command line: ``cctop`` (live TUI), ``cctop --once [--json]``, ``cctop otlp-env``, ``cctop statusline``.
 
 ``--once`` never imports Textual, so it starts fast in scripts and status bars.
 """
@@ -41,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cctop",
         description="top for Claude Code: live tokens, cost and prompt-cache health of every session.",
-        epilog="Other commands: 'cctop otlp-env --help' prints the environment that points claude at cctop.",
+        epilog="Other commands: 'cctop otlp-env --help' prints the environment that points claude at cctop; "
+        "'cctop statusline --help' records the official 5-hour / weekly limits from the status line.",
     )
     parser.add_argument("--version", action="version", version=f"cctop {__version__}")
     where = parser.add_argument_group("where to look")
@@ -136,6 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["otlp-env"]:
         return _otlp_env_main(argv[1:])
+    if argv[:1] == ["statusline"]:
+        from cctop.statusline_cmd import main as statusline_main
+
+        return statusline_main(argv[1:])
     args = build_parser().parse_args(argv)
     if args.json and not args.once:
         build_parser().error("--json goes with --once")

@@ -35,7 +35,7 @@ from cctop.model.snapshot import SessionStats
 from cctop.store import record_codec
 from cctop.store.stats_codec import SessionRow, SessionSummary, stats_from_json, stats_to_json
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 BUSY_TIMEOUT_MS = 5000
 
 Warn = Callable[[str], None]
@@ -126,6 +126,30 @@ _MIGRATIONS: dict[int, str] = {
     DELETE FROM snapshot_cache;
     DELETE FROM session_cache;
     DELETE FROM cache_files;
+    """,
+    # v5: what ``cctop statusline`` receives from Claude Code (official 5-hour / weekly limit
+    # figures, the spend limit, Claude Code's prompt-cache diagnosis), one row per call that
+    # changed something. Written and read by limits_archive.
+    5: """
+    CREATE TABLE IF NOT EXISTS statusline_samples (
+        id INTEGER PRIMARY KEY,
+        observed_at REAL NOT NULL,
+        session_id TEXT,
+        five_hour_pct REAL,
+        five_hour_resets_at REAL,
+        seven_day_pct REAL,
+        seven_day_resets_at REAL,
+        spend_pct REAL,
+        spend_resets_at REAL,
+        cost_usd REAL,
+        context_pct REAL,
+        context_size INTEGER,
+        model TEXT,
+        prompt_cache TEXT,
+        spend_limit TEXT
+    );
+    CREATE INDEX IF NOT EXISTS statusline_samples_by_session ON statusline_samples(session_id, id);
+    CREATE INDEX IF NOT EXISTS statusline_samples_by_time ON statusline_samples(observed_at);
     """,
 }
 

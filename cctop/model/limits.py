@@ -1,0 +1,208 @@
+"""Subscription limits (the 5-hour and weekly windows, a gateway's spend limit) from the
+samples ``cctop statusline`` recorded: the official figures Claude Code got from the API's
+``anthropic-ratelimit-unified-*`` headers. Pure: no I/O; callers pass samples and calls.
+
+What is derived here, and how:
+
+- the figure of a window is the highest ``used_percentage`` any sample reported for it (a
+  window only fills up; a Claude Code process that has had no response lately repeats an
+  older, lower figure), with the time it was last seen;
+- a window is identified by its ``resets_at``: samples within ``SAME_WINDOW_S`` of each
+  other belong to one window, and a figure whose reset has passed is no longer current;
+- pace: the rate of the last ``PACE_LOOKBACK_S`` of samples, projected to the reset;
+- each session's share: every rise between consecutive samples is split among the sessions
+  whose calls were made in between, by cctop's price of those calls (with no call known in
+  between, the session that reported the rise gets it).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from cctop.model.limit_sample import LimitSample
+
+FIVE_HOUR = "five_hour"
+SEVEN_DAY = "seven_day"
+SPEND_LIMIT = "spend_limit"
+WINDOWS = (FIVE_HOUR, SEVEN_DAY)
+SAME_WINDOW_S = 600.0  # resets_at of one window as two responses reported it
+PACE_LOOKBACK_S = {FIVE_HOUR: 3600.0, SEVEN_DAY: 86400.0, SPEND_LIMIT: 86400.0}
+MIN_PACE_SPAN_S = 120.0  # a rate over less than this is noise
+DEFAULT_THRESHOLDS = (80.0, 95.0)
+
+
+@dataclass(frozen=True, slots=True)
+class WindowView:
+    name: str
+    used_percentage: float
+    resets_at: float | None
+    observed_at: float  # when a sample last reported this figure
+    session_id: str | None  # the session whose sample reported it
+    expired: bool  # the reset time has passed: the window restarted, no newer figure yet
+    pace_at_reset: float | None  # projected % at the reset from the recent rate; None: unknown
+    runs_out_at: float | None  # when 100% is reached at that rate, if before the reset
+
+    @property
+    def runs_out_before_reset(self) -> bool:
+        return self.runs_out_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsView:
+    five_hour: WindowView | None = None
+    seven_day: WindowView | None = None
+    spend_limit: WindowView | None = None
+    # session id -> window name -> percentage points of the current window attributed to it
+    shares: Mapping[str, Mapping[str, float]] = field(default_factory=lambda: MappingProxyType({}))
+    samples: int = 0
+
+    def window(self, name: str) -> WindowView | None:
+        return getattr(self, name)
+
+    @property
+    def has_data(self) -> bool:
+        return any(self.window(n) is not None for n in (*WINDOWS, SPEND_LIMIT))
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    key: tuple  # (window, resets_at, what): said once per window
+    window: str
+    text: str
+    severity: str  # "warning" | "error"
+
+
+# A call for attribution: (timestamp, session id, weight: cctop's price or None).
+Call = tuple[float, str, float | None]
+
+
+def limits_view(samples: Sequence[LimitSample], now: float, calls: Sequence[Call] = ()) -> LimitsView:
+    """The current figure of each window, its pace, and each session's share of it."""
+    ordered = sorted(samples, key=lambda s: s.observed_at)
+    views = {name: _window_view(ordered, name, now) for name in (*WINDOWS, SPEND_LIMIT)}
+    shares: dict[str, dict[str, float]] = {}
+    for name in WINDOWS:
+        view = views[name]
+        if view is None or view.expired:
+            continue
+        for session, points in _shares(ordered, name, view.resets_at, calls).items():
+            shares.setdefault(session, {})[name] = points
+    return LimitsView(
+        five_hour=views[FIVE_HOUR],
+        seven_day=views[SEVEN_DAY],
+        spend_limit=views[SPEND_LIMIT],
+        shares=MappingProxyType({k: MappingProxyType(v) for k, v in shares.items()}),
+        samples=len(ordered),
+    )
+
+
+def _same_window(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return abs(a - b) <= SAME_WINDOW_S
+
+
+def _in_window(ordered: Sequence[LimitSample], name: str, resets_at: float | None) -> list[LimitSample]:
+    return [s for s in ordered if (w := s.window(name)) is not None and _same_window(w.resets_at, resets_at)]
+
+
+def _window_view(ordered: Sequence[LimitSample], name: str, now: float) -> WindowView | None:
+    latest = next((s for s in reversed(ordered) if s.window(name) is not None), None)
+    if latest is None:
+        return None
+    resets_at = latest.window(name).resets_at  # type: ignore[union-attr]
+    current = _in_window(ordered, name, resets_at)
+    top = max(current, key=lambda s: (s.window(name).used_percentage, s.observed_at))  # type: ignore[union-attr]
+    used = top.window(name).used_percentage  # type: ignore[union-attr]
+    seen = max(s.observed_at for s in current if s.window(name).used_percentage >= used)  # type: ignore[union-attr]
+    expired = resets_at is not None and resets_at <= now
+    pace = runs_out = None
+    if not expired:
+        pace, runs_out = _pace(current, name, used, seen, resets_at)
+    return WindowView(name, used, resets_at, seen, top.session_id, expired, pace, runs_out)
+
+
+def _pace(
+    current: Sequence[LimitSample], name: str, used: float, seen: float, resets_at: float | None
+) -> tuple[float | None, float | None]:
+    """(projected % at the reset, when 100% is reached if before the reset) from the rise
+    over the lookback; (None, None) when the samples span too little time to tell."""
+    if resets_at is None:
+        return None, None
+    start = seen - PACE_LOOKBACK_S[name]
+    recent = [s for s in current if s.observed_at >= start]
+    if not recent or seen - recent[0].observed_at < MIN_PACE_SPAN_S:
+        return None, None
+    first = recent[0]
+    rate = max(0.0, (used - first.window(name).used_percentage) / (seen - first.observed_at))  # type: ignore[union-attr]
+    projected = used + rate * max(0.0, resets_at - seen)
+    runs_out = None
+    if rate > 0 and used < 100.0:
+        at = seen + (100.0 - used) / rate
+        runs_out = at if at < resets_at else None
+    elif used >= 100.0:
+        runs_out = seen
+    return projected, runs_out
+
+
+def _shares(
+    ordered: Sequence[LimitSample], name: str, resets_at: float | None, calls: Sequence[Call]
+) -> dict[str, float]:
+    """Percentage points of the window per session: each rise of the high-water mark split
+    among the sessions that made calls since the previous sample, by their calls' price."""
+    current = _in_window(ordered, name, resets_at)
+    times = sorted(calls, key=lambda c: c[0])
+    shares: dict[str, float] = {}
+    high: float | None = None
+    prev_t: float | None = None
+    for sample in current:
+        used = sample.window(name).used_percentage  # type: ignore[union-attr]
+        if high is not None and used > high and prev_t is not None:
+            weights = _weights(times, prev_t, sample.observed_at)
+            total = sum(weights.values())
+            if total > 0:
+                for session, weight in weights.items():
+                    shares[session] = shares.get(session, 0.0) + (used - high) * weight / total
+            elif sample.session_id:
+                shares[sample.session_id] = shares.get(sample.session_id, 0.0) + (used - high)
+        if high is None or used > high:
+            high = used
+        prev_t = sample.observed_at
+    return {k: round(v, 6) for k, v in shares.items()}
+
+
+def _weights(calls: Sequence[Call], start: float, end: float) -> dict[str, float]:
+    """Calls made in (start, end], summed by session. ``calls`` is sorted by time."""
+    lo = bisect_right(calls, start, key=lambda c: c[0])
+    hi = bisect_right(calls, end, key=lambda c: c[0])
+    weights: dict[str, float] = {}
+    for _, session, weight in calls[lo:hi]:
+        weights[session] = weights.get(session, 0.0) + (weight or 0.0)
+    return weights
+
+
+def alerts(view: LimitsView, thresholds: Iterable[float] = DEFAULT_THRESHOLDS) -> list[Alert]:
+    """Every alert the view calls for; the caller says each key once (once per window)."""
+    out: list[Alert] = []
+    levels = sorted(thresholds)
+    for name, label in (
+        (FIVE_HOUR, "5-hour limit"),
+        (SEVEN_DAY, "weekly limit"),
+        (SPEND_LIMIT, "spend limit"),
+    ):
+        window = view.window(name)
+        if window is None or window.expired:
+            continue
+        crossed = [t for t in levels if window.used_percentage >= t]
+        if crossed:
+            top = crossed[-1]
+            severity = "error" if top == levels[-1] else "warning"
+            text = f"{label} at {window.used_percentage:.0f}% (threshold {top:g}%)"
+            out.append(Alert((name, window.resets_at, f"at{top:g}"), name, text, severity))
+        if window.runs_out_at is not None and window.used_percentage < 100.0:
+            text = f"{label}: at this pace it runs out before the reset"
+            out.append(Alert((name, window.resets_at, "runs_out"), name, text, "warning"))
+    return out

@@ -1,0 +1,219 @@
+"""Statusline samples kept in the history store (table ``statusline_samples``, created by the
+store's migration 4): the only history of the official limit figures, since Claude Code
+keeps none.
+
+The writer runs inside ``cctop statusline``, which Claude Code starts after every message,
+so it stays light: stdlib sqlite3 only, one short transaction, and a busy store is never
+waited on for long: the sample is dropped and counted (in a file beside the store, folded
+into the store's ``meta`` by the next write that gets through). A store that does not exist
+yet or predates the table is created / migrated through the store module once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+from cctop.model.limit_sample import LimitSample, PromptCacheInfo, WindowSample
+
+BUSY_TIMEOUT_S = 0.05
+DROPPED_KEY = "statusline_dropped"
+_COLUMNS = (
+    "observed_at, session_id, five_hour_pct, five_hour_resets_at, seven_day_pct, "
+    "seven_day_resets_at, spend_pct, spend_resets_at, cost_usd, context_pct, context_size, "
+    "model, prompt_cache, spend_limit"
+)
+
+
+class Dropped(Exception):
+    """The sample was not recorded (busy or unusable store); the message says why."""
+
+
+def dropped_path(store_path: Path) -> Path:
+    return Path(f"{store_path}.statusline-dropped")
+
+
+def record(store_path: Path, sample: LimitSample, spend_raw: object = None,
+           busy_timeout_s: float = BUSY_TIMEOUT_S) -> bool:  # fmt: skip
+    """Add the sample unless it repeats the session's previous one (a redraw without a new
+    response). Returns whether a row was added. Raises Dropped (after counting it) when the
+    store is busy or unusable."""
+    store_path = Path(store_path)
+    try:
+        if not store_path.exists():
+            _create(store_path)
+        try:
+            return _insert(store_path, sample, spend_raw, busy_timeout_s)
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                raise
+            _create(store_path)  # an older store: migrate it, then try again
+            return _insert(store_path, sample, spend_raw, busy_timeout_s)
+    except (sqlite3.Error, OSError) as exc:
+        _count_drop(store_path)
+        raise Dropped(
+            f"statusline sample dropped: the store {store_path} is busy or unusable ({exc})"
+        ) from exc
+
+
+def _create(store_path: Path) -> None:
+    from cctop.sources.store import Store, StoreError
+
+    try:
+        Store.open(store_path, lambda _message: None).close()
+    except StoreError as exc:
+        raise sqlite3.OperationalError(str(exc)) from exc
+
+
+def _row(sample: LimitSample, spend_raw: object) -> tuple:
+    five, week, spend = sample.five_hour, sample.seven_day, sample.spend_limit
+    cache = sample.prompt_cache
+    return (
+        sample.observed_at,
+        sample.session_id,
+        five.used_percentage if five else None,
+        five.resets_at if five else None,
+        week.used_percentage if week else None,
+        week.resets_at if week else None,
+        spend.used_percentage if spend else None,
+        spend.resets_at if spend else None,
+        sample.cost_usd,
+        sample.context_used_percentage,
+        sample.context_window_size,
+        sample.model,
+        None if cache is None else json.dumps(list(_cache_fields(cache)), separators=(",", ":")),
+        None if spend_raw is None else json.dumps(spend_raw, separators=(",", ":"), default=str)[:4000],
+    )
+
+
+def _cache_fields(cache: PromptCacheInfo) -> tuple:
+    return (cache.hit_ratio, cache.requests, cache.misses, cache.last_miss_cause, cache.last_miss_at,
+            cache.expires_at, cache.ttl, cache.warm)  # fmt: skip
+
+
+def _insert(store_path: Path, sample: LimitSample, spend_raw: object, busy_timeout_s: float) -> bool:
+    row = _row(sample, spend_raw)
+    db = sqlite3.connect(store_path, timeout=busy_timeout_s, isolation_level=None)
+    try:
+        db.execute("PRAGMA synchronous = NORMAL")  # WAL (set by the store): no fsync per commit
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            last = db.execute(
+                f"SELECT {_COLUMNS} FROM statusline_samples WHERE session_id IS ? ORDER BY id DESC LIMIT 1",
+                (sample.session_id,),
+            ).fetchone()
+            added = last is None or tuple(last[1:]) != row[1:]
+            if added:
+                db.execute(f"INSERT INTO statusline_samples ({_COLUMNS}) VALUES ({', '.join('?' * 14)})", row)
+            _fold_drops(db, store_path)
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        return added
+    finally:
+        db.close()
+
+
+def _count_drop(store_path: Path) -> None:
+    try:
+        fd = os.open(dropped_path(store_path), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, b"x")  # one byte per dropped sample: appends never collide
+        finally:
+            os.close(fd)
+    except OSError:
+        pass  # nowhere to count it: the status line still prints
+
+
+def _fold_drops(db: sqlite3.Connection, store_path: Path) -> None:
+    side = dropped_path(store_path)
+    try:
+        count = side.stat().st_size
+    except OSError:
+        return
+    os.remove(side)
+    db.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = value + excluded.value",
+        (DROPPED_KEY, count),
+    )
+
+
+# -- reading (the TUI's poller, --once) -------------------------------------------------
+
+
+class SampleReader:
+    """Reads new samples from the store as they arrive: ``new()`` returns those added since
+    the last call (cheap when none: one indexed max())."""
+
+    def __init__(self, store_path: Path) -> None:
+        self.path = Path(store_path)
+        self._db = sqlite3.connect(self.path, timeout=1.0, isolation_level=None, check_same_thread=False)
+        self._last_id = 0
+
+    def close(self) -> None:
+        self._db.close()
+
+    def new(self, since: float | None = None) -> list[LimitSample]:
+        try:
+            rows = self._db.execute(
+                f"SELECT id, {_COLUMNS} FROM statusline_samples "
+                "WHERE id > ? AND observed_at >= ? ORDER BY id",
+                (self._last_id, since if since is not None else float("-inf")),
+            ).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):  # an older store: nothing recorded yet
+                return []
+            raise
+        if rows:
+            self._last_id = rows[-1][0]
+        return [sample_of_row(row[1:]) for row in rows]
+
+    def dropped(self) -> int:
+        """Samples dropped because the store was busy (counted so far)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (DROPPED_KEY,)).fetchone()
+        count = int(row[0]) if row else 0
+        with contextlib.suppress(OSError):
+            count += dropped_path(self.path).stat().st_size
+        return count
+
+
+def load(store_path: Path, since: float | None = None) -> tuple[list[LimitSample], int]:
+    """(samples observed since ``since``, oldest first; samples dropped so far)."""
+    reader = SampleReader(store_path)
+    try:
+        return reader.new(since), reader.dropped()
+    finally:
+        reader.close()
+
+
+def sample_of_row(row: tuple) -> LimitSample:
+    (observed_at, session_id, five_pct, five_reset, week_pct, week_reset, spend_pct, spend_reset,
+     cost, context_pct, context_size, model, cache, _spend_raw) = row  # fmt: skip
+    return LimitSample(
+        observed_at=observed_at,
+        session_id=session_id,
+        five_hour=None if five_pct is None else WindowSample(five_pct, five_reset),
+        seven_day=None if week_pct is None else WindowSample(week_pct, week_reset),
+        spend_limit=None if spend_pct is None else WindowSample(spend_pct, spend_reset),
+        cost_usd=cost,
+        context_used_percentage=context_pct,
+        context_window_size=context_size,
+        prompt_cache=_cache_of(cache),
+        model=model,
+    )
+
+
+def _cache_of(text: str | None) -> PromptCacheInfo | None:
+    if not text:
+        return None
+    try:
+        fields = json.loads(text)
+        return PromptCacheInfo(*fields)
+    except (ValueError, TypeError):
+        return None

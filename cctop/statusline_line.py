@@ -1,0 +1,76 @@
+"""The one line ``cctop statusline`` prints into Claude Code's status bar.
+
+Plain text only (Claude Code shows it as is): every value that came from the input passes
+through ``safe_text``. Fields with nothing to show are left out rather than shown as zero.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from cctop.format import money, safe_text
+from cctop.model.limit_sample import LimitSample, WindowSample
+
+DEFAULT_FIELDS = ("model", "cost", "context", "cache", "5h", "7d", "spend")
+DEFAULT_SEPARATOR = " · "
+PLAIN = "cctop"  # what is printed when the input could not be read
+
+
+def countdown(seconds: float) -> str:
+    """``4:12`` under an hour, ``2h05`` under a day, else ``3d``."""
+    seconds = max(0, int(seconds))
+    if seconds < 3600:
+        return f"{seconds // 60}:{seconds % 60:02d}"
+    if seconds < 86400:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}"
+    return f"{seconds // 86400}d"
+
+
+def _reset(resets_at: float | None, now: float) -> str:
+    """When the window resets: local ``14:22`` within a day, else ``Mon 09:00``."""
+    if resets_at is None:
+        return ""
+    pattern = "%H:%M" if resets_at - now < 86400 else "%a %H:%M"
+    text = time.strftime(pattern, time.localtime(resets_at))
+    return f" ↻{text}"
+
+
+def _window(label: str, window: WindowSample | None, now: float) -> str | None:
+    if window is None:
+        return None
+    if window.resets_at is not None and window.resets_at <= now:
+        return f"{label} reset"  # the figure belongs to a window that has ended
+    return f"{label} {window.used_percentage:.0f}%{_reset(window.resets_at, now)}"
+
+
+def _cache(sample: LimitSample, now: float) -> str | None:
+    cache = sample.prompt_cache
+    if cache is None or cache.hit_ratio is None:
+        return None
+    text = f"cache {cache.hit_ratio * 100:.0f}%"
+    if cache.expires_at is not None:
+        left = cache.expires_at - now
+        text += f" {countdown(left)}" if left > 0 else " cold"
+    return text
+
+
+_FIELDS: dict[str, Callable[[LimitSample, float], str | None]] = {
+    "model": lambda s, now: safe_text(s.model) if s.model else None,
+    "cost": lambda s, now: None if s.cost_usd is None else money(s.cost_usd),
+    "context": lambda s, now: (
+        None if s.context_used_percentage is None else f"ctx {s.context_used_percentage:.0f}%"
+    ),
+    "cache": _cache,
+    "5h": lambda s, now: _window("5h", s.five_hour, now),
+    "7d": lambda s, now: _window("wk", s.seven_day, now),
+    "spend": lambda s, now: _window("spend", s.spend_limit, now),
+}
+FIELDS = tuple(_FIELDS)
+
+
+def line(sample: LimitSample, fields: Sequence[str] = DEFAULT_FIELDS, separator: str = DEFAULT_SEPARATOR,
+         now: float | None = None) -> str:  # fmt: skip
+    now = time.time() if now is None else now
+    parts = [_FIELDS[name](sample, now) for name in fields if name in _FIELDS]
+    return separator.join(p for p in parts if p) or PLAIN

@@ -1,0 +1,295 @@
+"""``cctop statusline``: parsing the real inputs Claude Code gave a statusLine command, the store
+table it writes, the printed line, chaining, bad input, and a busy store."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from cctop.model.limit_sample import LimitSample, WindowSample
+from cctop.sources import limits_archive
+from cctop.sources.statusline import BadInput, parse
+from cctop.sources.store import Store
+from cctop.statusline_cmd import default_store_path
+from cctop.statusline_line import line
+
+SAMPLES = Path(__file__).parent / "samples" / "claude-code-2.1.332" / "statusline"
+
+
+def lines_of(name: str) -> list[bytes]:
+    return [line for line in (SAMPLES / name).read_bytes().splitlines() if line.strip()]
+
+
+def last_of(name: str) -> bytes:
+    return lines_of(name)[-1]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["sl-332-oauth-ratelimit-headers.jsonl", "sl-332-gateway-jwt-ratelimit-headers.jsonl",
+     "sl-197-oauth-ratelimit-headers.jsonl", "sl-332-oauth-nonessential-traffic-on.jsonl"],
+)  # fmt: skip
+def test_subscriber_and_gateway_inputs_carry_both_windows(name):
+    sample, _ = parse(last_of(name), 1000.0)
+    assert sample.five_hour is not None and sample.five_hour.used_percentage == 42.0
+    assert sample.seven_day is not None and sample.seven_day.used_percentage == 13.0
+    assert sample.five_hour.resets_at is not None and sample.seven_day.resets_at is not None
+    assert sample.seven_day.resets_at - sample.five_hour.resets_at == pytest.approx(428400, abs=60)
+    assert sample.observed_at == 1000.0 and sample.session_id
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "sl-332-apikey-noheaders.jsonl",
+        "sl-332-apikey-ratelimit-headers.jsonl",
+        "sl-332-apikey-title-run.jsonl",
+    ],
+)
+def test_api_key_inputs_say_nothing_about_limits(name):
+    for raw in lines_of(name):
+        sample, _ = parse(raw, 0.0)
+        assert sample.five_hour is None and sample.seven_day is None and sample.spend_limit is None
+
+
+def test_first_call_before_any_response_has_no_limits_nor_cache():
+    sample, _ = parse(lines_of("sl-332-oauth-ratelimit-headers.jsonl")[0], 0.0)
+    assert sample.five_hour is None and sample.prompt_cache is None
+    assert sample.context_used_percentage is None and sample.context_window_size == 1_000_000
+    assert sample.cost_usd == 0.0
+
+
+def test_prompt_cache_context_and_cost_of_a_real_input():
+    sample, doc = parse(last_of("sl-332-apikey-noheaders.jsonl"), 0.0)
+    cache = sample.prompt_cache
+    assert cache is not None
+    assert cache.hit_ratio == pytest.approx(0.467744558273515)
+    assert (cache.requests, cache.misses, cache.last_miss_cause) == (3, 2, None)
+    assert cache.expires_at == 1795694597 and cache.ttl == "5m" and cache.warm is True
+    assert sample.cost_usd == pytest.approx(0.122592)
+    assert sample.context_used_percentage == 1 and sample.context_window_size == 1_000_000
+    assert sample.model == "Opus 5.5" and doc["version"] == "2.1.332"
+
+
+@pytest.mark.parametrize("raw", [b"", b"   \n", b"not json", b"[1, 2]", b'"text"', b"\xff\xfe{"])
+def test_bad_input_is_refused_with_a_reason(raw):
+    with pytest.raises(BadInput):
+        parse(raw, 0.0)
+
+
+def test_wrong_types_are_left_out_not_guessed():
+    raw = (
+        b'{"session_id": 5, "rate_limits": {"five_hour": {"used_percentage": "42", "resets_at": 1},'
+        b' "seven_day": {"used_percentage": true}}, "cost": {"total_cost_usd": NaN},'
+        b' "prompt_cache": [], "model": {"display_name": ""}}'
+    )
+    sample, _ = parse(raw, 0.0)
+    assert sample == LimitSample(observed_at=0.0, session_id=None)
+
+
+def test_spend_limit_is_read_when_it_has_a_percentage():
+    sample, _ = parse(
+        b'{"session_id": "s", "spend_limit": {"used_percentage": 61.5, "resets_at": 2000}}', 0.0
+    )
+    assert sample.spend_limit == WindowSample(61.5, 2000.0)
+
+
+# -- the printed line ------------------------------------------------------------------
+
+
+def test_line_shows_cost_context_cache_and_both_windows(utc):
+    sample, _ = parse(last_of("sl-332-oauth-ratelimit-headers.jsonl"), 0.0)
+    now = sample.prompt_cache.expires_at - 125  # 2:05 left on the cache
+    text = line(sample, now=now)
+    assert text == "Sonnet 5.5 · $0.05 · ctx 1% · cache 35% 2:05 · 5h 42% ↻13:01 · wk 13% ↻Tue 12:01"
+
+
+def test_line_fields_are_configurable_and_missing_ones_left_out(utc):
+    sample, _ = parse(last_of("sl-332-apikey-noheaders.jsonl"), 0.0)
+    assert line(sample, ["5h", "cost", "7d"], " | ", now=0.0) == "$0.12"
+    assert line(LimitSample(0.0, None), now=0.0) == "cctop"
+
+
+def test_line_says_when_a_window_has_reset_and_the_cache_is_cold():
+    sample, _ = parse(last_of("sl-332-oauth-ratelimit-headers.jsonl"), 0.0)
+    text = line(sample, ["cache", "5h"], now=sample.five_hour.resets_at + 1)
+    assert text == "cache 35% cold · 5h reset"
+
+
+def test_line_never_passes_control_codes_through():
+    sample = LimitSample(0.0, "s", model="Opus\x1b[31m")
+    assert "\x1b" not in line(sample, ["model"], now=0.0)
+
+
+# -- the store table ----------------------------------------------------------------------
+
+
+def test_record_creates_the_store_and_skips_repeats(tmp_path):
+    path = tmp_path / "store.sqlite3"
+    raws = lines_of("sl-332-oauth-ratelimit-headers.jsonl")
+    first, _ = parse(raws[0], 10.0)
+    second, _ = parse(raws[1], 20.0)
+    again, _ = parse(raws[1], 30.0)  # a redraw: the same figures
+    assert limits_archive.record(path, first)
+    assert limits_archive.record(path, second)
+    assert not limits_archive.record(path, again)
+    samples, dropped = limits_archive.load(path)
+    assert samples == [first, second] and dropped == 0
+    Store.open(path, pytest.fail).close()  # the store module accepts what was written
+
+
+def test_record_migrates_an_older_store(tmp_path):
+    path = tmp_path / "store.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA journal_mode = WAL")
+    from cctop.sources import store as store_module
+
+    older = store_module.SCHEMA_VERSION - 1  # the store just before the samples table
+    for version in range(1, older + 1):
+        for statement in store_module._MIGRATIONS[version].split(";"):
+            if statement.strip():
+                db.execute(statement)
+    db.execute(f"PRAGMA user_version = {older}")
+    db.commit()
+    db.close()
+    sample, _ = parse(last_of("sl-332-oauth-ratelimit-headers.jsonl"), 5.0)
+    assert limits_archive.record(path, sample)
+    assert limits_archive.load(path)[0] == [sample]
+
+
+def test_busy_store_drops_the_sample_and_counts_it(tmp_path):
+    path = tmp_path / "store.sqlite3"
+    Store.open(path, pytest.fail).close()
+    sample, _ = parse(last_of("sl-332-oauth-ratelimit-headers.jsonl"), 5.0)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    try:
+        with pytest.raises(limits_archive.Dropped):
+            limits_archive.record(path, sample, busy_timeout_s=0.01)
+        with pytest.raises(limits_archive.Dropped):
+            limits_archive.record(path, sample, busy_timeout_s=0.01)
+        assert limits_archive.load(path) == ([], 2)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert limits_archive.record(path, sample)  # the next one gets through and folds the count in
+    assert not limits_archive.dropped_path(path).exists()
+    assert limits_archive.load(path) == ([sample], 2)
+
+
+def test_reader_returns_only_new_samples(tmp_path):
+    path = tmp_path / "store.sqlite3"
+    first, _ = parse(last_of("sl-332-oauth-ratelimit-headers.jsonl"), 5.0)
+    limits_archive.record(path, first)
+    reader = limits_archive.SampleReader(path)
+    try:
+        assert reader.new() == [first]
+        assert reader.new() == []
+        second, _ = parse(last_of("sl-332-gateway-jwt-ratelimit-headers.jsonl"), 6.0)
+        limits_archive.record(path, second)
+        assert reader.new() == [second]
+    finally:
+        reader.close()
+
+
+def test_default_path_is_the_stores():
+    from cctop.sources.store import default_path
+
+    assert default_store_path() == default_path()
+
+
+# -- the command, as Claude Code runs it ---------------------------------------------------
+
+
+def run_statusline(*args: str, stdin: bytes, home: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HOME": str(home), "XDG_DATA_HOME": str(home / ".data"), "TZ": "UTC"}
+    return subprocess.run(
+        [sys.executable, "-m", "cctop", "statusline", *args],
+        input=stdin, capture_output=True, env=env, timeout=60, check=False,
+    )  # fmt: skip
+
+
+def test_command_records_and_prints(tmp_path):
+    store = tmp_path / "s.sqlite3"
+    result = run_statusline(
+        "--store", str(store), stdin=last_of("sl-332-oauth-ratelimit-headers.jsonl"), home=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout.decode()
+    assert out.count("\n") == 1 and "$0.05" in out and "wk 13%" in out
+    samples, _ = limits_archive.load(store)
+    assert [(s.five_hour.used_percentage, s.seven_day.used_percentage) for s in samples] == [(42.0, 13.0)]
+
+
+def test_command_uses_the_default_store_like_the_other_commands(tmp_path):
+    result = run_statusline(stdin=last_of("sl-332-oauth-ratelimit-headers.jsonl"), home=tmp_path)
+    assert result.returncode == 0
+    samples, _ = limits_archive.load(tmp_path / ".data" / "cctop" / "cctop.sqlite3")
+    assert len(samples) == 1
+
+
+@pytest.mark.parametrize("stdin", [b"", b"{oops", b"\x00\x01"])
+def test_command_with_bad_input_prints_a_plain_line_and_exits_0(tmp_path, stdin):
+    result = run_statusline("--store", str(tmp_path / "s.sqlite3"), stdin=stdin, home=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout == b"cctop\n"
+    assert not (tmp_path / "s.sqlite3").exists()
+
+
+def test_command_with_an_unusable_store_still_prints(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    raw = last_of("sl-332-oauth-ratelimit-headers.jsonl")
+    result = run_statusline("--store", str(blocker / "s.sqlite3"), stdin=raw, home=tmp_path)
+    assert result.returncode == 0 and "wk 13%" in result.stdout.decode()
+    assert b"dropped" in result.stderr
+
+
+def test_chain_gets_the_same_stdin_and_its_output_is_shown(tmp_path):
+    raw = last_of("sl-332-oauth-ratelimit-headers.jsonl")
+    seen = tmp_path / "seen.json"
+    chain = f"cat > {seen}; printf 'MINE'"
+    store = ("--store", str(tmp_path / "s.sqlite3"))
+    before = run_statusline(*store, "--chain", chain, "--format", "cost", stdin=raw, home=tmp_path)
+    assert before.stdout == b"MINE \xe2\x94\x82 $0.05\n" and seen.read_bytes() == raw
+    for position, expected in (("after", b"$0.05 \xe2\x94\x82 MINE\n"), ("below", b"MINE\n$0.05\n"),
+                               ("instead", b"MINE\n")):  # fmt: skip
+        result = run_statusline(*store, "--chain", chain, "--chain-position", position, "--format", "cost",
+                                stdin=raw, home=tmp_path)  # fmt: skip
+        assert result.stdout == expected
+
+
+def test_chain_that_fails_leaves_our_line(tmp_path):
+    raw = last_of("sl-332-oauth-ratelimit-headers.jsonl")
+    result = run_statusline("--no-store", "--chain", "exit 3", "--format", "cost", stdin=raw, home=tmp_path)
+    assert result.returncode == 0 and result.stdout == b"$0.05\n"
+
+
+def test_concurrent_calls_all_land(tmp_path):
+    """Claude Code sessions run their status lines independently: none may lose another's row."""
+    path = tmp_path / "s.sqlite3"
+    Store.open(path, pytest.fail).close()
+    raw = last_of("sl-332-oauth-ratelimit-headers.jsonl")
+    errors: list[Exception] = []
+
+    def one(i: int) -> None:
+        sample, _ = parse(raw.replace(b'"used_percentage":42', b'"used_percentage":%d' % (50 + i)), float(i))
+        try:
+            limits_archive.record(path, sample, busy_timeout_s=5.0)
+        except Exception as exc:  # pragma: no cover - shown by the assert
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    samples, _ = limits_archive.load(path)
+    assert sorted(s.five_hour.used_percentage for s in samples) == [50.0 + i for i in range(8)]
