@@ -92,8 +92,9 @@ def sessions_of(done: subprocess.CompletedProcess) -> dict[str, dict]:
 
 
 def comparable(doc: dict) -> dict:
-    """A session document without what depends on the clock (the cache countdown)."""
-    return {k: v for k, v in doc.items() if k != "cache"}
+    """A session document without what depends on the clock (the cache countdown) and what
+    --once adds from the statusline samples (limit_share)."""
+    return {k: v for k, v in doc.items() if k not in ("cache", "limit_share")}
 
 
 def archived(store: Path) -> list[list]:

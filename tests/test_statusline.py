@@ -3,7 +3,9 @@ table it writes, the printed line, chaining, bad input, and a busy store."""
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 import sqlite3
 import subprocess
 import sys
@@ -293,3 +295,71 @@ def test_concurrent_calls_all_land(tmp_path):
     assert not errors
     samples, _ = limits_archive.load(path)
     assert sorted(s.five_hour.used_percentage for s in samples) == [50.0 + i for i in range(8)]
+
+
+# -- --install / --uninstall ---------------------------------------------------------------
+
+
+def run_setup(*args: str, config: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CLAUDE_CONFIG_DIR": str(config)}
+    return subprocess.run(
+        [sys.executable, "-m", "cctop", "statusline", *args],
+        capture_output=True, env=env, timeout=60, check=False,
+    )  # fmt: skip
+
+
+def settings_of(config: Path) -> dict:
+    return json.loads((config / "settings.json").read_text())
+
+
+def test_install_keeps_the_previous_command_as_the_chain_and_uninstall_restores_it(tmp_path):
+    config = tmp_path / "claude"
+    config.mkdir()
+    before = {"model": "opus", "statusLine": {"type": "command", "command": "~/bin/my line.sh", "padding": 1}}
+    (config / "settings.json").write_text(json.dumps(before))
+    store = tmp_path / "s.sqlite3"
+    result = run_setup("--install", "--store", str(store), config=config)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout.decode()
+    assert "was: ~/bin/my line.sh" in out and "backup:" in out
+    after = settings_of(config)
+    assert after["model"] == "opus" and after["statusLine"]["padding"] == 1
+    command = after["statusLine"]["command"]
+    assert shlex.split(command)[-4:] == ["--store", str(store), "--chain", "~/bin/my line.sh"]
+    backups = list(config.glob("settings.json.cctop-backup-*"))
+    assert len(backups) == 1 and json.loads(backups[0].read_text()) == before
+    # Idempotent: a second install changes nothing.
+    again = run_setup("--install", "--store", str(store), config=config)
+    assert again.returncode == 0 and "already installed" in again.stdout.decode()
+    assert settings_of(config)["statusLine"]["command"] == command
+    assert len(list(config.glob("settings.json.cctop-backup-*"))) == 1
+    # The installed command really runs (as Claude Code would: through a shell).
+    raw = last_of("sl-332-oauth-ratelimit-headers.jsonl")
+    runnable = command.replace("~/bin/my line.sh", "echo theirs")
+    shown = subprocess.run(runnable, shell=True, check=False, input=raw, capture_output=True)
+    assert shown.returncode == 0 and shown.stdout.startswith(b"theirs \xe2\x94\x82 ")
+    removed = run_setup("--uninstall", config=config)
+    assert removed.returncode == 0 and "now: ~/bin/my line.sh" in removed.stdout.decode()
+    assert settings_of(config) == before
+    assert "not installed" in run_setup("--uninstall", config=config).stdout.decode()
+
+
+def test_install_into_an_empty_config_and_uninstall(tmp_path):
+    config = tmp_path / "fresh"
+    result = run_setup("--install", config=config)
+    assert result.returncode == 0 and "was: (none)" in result.stdout.decode()
+    command = settings_of(config)["statusLine"]["command"]
+    assert "statusline" in command and "--chain" not in command
+    assert run_setup("--uninstall", config=config).returncode == 0
+    assert settings_of(config) == {}
+
+
+@pytest.mark.parametrize("text", ["{broken", "[1]", '{"statusLine": "weird"}'])
+def test_install_leaves_a_settings_file_it_cannot_read_alone(tmp_path, text):
+    config = tmp_path / "claude"
+    config.mkdir()
+    (config / "settings.json").write_text(text)
+    result = run_setup("--install", config=config)
+    assert result.returncode == 1 and b"nothing was changed" in result.stderr
+    assert (config / "settings.json").read_text() == text
+    assert not list(config.glob("settings.json.cctop-backup-*"))

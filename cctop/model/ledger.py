@@ -632,6 +632,16 @@ class Ledger:
                 requests=analysis.per_request(calls, compactions) if analysis is not None else (),
             )
 
+    def calls_since(self, since: float) -> list[tuple[float, str, float | None]]:
+        """(timestamp, session id, cctop's price) of each call made at or after ``since``: what
+        a limit window's rises are attributed to (cctop.model.limits)."""
+        with self._lock:
+            return [
+                (e.call.timestamp, e.session_id, e.cost)
+                for e in self._calls.values()
+                if e.call.timestamp is not None and e.call.timestamp >= since
+            ]
+
     def session_ids(self) -> list[str]:
         with self._lock:
             return list(self._sessions)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
 from types import MappingProxyType
 
 import orjson
@@ -11,6 +13,7 @@ import orjson
 from cctop import format as fmt
 from cctop.launch import Runtime, make_runtime, missing_roots_message, open_store, say_store_failed
 from cctop.model.snapshot import SessionStats, Snapshot, Totals, WindowTotals, sum_tokens
+from cctop.report import limits as limits_report
 from cctop.report import sessions as report
 from cctop.sources import load
 
@@ -23,8 +26,10 @@ def run_once(args: argparse.Namespace) -> int:
     runtime = make_runtime(args)
     store = open_store(args, runtime.warn)
     saved = load.Saved(_aggregate_key(runtime), _session_document, stats=not args.json)
+    limits_said: list[str] = []
     try:
         loaded = load.history(runtime.roots, runtime.new_ledger, store, saved=saved)
+        limits = _limits(runtime, loaded, store, limits_said) if args.json else None
     finally:
         if store is not None:
             store.close()
@@ -35,12 +40,14 @@ def run_once(args: argparse.Namespace) -> int:
     sessions = report.select(snapshot, session_filter)
     if args.json:
         if documents:  # the saved documents are spliced in, not rebuilt
-            warnings = list(snapshot.warnings)
+            warnings = [*snapshot.warnings, *limits_said]
             if not loaded.files:
                 warnings.append(missing_roots_message(runtime.roots))
-            sys.stdout.buffer.writelines(_json_chunks(snapshot, sessions, warnings))
+            sys.stdout.buffer.writelines(_json_chunks(snapshot, sessions, warnings, limits))
             return 0
         document = report.document(snapshot, sessions)
+        document["warnings"].extend(limits_said)
+        limits_report.add_to_document(document, limits)
         if not loaded.files:
             document["warnings"].append(missing_roots_message(runtime.roots))
         sys.stdout.buffer.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
@@ -57,6 +64,33 @@ def run_once(args: argparse.Namespace) -> int:
     for warning in snapshot.warnings:
         err.print(Text(f"warning: {fmt.safe_text(warning)}"), style="yellow", soft_wrap=True)
     return 0
+
+
+def _limits(runtime: Runtime, loaded: load.History, store, warnings: list[str]):
+    """The subscription limits from the statusline samples the store kept (None without a
+    store or samples). Rises are attributed to the calls the ledger holds or, when the answer
+    came from saved aggregates, to the calls of the stored files written since."""
+    if store is None:
+        return None
+    import sqlite3
+
+    def calls(since: float) -> list:
+        if loaded.complete:
+            return loaded.ledger.calls_since(since)
+        ledger = runtime.new_ledger()
+        tops = [os.path.join(root, "") for root in runtime.roots]
+        recent = [
+            f.path for f in store.files().values()
+            if f.mtime >= since and any(f.path.startswith(top) for top in tops)
+        ]  # fmt: skip
+        try:
+            for records in store.load(recent):
+                ledger.ingest(records)
+        except sqlite3.Error as exc:
+            warnings.append(f"cannot read the calls to share the limits among ({exc})")
+        return ledger.calls_since(since)
+
+    return limits_report.load_view(store.path, time.time(), calls, warnings.append)
 
 
 def _aggregate_key(runtime: Runtime) -> str:
@@ -100,7 +134,7 @@ def _session_document(stats) -> bytes:
     return orjson.dumps(report.session_json(stats), option=orjson.OPT_INDENT_2).replace(b"\n", b"\n    ")
 
 
-def _json_chunks(snapshot: Snapshot, summaries: list, warnings: list[str]) -> list[bytes]:
+def _json_chunks(snapshot: Snapshot, summaries: list, warnings: list[str], limits=None) -> list[bytes]:
     """Byte for byte what orjson writes for report.document, in pieces, with the saved session
     documents spliced in instead of rebuilt (and never copied into one big buffer)."""
     head = {
@@ -108,6 +142,7 @@ def _json_chunks(snapshot: Snapshot, summaries: list, warnings: list[str]) -> li
         "generated_at": fmt.iso(snapshot.generated_at),
         "sessions": [],
         "totals": report.totals_json(summaries),
+        "limits": limits_report.limits_json(limits),
         "warnings": warnings,
     }
     text = orjson.dumps(head, option=orjson.OPT_INDENT_2) + b"\n"
@@ -115,7 +150,7 @@ def _json_chunks(snapshot: Snapshot, summaries: list, warnings: list[str]) -> li
         return [text]
     # "sessions" precedes "warnings", so the first match is the key, not a warning's text.
     before, after = text.split(b'"sessions": []', 1)
-    body = b",\n    ".join([s.document for s in summaries])
+    body = b",\n    ".join([limits_report.with_share(s.document, limits, s.id) for s in summaries])
     return [before + b'"sessions": [\n    ', body, b"\n  ]" + after]
 
 
