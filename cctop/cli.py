@@ -37,6 +37,18 @@ def parse_since(text: str, now: float | None = None) -> float:
         ) from None
 
 
+def _percentages(text: str) -> tuple[float, ...]:
+    if text.strip().lower() == "none":
+        return ()
+    try:
+        values = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        values = ()
+    if not values or not all(0 < v <= 100 for v in values):
+        raise argparse.ArgumentTypeError(f"--limit-alerts {text!r}: use percentages like 80,95 (or none)")
+    return values
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cctop",
@@ -103,6 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
     otlp.add_argument("--otlp-token", metavar="TOKEN", help="require 'Authorization: Bearer TOKEN'")
     parser.add_argument(
         "--refresh", type=float, default=1.0, metavar="SECONDS", help="live refresh interval (default 1.0)"
+    )
+    parser.add_argument(
+        "--limit-alerts",
+        type=_percentages,
+        metavar="PCTS",
+        help="alert when a 5-hour / weekly limit passes these percentages (default 80,95; 'none' for "
+        "only the run-out warning); needs 'cctop statusline --install'",
     )
     return parser
 

@@ -160,7 +160,25 @@ def _open_archive(store: Store | None, ledger: Ledger, stack: contextlib.ExitSta
     return archive
 
 
+def _start_limits(app, store_path, warn, stack: contextlib.ExitStack) -> None:
+    """Statusline samples from the store, polled by a thread that posts them to the app."""
+    from cctop.sources.limits_poll import LimitsPoller
+    from cctop.ui.messages import LimitSamples
+
+    poller = LimitsPoller(
+        store_path, lambda samples, dropped: app.post_message(LimitSamples(samples, dropped)), warn
+    )
+    poller.start()
+    stack.callback(poller.stop)
+
+
+def _thresholds(args: argparse.Namespace, default: tuple[float, ...]) -> tuple[float, ...]:
+    chosen = getattr(args, "limit_alerts", None)
+    return default if chosen is None else chosen
+
+
 def run_tui(args: argparse.Namespace) -> int:
+    from cctop.model.limits import DEFAULT_THRESHOLDS
     from cctop.ui.app import CctopApp
 
     runtime = make_runtime(args)
@@ -193,6 +211,9 @@ def run_tui(args: argparse.Namespace) -> int:
             otlp=bool(args.otlp),
             startup_warnings=warnings,
             backfilling=lambda: tailer.status.backfilling,
+            limit_thresholds=_thresholds(args, DEFAULT_THRESHOLDS),
         )
+        if store is not None:
+            _start_limits(app, store.path, ledger.warn, stack)
         app.run()
     return 0

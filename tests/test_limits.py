@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cctop.model.limit_sample import LimitSample, WindowSample
-from cctop.model.limits import alerts, limits_view
+from cctop.model.limits import alerts, first_time, limits_view
 
 RESET_5H = 20_000.0
 RESET_7D = 500_000.0
@@ -92,8 +92,19 @@ def test_stale_repeats_do_not_count_a_rise_twice():
 def test_alerts_once_per_threshold_and_window():
     view = limits_view([sample(9000, "a", 70), sample(10_000, "a", 82)], now=10_000.0)
     found = alerts(view)
-    assert [a.key for a in found] == [("five_hour", RESET_5H, "at80"), ("five_hour", RESET_5H, "runs_out")]
-    assert found[0].severity == "warning" and "82%" in found[0].text
+    assert [a.key for a in found] == [("five_hour", "at80"), ("five_hour", "runs_out")]
+    assert found[0].severity == "warning" and "82%" in found[0].text and found[0].resets_at == RESET_5H
     higher = alerts(limits_view([sample(9000, "a", 70), sample(10_000, "a", 96)], now=10_000.0))
-    assert higher[0].key == ("five_hour", RESET_5H, "at95") and higher[0].severity == "error"
+    assert higher[0].key == ("five_hour", "at95") and higher[0].severity == "error"
     assert alerts(view, thresholds=(90,)) == [found[1]]
+    said: dict = {}
+    assert [first_time(a, said) for a in found] == [True, True]
+    assert [first_time(a, said) for a in found] == [False, False]
+    # The same window, its reset reported a second later by another response: not said again.
+    jittered = alerts(
+        limits_view([sample(9000, "a", 70), sample(10_000, "a", 83, reset5=RESET_5H + 1)], 10_000.0)
+    )
+    assert [first_time(a, said) for a in jittered] == [False, False]
+    # The next window: said again.
+    later = alerts(limits_view([sample(30_000, "a", 81, reset5=RESET_5H + 18_000)], now=30_000.0))
+    assert [first_time(a, said) for a in later] == [True]

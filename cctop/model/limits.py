@@ -69,10 +69,19 @@ class LimitsView:
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    key: tuple  # (window, resets_at, what): said once per window
-    window: str
+    key: tuple[str, str]  # (window, what): said once per window (see first_time)
+    resets_at: float | None
     text: str
     severity: str  # "warning" | "error"
+
+
+def first_time(alert: Alert, said: dict[tuple[str, str], float | None]) -> bool:
+    """Whether the alert is new for its window, noting it in ``said`` (key -> the reset time
+    of the window it was given for)."""
+    if alert.key in said and _same_window(said[alert.key], alert.resets_at):
+        return False
+    said[alert.key] = alert.resets_at
+    return True
 
 
 # A call for attribution: (timestamp, session id, weight: cctop's price or None).
@@ -201,8 +210,8 @@ def alerts(view: LimitsView, thresholds: Iterable[float] = DEFAULT_THRESHOLDS) -
             top = crossed[-1]
             severity = "error" if top == levels[-1] else "warning"
             text = f"{label} at {window.used_percentage:.0f}% (threshold {top:g}%)"
-            out.append(Alert((name, window.resets_at, f"at{top:g}"), name, text, severity))
+            out.append(Alert((name, f"at{top:g}"), window.resets_at, text, severity))
         if window.runs_out_at is not None and window.used_percentage < 100.0:
             text = f"{label}: at this pace it runs out before the reset"
-            out.append(Alert((name, window.resets_at, "runs_out"), name, text, "warning"))
+            out.append(Alert((name, "runs_out"), window.resets_at, text, "warning"))
     return out

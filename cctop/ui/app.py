@@ -27,11 +27,12 @@ from textual.worker import Worker, get_current_worker
 
 from cctop import format as fmt
 from cctop.model.ledger import Ledger
+from cctop.model.limits import DEFAULT_THRESHOLDS, LimitsView, alerts, first_time, limits_view
 from cctop.model.snapshot import SessionDetail, Snapshot
 from cctop.ui import rows
 from cctop.ui.commands import SessionCommands
 from cctop.ui.follow import Follow, resolve_session  # noqa: F401 (resolve_session: re-exported for tests)
-from cctop.ui.messages import Frame, SnapshotFailed, SnapshotReady
+from cctop.ui.messages import Frame, LimitSamples, SnapshotFailed, SnapshotReady
 from cctop.ui.screens.help import HelpScreen
 from cctop.ui.screens.main import MainScreen
 from cctop.ui.screens.session import SessionScreen
@@ -40,6 +41,7 @@ from cctop.ui.theme import role_styles
 WAKE_INTERVAL_S = 0.15  # how often the (cheap) version check runs
 MIN_FRAME_GAP_S = 0.25  # at most 4 data frames a second in a burst
 WINDOW_REFRESH_S = 30.0  # header windows (last hour, burn rate) move with the clock
+LIMITS_REFRESH_S = 30.0  # session shares follow calls that reach the transcripts late
 REFRESH_STEPS = (0.5, 1.0, 2.0, 5.0, 10.0)
 
 StatusPart = Callable[[], "str | tuple[str, str] | None"]  # text, or (text, abbreviation)
@@ -74,6 +76,7 @@ class CctopApp(App):
         otlp: bool = False,
         startup_warnings: Iterable[str] = (),
         backfilling: Callable[[], bool] = lambda: False,
+        limit_thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
     ) -> None:
         super().__init__()
         self.ledger = ledger
@@ -95,6 +98,16 @@ class CctopApp(App):
         self._last_window = 0.0
         self._tick_timer: Timer | None = None
         self.frames = 0  # snapshots applied (tests, benchmarks)
+        # Subscription limits: samples from the statusline (posted by limits_poll), the view
+        # computed from them with the snapshot, and the alerts already given.
+        self.limit_samples: list = []
+        self.limit_dropped = 0
+        self.limits: LimitsView | None = None
+        self.limit_thresholds = tuple(limit_thresholds)
+        self._limits_version = 0
+        self._seen_limits_version = 0
+        self._limits_at = 0.0
+        self._alerted: dict[tuple[str, str], float | None] = {}
 
     # -- lifecycle --------------------------------------------------------------
 
@@ -137,7 +150,9 @@ class CctopApp(App):
 
     def _wake(self) -> None:
         """Cheap: an int comparison. Starts a snapshot when data moved (throttled)."""
-        if self.snapshot_running or self.ledger.version == self._seen_version:
+        if self.snapshot_running:
+            return
+        if self.ledger.version == self._seen_version and self._limits_version == self._seen_limits_version:
             return
         if time.monotonic() - self._last_frame >= MIN_FRAME_GAP_S:
             self.request_snapshot()
@@ -158,20 +173,29 @@ class CctopApp(App):
             return
         screen = self._visible_screen()
         detail_id = screen.session_id if isinstance(screen, SessionScreen) else None
-        self._snapshot_worker = self._take_snapshot(self.clock(), detail_id)
+        now = self.clock()
+        limits_for = None
+        if self._limits_version != self._seen_limits_version or now - self._limits_at >= LIMITS_REFRESH_S:
+            limits_for = (tuple(self.limit_samples), self._limits_version)
+        self._snapshot_worker = self._take_snapshot(now, detail_id, limits_for)
 
     @work(thread=True, exclusive=True, group="snapshot", exit_on_error=False, description="take a snapshot")
-    def _take_snapshot(self, now: float, detail_id: str | None) -> None:
+    def _take_snapshot(self, now: float, detail_id: str | None, limits_for: tuple | None = None) -> None:
         """Runs in a worker thread: reads the ledger, posts the result, touches no widget."""
-        message = self._compute(now, detail_id)
+        message = self._compute(now, detail_id, limits_for)
         if not get_current_worker().is_cancelled:
             self.post_message(message)
 
-    def _compute(self, now: float, detail_id: str | None) -> Message:
+    def _compute(self, now: float, detail_id: str | None, limits_for: tuple | None = None) -> Message:
         try:
             snapshot = self.ledger.snapshot(now)
             detail = self.ledger.session_detail(detail_id, now) if detail_id else None
-            return SnapshotReady(Frame(snapshot, detail, now))
+            limits = None
+            if limits_for is not None:
+                samples, version = limits_for
+                calls = self.ledger.calls_since(samples[0].observed_at) if samples else []
+                limits = (limits_view(samples, now, calls), version)
+            return SnapshotReady(Frame(snapshot, detail, now), limits)
         except Exception as exc:  # keep the app alive, and say what broke
             return SnapshotFailed(f"{type(exc).__name__}: {exc}")
 
@@ -180,11 +204,30 @@ class CctopApp(App):
         self._seen_version = frame.snapshot.version
         self._last_frame = time.monotonic()
         self._last_window = frame.now
+        if message.limits is not None:
+            view, self._seen_limits_version = message.limits
+            self.limits = view
+            self._limits_at = frame.now
+            self._alert(view)
         self.frames += 1
         if self._visible_screen() is None:
             return  # shutting down: a snapshot taken meanwhile has no one to show it
         self.frame = frame  # the screens watching it diff it in
         self._maybe_open_requested()
+
+    def on_limit_samples(self, message: LimitSamples) -> None:
+        self.limit_samples.extend(message.samples)
+        self.limit_dropped = message.dropped
+        self._limits_version += 1
+        self._wake()
+
+    def _alert(self, view: LimitsView) -> None:
+        """A notification and the terminal bell, once per threshold and window."""
+        for alert in alerts(view, self.limit_thresholds):
+            if not first_time(alert, self._alerted):
+                continue
+            self.notify(alert.text, title="limits", severity=alert.severity, markup=False, timeout=15)
+            self.bell()
 
     def _visible_screen(self) -> Screen | None:
         return self.screen if self.screen_stack else None

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from cctop.model.limits import LimitsView
 from cctop.model.snapshot import SessionDetail, Snapshot
 
 
@@ -23,9 +24,10 @@ class Frame:
 class SnapshotReady(Message):
     """A fresh snapshot (and the open session's detail), computed off the UI thread."""
 
-    def __init__(self, frame: Frame) -> None:
+    def __init__(self, frame: Frame, limits: tuple[LimitsView, int] | None = None) -> None:
         super().__init__()
         self.frame = frame
+        self.limits = limits  # (the limits view, the samples version it saw) when recomputed
 
     def can_replace(self, message: Message) -> bool:
         # A burst collapses into the newest snapshot.
@@ -36,3 +38,12 @@ class SnapshotFailed(Message):
     def __init__(self, error: str) -> None:
         super().__init__()
         self.error = error
+
+
+class LimitSamples(Message):
+    """New statusline samples found in the store (cctop.sources.limits_poll)."""
+
+    def __init__(self, samples: list, dropped: int) -> None:
+        super().__init__()
+        self.samples = samples
+        self.dropped = dropped

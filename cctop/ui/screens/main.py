@@ -15,6 +15,7 @@ from cctop.model.snapshot import Snapshot
 from cctop.ui import rows
 from cctop.ui.messages import Frame
 from cctop.ui.screens.frame_screen import FrameScreen
+from cctop.ui.widgets.limits_bar import LimitsBar, limits_text
 from cctop.ui.widgets.session_table import SessionTable
 from cctop.ui.widgets.totals_bar import TotalsBar, totals_parts
 
@@ -45,6 +46,7 @@ class MainScreen(FrameScreen):
 
     def compose(self) -> ComposeResult:
         yield TotalsBar(id="totals")
+        yield LimitsBar(id="limits")
         yield Input(placeholder="filter: project, title, model or session id (Esc clears)", id="filter")
         yield SessionTable(self.app.style_for, id="sessions")
         yield Static(id="empty")
@@ -77,6 +79,7 @@ class MainScreen(FrameScreen):
         self.query_one(TotalsBar).set_parts(
             totals_parts(snapshot, live, app.source_parts(), notes, app.style_for)
         )
+        self.query_one(LimitsBar).set_text(limits_text(app.limits, now, app.style_for, app.limit_dropped))
         if snapshot is None or app.paused:
             return
         table = self.table

@@ -1,0 +1,73 @@
+"""The TUI's limits line, fed by the real poller from a real store while the app runs, and
+its alerts (notification + bell, once per window)."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+
+from cctop.model.limit_sample import LimitSample, WindowSample
+from cctop.sources import limits_archive
+from cctop.sources.limits_poll import LimitsPoller
+from cctop.ui import demo
+from cctop.ui.app import CctopApp
+from cctop.ui.messages import LimitSamples
+from cctop.ui.widgets.limits_bar import LimitsBar, limits_text
+
+
+def bar_text(app: CctopApp) -> str:
+    return str(app.screen.query_one(LimitsBar).render())
+
+
+async def wait_for(pilot, condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await pilot.pause(0.02)
+
+
+def window(used: float, resets_in: float) -> WindowSample:
+    return WindowSample(used, time.time() + resets_in)
+
+
+async def test_samples_written_to_the_store_reach_the_header(tmp_path):
+    store = tmp_path / "s.sqlite3"
+    app = CctopApp(demo.make_ledger())
+    bells: list[int] = []
+    app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
+    poller = LimitsPoller(store, lambda s, d: app.post_message(LimitSamples(s, d)), app.ledger.warn, 0.05)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(pilot, lambda: "limits: no data" in bar_text(app))
+        poller.start()
+        try:
+            now = time.time()
+            limits_archive.record(store, LimitSample(now - 600, "a", window(40, 3600), window(13, 86400 * 3)))
+            await wait_for(pilot, lambda: "40%" in bar_text(app))
+            text = bar_text(app)
+            assert "5h" in text and "wk" in text and "13%" in text and "official (statusline)" in text
+            assert not bells
+            # Past the 80% threshold and running out before the reset: one alert each, a bell each.
+            limits_archive.record(store, LimitSample(now, "a", window(85, 3600), window(13, 86400 * 3)))
+            await wait_for(pilot, lambda: "85%" in bar_text(app))
+            messages = [n.message for n in app._notifications]
+            assert any("5-hour limit at 85%" in m for m in messages)
+            assert any("runs out before the reset" in m for m in messages)
+            assert len(bells) == 2
+            limits_archive.record(store, LimitSample(now + 1, "b", window(86, 3600), window(13, 86400 * 3)))
+            await wait_for(pilot, lambda: "86%" in bar_text(app))
+            assert len(bells) == 2  # the same window and threshold: said once
+        finally:
+            poller.stop()
+
+
+def test_no_data_is_never_shown_as_a_figure():
+    text = limits_text(None, 0.0, lambda role: "")
+    assert isinstance(text, Text) and text.plain.startswith("limits: no data") and "%" not in text.plain
+
+
+def test_an_ended_window_says_so():
+    from cctop.model.limits import limits_view
+
+    view = limits_view([LimitSample(0.0, "a", WindowSample(50, 100.0))], now=200.0)
+    assert "5h reset" in limits_text(view, 200.0, lambda role: "").plain
