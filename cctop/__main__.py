@@ -1,4 +1,4 @@
-from cctop.cli import main
+from cctop.entry import main
 
 if __name__ == "__main__":  # not when a spawned worker process imports it
     raise SystemExit(main())

@@ -186,6 +186,9 @@ class FakeAnthropicApi:
         self._prefix = secrets.token_hex(4)
         self._counter = itertools.count(1)
         self._failed: dict[tuple[str, int, str], int] = {}  # (script, step, session) -> errors answered
+        # Extra response headers of /v1/messages, e.g. ratelimit_headers(...): a test may change
+        # them between turns.
+        self.response_headers: dict[str, str] = {}
         self._server = ThreadingHTTPServer((host, port), self._handler_class())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -344,7 +347,7 @@ class FakeAnthropicApi:
                 if turn.hold is not None:
                     turn.hold.wait(HOLD_LIMIT_S)
                 model = request.get("model") or "claude-opus-4-8"
-                headers = {"request-id": request_id}
+                headers = {"request-id": request_id, **api.response_headers}
                 if not served.stream:
                     self._json(200, full_message(turn, model, message_id), headers)
                     return
@@ -353,11 +356,26 @@ class FakeAnthropicApi:
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Cache-Control", "no-cache")
                 self.send_header("Content-Length", str(len(data)))
-                self.send_header("request-id", request_id)
+                for key, value in headers.items():
+                    self.send_header(key, value)
                 self.end_headers()
                 self.wfile.write(data)
 
         return Handler
+
+
+def ratelimit_headers(five_hour: float, five_hour_reset: float, seven_day: float,
+                      seven_day_reset: float) -> dict[str, str]:  # fmt: skip
+    """The subscription rate-limit headers the API sends a subscriber (utilization 0..1, resets
+    in epoch seconds). Claude Code passes them to its statusline command as ``rate_limits``."""
+    return {
+        "anthropic-ratelimit-unified-status": "allowed",
+        "anthropic-ratelimit-unified-5h-utilization": f"{five_hour:g}",
+        "anthropic-ratelimit-unified-5h-reset": str(int(five_hour_reset)),
+        "anthropic-ratelimit-unified-7d-utilization": f"{seven_day:g}",
+        "anthropic-ratelimit-unified-7d-reset": str(int(seven_day_reset)),
+        "anthropic-ratelimit-unified-representative-claim": "five_hour",
+    }
 
 
 def _content(turn: Turn, message_id: str) -> list[dict[str, Any]]:
