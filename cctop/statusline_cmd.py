@@ -15,7 +15,6 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from types import SimpleNamespace
 
 CHAIN_TIMEOUT_S = 5.0
@@ -32,9 +31,7 @@ def build_parser():
         "figures, the spend limit and Claude Code's prompt-cache diagnosis from its stdin into cctop's "
         "store, and prints one line. 'cctop statusline --install' sets it up.",
     )
-    parser.add_argument(
-        "--store", type=Path, metavar="PATH", help="SQLite store path (default: user data dir)"
-    )
+    parser.add_argument("--store", metavar="PATH", help="SQLite store path (default: user data dir)")
     parser.add_argument("--no-store", action="store_true", help="record nothing; only print the line")
     parser.add_argument(
         "--format",
@@ -68,7 +65,6 @@ def build_parser():
     )
     parser.add_argument(
         "--settings",
-        type=Path,
         metavar="PATH",
         help="with --install/--uninstall: the settings.json to edit "
         "(default: $CLAUDE_CONFIG_DIR/settings.json, else ~/.claude/settings.json)",
@@ -101,8 +97,6 @@ def _quick_args(argv: Sequence[str]) -> SimpleNamespace | None:
             return None
     if values["chain_position"] not in _POSITIONS:
         return None
-    if values["store"] is not None:
-        values["store"] = Path(values["store"])
     return SimpleNamespace(**values)
 
 
@@ -147,18 +141,19 @@ def _run(args) -> int:
 def _record(args, sample, spend_raw: object) -> None:
     from cctop.sources import limits_archive
 
-    path = Path(args.store).expanduser() if args.store else default_store_path()
+    path = os.path.expanduser(args.store) if args.store else default_store_path()
     try:
-        limits_archive.record(path, sample, spend_raw)
+        limits_archive.record(path, sample, spend_raw, close=False)  # entry.py exits without closing
     except limits_archive.Dropped as exc:
         print(f"cctop: {exc}", file=sys.stderr)
 
 
-def default_store_path() -> Path:
-    """store.default_path(), without importing the store module (its imports cost ~20 ms)."""
+def default_store_path() -> str:
+    """store.default_path(), without importing the store module (its imports cost ~20 ms).
+    --install writes the path into the command, so this runs only for hand-made setups."""
     from platformdirs import user_data_dir
 
-    return Path(user_data_dir("cctop")) / "cctop.sqlite3"
+    return os.path.join(user_data_dir("cctop"), "cctop.sqlite3")
 
 
 def _start_chain(command: str, data: bytes):

@@ -63,9 +63,15 @@ def chained_of(command: str) -> str | None:
 
 
 def our_command(args: argparse.Namespace, chain: str | None) -> str:
-    words = [*cctop_command(), "statusline"]
+    # The store path is written out (the default one too): the same store as the TUI's, and
+    # no path lookup on every call.
     if getattr(args, "store", None):
-        words += ["--store", str(Path(args.store).expanduser().resolve())]
+        store = Path(args.store).expanduser().resolve()
+    else:
+        from cctop.sources.store import default_path
+
+        store = default_path()
+    words = [*cctop_command(), "statusline", "--store", str(store)]
     if chain:
         words += ["--chain", chain]
     return shlex.join(words)

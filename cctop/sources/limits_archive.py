@@ -6,7 +6,8 @@ The writer runs inside ``cctop statusline``, which Claude Code starts after ever
 so it stays light: stdlib sqlite3 only, one short transaction, and a busy store is never
 waited on for long: the sample is dropped and counted (in a file beside the store, folded
 into the store's ``meta`` by the next write that gets through). A store that does not exist
-yet or predates the table is created / migrated through the store module once.
+yet or predates the table is created / migrated through the store module once. Paths are
+plain strings here: pathlib alone costs the statusline a few milliseconds to import.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ import contextlib
 import json
 import os
 import sqlite3
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cctop.model.limit_sample import LimitSample, PromptCacheInfo, WindowSample
 
-BUSY_TIMEOUT_S = 0.05
+if TYPE_CHECKING:
+    from pathlib import Path
+
+BUSY_TIMEOUT_S = 0.025  # the sample is dropped past this: a status line must not stall
 DROPPED_KEY = "statusline_dropped"
 _COLUMNS = (
     "observed_at, session_id, five_hour_pct, five_hour_resets_at, seven_day_pct, "
@@ -32,26 +36,27 @@ class Dropped(Exception):
     """The sample was not recorded (busy or unusable store); the message says why."""
 
 
-def dropped_path(store_path: Path) -> Path:
-    return Path(f"{store_path}.statusline-dropped")
+def dropped_path(store_path: str | Path) -> str:
+    return f"{os.fspath(store_path)}.statusline-dropped"
 
 
-def record(store_path: Path, sample: LimitSample, spend_raw: object = None,
-           busy_timeout_s: float = BUSY_TIMEOUT_S) -> bool:  # fmt: skip
+def record(store_path: str | Path, sample: LimitSample, spend_raw: object = None,
+           busy_timeout_s: float = BUSY_TIMEOUT_S, close: bool = True) -> bool:  # fmt: skip
     """Add the sample unless it repeats the session's previous one (a redraw without a new
     response). Returns whether a row was added. Raises Dropped (after counting it) when the
-    store is busy or unusable."""
-    store_path = Path(store_path)
+    store is busy or unusable. ``close=False`` leaves the connection open for a process that
+    is about to exit without closing it (closing the last one checkpoints the WAL)."""
+    store_path = os.fspath(store_path)
     try:
-        if not store_path.exists():
+        if not os.path.exists(store_path):
             _create(store_path)
         try:
-            return _insert(store_path, sample, spend_raw, busy_timeout_s)
+            return _insert(store_path, sample, spend_raw, busy_timeout_s, close)
         except sqlite3.OperationalError as exc:
             if "no such table" not in str(exc):
                 raise
             _create(store_path)  # an older store: migrate it, then try again
-            return _insert(store_path, sample, spend_raw, busy_timeout_s)
+            return _insert(store_path, sample, spend_raw, busy_timeout_s, close)
     except (sqlite3.Error, OSError) as exc:
         _count_drop(store_path)
         raise Dropped(
@@ -59,11 +64,13 @@ def record(store_path: Path, sample: LimitSample, spend_raw: object = None,
         ) from exc
 
 
-def _create(store_path: Path) -> None:
+def _create(store_path: str) -> None:
+    from pathlib import Path
+
     from cctop.sources.store import Store, StoreError
 
     try:
-        Store.open(store_path, lambda _message: None).close()
+        Store.open(Path(store_path), lambda _message: None).close()
     except StoreError as exc:
         raise sqlite3.OperationalError(str(exc)) from exc
 
@@ -94,7 +101,11 @@ def _cache_fields(cache: PromptCacheInfo) -> tuple:
             cache.expires_at, cache.ttl, cache.warm)  # fmt: skip
 
 
-def _insert(store_path: Path, sample: LimitSample, spend_raw: object, busy_timeout_s: float) -> bool:
+_LEFT_OPEN: list[sqlite3.Connection] = []
+
+
+def _insert(store_path: str, sample: LimitSample, spend_raw: object, busy_timeout_s: float,
+            close: bool) -> bool:  # fmt: skip
     row = _row(sample, spend_raw)
     db = sqlite3.connect(store_path, timeout=busy_timeout_s, isolation_level=None)
     try:
@@ -116,10 +127,13 @@ def _insert(store_path: Path, sample: LimitSample, spend_raw: object, busy_timeo
             raise
         return added
     finally:
-        db.close()
+        if close:
+            db.close()
+        else:  # kept from garbage collection: the caller exits without closing (see entry.py)
+            _LEFT_OPEN.append(db)
 
 
-def _count_drop(store_path: Path) -> None:
+def _count_drop(store_path: str) -> None:
     try:
         fd = os.open(dropped_path(store_path), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
@@ -130,10 +144,10 @@ def _count_drop(store_path: Path) -> None:
         pass  # nowhere to count it: the status line still prints
 
 
-def _fold_drops(db: sqlite3.Connection, store_path: Path) -> None:
+def _fold_drops(db: sqlite3.Connection, store_path: str) -> None:
     side = dropped_path(store_path)
     try:
-        count = side.stat().st_size
+        count = os.stat(side).st_size
     except OSError:
         return
     os.remove(side)
@@ -151,8 +165,8 @@ class SampleReader:
     """Reads new samples from the store as they arrive: ``new()`` returns those added since
     the last call (cheap when none: one indexed max())."""
 
-    def __init__(self, store_path: Path) -> None:
-        self.path = Path(store_path)
+    def __init__(self, store_path: str | Path) -> None:
+        self.path = os.fspath(store_path)
         self._db = sqlite3.connect(self.path, timeout=1.0, isolation_level=None, check_same_thread=False)
         self._last_id = 0
 
@@ -179,11 +193,11 @@ class SampleReader:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (DROPPED_KEY,)).fetchone()
         count = int(row[0]) if row else 0
         with contextlib.suppress(OSError):
-            count += dropped_path(self.path).stat().st_size
+            count += os.stat(dropped_path(self.path)).st_size
         return count
 
 
-def load(store_path: Path, since: float | None = None) -> tuple[list[LimitSample], int]:
+def load(store_path: str | Path, since: float | None = None) -> tuple[list[LimitSample], int]:
     """(samples observed since ``since``, oldest first; samples dropped so far)."""
     reader = SampleReader(store_path)
     try:
