@@ -71,3 +71,34 @@ def test_an_ended_window_says_so():
 
     view = limits_view([LimitSample(0.0, "a", WindowSample(50, 100.0))], now=200.0)
     assert "5h reset" in limits_text(view, 200.0, lambda role: "").plain
+
+
+async def test_session_screen_shows_claude_codes_cache_view_and_the_share():
+    from cctop.model.limit_sample import PromptCacheInfo
+    from cctop.model.records import ApiCall
+    from cctop.ui.screens.session import SessionScreen
+
+    ledger = demo.make_ledger()
+    now = time.time()
+    call = ApiCall("s1", None, "claude-opus-4-8", "m1", "r1", now - 100, input_tokens=10, output_tokens=5,
+                   cache_creation_tokens=5000, final=True)  # fmt: skip
+    ledger.ingest([call])
+    app = CctopApp(ledger)
+    cache = PromptCacheInfo(0.5, 3, 1, "tools", now - 100, now + 200, "5m", True)
+    samples = [
+        LimitSample(now - 200, "s1", window(40, 3600)),
+        LimitSample(now - 50, "s1", window(44, 3600), prompt_cache=cache),
+    ]
+    async with app.run_test(size=(120, 30)) as pilot:
+        app.post_message(LimitSamples(samples, 0))
+        await wait_for(pilot, lambda: app.limits is not None)
+        app.open_session("s1")
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.ready)
+
+        def claude_line() -> str:
+            widget = app.screen.query_one("#claude")
+            return str(widget.render()) if widget.display else ""
+
+        await wait_for(pilot, lambda: "Claude Code: cache hit 50%" in claude_line())
+        line = claude_line()
+        assert "last miss tools ≠ cctop no break" in line and "limit share 5h 4.0 pts" in line

@@ -22,6 +22,7 @@ from cctop.ui.messages import Frame
 from cctop.ui.rows import clip, fill_role, hit_role, ttl_text
 from cctop.ui.screens.frame_screen import FrameScreen
 from cctop.ui.widgets.cache_strip import BREAK_NAMES, CacheStrip
+from cctop.ui.widgets.claude_view import claude_text, latest_cache_sample
 
 if TYPE_CHECKING:
     from cctop.ui.app import CctopApp
@@ -126,6 +127,11 @@ class SessionScreen(FrameScreen):
         summary.styles.text_wrap = "nowrap"
         summary.styles.text_overflow = "ellipsis"
         yield summary
+        claude = Static(id="claude")  # what Claude Code's statusline reported, when installed
+        claude.styles.text_wrap = "nowrap"
+        claude.styles.text_overflow = "ellipsis"
+        claude.display = False
+        yield claude
         yield CacheStrip(self.app.style_for, id="cache_strip")
         yield _table(self._columns, id="requests")
         with Container(id="bottom"):
@@ -214,6 +220,7 @@ class SessionScreen(FrameScreen):
         stats = detail.stats
         self._show_summary(detail, now)
         paused = self.app.paused
+        self._show_claude(stats, now, style)
         if detail is self._detail or paused:
             return  # a clock tick (only the summary's relative times move), or paused
         self._detail = detail
@@ -224,6 +231,16 @@ class SessionScreen(FrameScreen):
         self._show_tools(stats, style)
         self._show_agents(stats, style)
         self._show_feed(with_breaks(detail.feed, stats.cache.breaks if stats.cache else ()), style)
+
+    def _show_claude(self, stats: SessionStats, now: float, style) -> None:
+        app = self.app
+        share = app.limits.shares.get(stats.id) if app.limits is not None else None
+        sample = latest_cache_sample(app.limit_samples, stats.id)
+        text = claude_text(sample, stats.cache, share, now, style)
+        widget = self.query_one("#claude", Static)
+        widget.display = text is not None
+        if text is not None:
+            widget.update(text)
 
     def _show_requests(self, detail: SessionDetail, marks: list[str], style) -> None:
         table = self.query_one("#requests", DataTable)
