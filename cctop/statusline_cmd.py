@@ -1,7 +1,7 @@
 """``cctop statusline``: the command for Claude Code's ``statusLine`` setting.
 
 Claude Code runs it after every message with a JSON object on stdin. It records what the
-object carries into the history store (see limits_archive), prints one line, and exits 0
+object carries into the history store (see store.samples), prints one line, and exits 0
 whatever happens: a status line must never break Claude Code's display, so bad input gives
 a plain line, and a busy store drops the sample (counted) instead of waiting.
 
@@ -23,7 +23,7 @@ CHAIN_TIMEOUT_S = 5.0
 def build_parser():
     import argparse
 
-    from cctop.statusline_line import DEFAULT_FIELDS, DEFAULT_SEPARATOR, FIELDS
+    from cctop.report.statusline import DEFAULT_FIELDS, DEFAULT_SEPARATOR, FIELDS
 
     parser = argparse.ArgumentParser(
         prog="cctop statusline",
@@ -80,7 +80,7 @@ _POSITIONS = ("before", "after", "below", "instead")
 def _quick_args(argv: Sequence[str]) -> SimpleNamespace | None:
     """The flags of a plain run, parsed without building argparse's parser (a few ms saved on
     every message); None for anything else (help, --install, an error), left to argparse."""
-    from cctop.statusline_line import DEFAULT_FIELDS, DEFAULT_SEPARATOR
+    from cctop.report.statusline import DEFAULT_FIELDS, DEFAULT_SEPARATOR
 
     values: dict = {"store": None, "no_store": False, "format": ",".join(DEFAULT_FIELDS),
                     "separator": DEFAULT_SEPARATOR, "chain": None, "chain_position": "before",
@@ -115,7 +115,7 @@ def main(argv: Sequence[str]) -> int:
 
 
 def _run(args) -> int:
-    from cctop.statusline_line import PLAIN, line
+    from cctop.report.statusline import PLAIN, line
 
     now = time.time()
     data = b"" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.buffer.read()
@@ -139,12 +139,12 @@ def _run(args) -> int:
 
 
 def _record(args, sample, spend_raw: object) -> None:
-    from cctop.sources import limits_archive
+    from cctop.store import samples as stored
 
     path = os.path.expanduser(args.store) if args.store else default_store_path()
     try:
-        limits_archive.record(path, sample, spend_raw, close=False)  # entry.py exits without closing
-    except limits_archive.Dropped as exc:
+        stored.record(path, sample, spend_raw, close=False)  # entry.py exits without closing
+    except stored.Dropped as exc:
         print(f"cctop: {exc}", file=sys.stderr)
 
 

@@ -68,7 +68,7 @@ def our_command(args: argparse.Namespace, chain: str | None) -> str:
     if getattr(args, "store", None):
         store = Path(args.store).expanduser().resolve()
     else:
-        from cctop.sources.store import default_path
+        from cctop.store.database import default_path
 
         store = default_path()
     words = [*cctop_command(), "statusline", "--store", str(store)]

@@ -12,7 +12,7 @@ from test_cli_once import run_cctop
 
 from cctop import format as fmt
 from cctop.model.limit_sample import LimitSample, WindowSample
-from cctop.sources import limits_archive
+from cctop.store import samples as stored
 
 
 def test_limits_and_shares_in_the_json(tmp_path):
@@ -28,7 +28,7 @@ def test_limits_and_shares_in_the_json(tmp_path):
         return LimitSample(t, session, WindowSample(five, reset5), WindowSample(week, reset7))
 
     for s in (sample(t0, "aaaa", 40, 10), sample(t0 + 150, "aaaa", 44, 11), sample(t0 + 250, "bbbb", 50, 12)):
-        assert limits_archive.record(store, s)
+        assert stored.record(store, s)
     docs = []
     for _ in range(2):  # a fresh read, then the saved aggregates
         where = ("--claude-dir", str(root), "--store", str(store))

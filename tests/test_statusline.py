@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from cctop.model.limit_sample import LimitSample, WindowSample
-from cctop.sources import limits_archive
+from cctop.report.statusline import line
 from cctop.sources.statusline import BadInput, parse
-from cctop.sources.store import Store
 from cctop.statusline_cmd import default_store_path
-from cctop.statusline_line import line
+from cctop.store import samples as stored
+from cctop.store.database import Store
 
 SAMPLES = Path(__file__).parent / "samples" / "claude-code-2.1.332" / "statusline"
 
@@ -138,10 +138,10 @@ def test_record_creates_the_store_and_skips_repeats(tmp_path):
     first, _ = parse(raws[0], 10.0)
     second, _ = parse(raws[1], 20.0)
     again, _ = parse(raws[1], 30.0)  # a redraw: the same figures
-    assert limits_archive.record(path, first)
-    assert limits_archive.record(path, second)
-    assert not limits_archive.record(path, again)
-    samples, dropped = limits_archive.load(path)
+    assert stored.record(path, first)
+    assert stored.record(path, second)
+    assert not stored.record(path, again)
+    samples, dropped = stored.load(path)
     assert samples == [first, second] and dropped == 0
     Store.open(path, pytest.fail).close()  # the store module accepts what was written
 
@@ -150,7 +150,7 @@ def test_record_migrates_an_older_store(tmp_path):
     path = tmp_path / "store.sqlite3"
     db = sqlite3.connect(path)
     db.execute("PRAGMA journal_mode = WAL")
-    from cctop.sources import store as store_module
+    from cctop.store import database as store_module
 
     older = store_module.SCHEMA_VERSION - 1  # the store just before the samples table
     for version in range(1, older + 1):
@@ -161,8 +161,8 @@ def test_record_migrates_an_older_store(tmp_path):
     db.commit()
     db.close()
     sample, _ = parse(last_of("sl-332-oauth-ratelimit-headers.jsonl"), 5.0)
-    assert limits_archive.record(path, sample)
-    assert limits_archive.load(path)[0] == [sample]
+    assert stored.record(path, sample)
+    assert stored.load(path)[0] == [sample]
 
 
 def test_busy_store_drops_the_sample_and_counts_it(tmp_path):
@@ -172,36 +172,36 @@ def test_busy_store_drops_the_sample_and_counts_it(tmp_path):
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # another writer holds the lock
     try:
-        with pytest.raises(limits_archive.Dropped):
-            limits_archive.record(path, sample, busy_timeout_s=0.01)
-        with pytest.raises(limits_archive.Dropped):
-            limits_archive.record(path, sample, busy_timeout_s=0.01)
-        assert limits_archive.load(path) == ([], 2)
+        with pytest.raises(stored.Dropped):
+            stored.record(path, sample, busy_timeout_s=0.01)
+        with pytest.raises(stored.Dropped):
+            stored.record(path, sample, busy_timeout_s=0.01)
+        assert stored.load(path) == ([], 2)
     finally:
         holder.execute("ROLLBACK")
         holder.close()
-    assert limits_archive.record(path, sample)  # the next one gets through and folds the count in
-    assert not os.path.exists(limits_archive.dropped_path(path))
-    assert limits_archive.load(path) == ([sample], 2)
+    assert stored.record(path, sample)  # the next one gets through and folds the count in
+    assert not os.path.exists(stored.dropped_path(path))
+    assert stored.load(path) == ([sample], 2)
 
 
 def test_reader_returns_only_new_samples(tmp_path):
     path = tmp_path / "store.sqlite3"
     first, _ = parse(last_of("sl-332-oauth-ratelimit-headers.jsonl"), 5.0)
-    limits_archive.record(path, first)
-    reader = limits_archive.SampleReader(path)
+    stored.record(path, first)
+    reader = stored.SampleReader(path)
     try:
         assert reader.new() == [first]
         assert reader.new() == []
         second, _ = parse(last_of("sl-332-gateway-jwt-ratelimit-headers.jsonl"), 6.0)
-        limits_archive.record(path, second)
+        stored.record(path, second)
         assert reader.new() == [second]
     finally:
         reader.close()
 
 
 def test_default_path_is_the_stores():
-    from cctop.sources.store import default_path
+    from cctop.store.database import default_path
 
     assert default_store_path() == str(default_path())
 
@@ -225,14 +225,14 @@ def test_command_records_and_prints(tmp_path):
     assert result.returncode == 0, result.stderr
     out = result.stdout.decode()
     assert out.count("\n") == 1 and "$0.05" in out and "wk 13%" in out
-    samples, _ = limits_archive.load(store)
+    samples, _ = stored.load(store)
     assert [(s.five_hour.used_percentage, s.seven_day.used_percentage) for s in samples] == [(42.0, 13.0)]
 
 
 def test_command_uses_the_default_store_like_the_other_commands(tmp_path):
     result = run_statusline(stdin=last_of("sl-332-oauth-ratelimit-headers.jsonl"), home=tmp_path)
     assert result.returncode == 0
-    samples, _ = limits_archive.load(tmp_path / ".data" / "cctop" / "cctop.sqlite3")
+    samples, _ = stored.load(tmp_path / ".data" / "cctop" / "cctop.sqlite3")
     assert len(samples) == 1
 
 
@@ -283,7 +283,7 @@ def test_concurrent_calls_all_land(tmp_path):
     def one(i: int) -> None:
         sample, _ = parse(raw.replace(b'"used_percentage":42', b'"used_percentage":%d' % (50 + i)), float(i))
         try:
-            limits_archive.record(path, sample, busy_timeout_s=5.0)
+            stored.record(path, sample, busy_timeout_s=5.0)
         except Exception as exc:  # pragma: no cover - shown by the assert
             errors.append(exc)
 
@@ -293,7 +293,7 @@ def test_concurrent_calls_all_land(tmp_path):
     for t in threads:
         t.join()
     assert not errors
-    samples, _ = limits_archive.load(path)
+    samples, _ = stored.load(path)
     assert sorted(s.five_hour.used_percentage for s in samples) == [50.0 + i for i in range(8)]
 
 

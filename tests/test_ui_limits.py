@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import time
 
+import demo
 from rich.text import Text
 
 from cctop.model.limit_sample import LimitSample, WindowSample
-from cctop.sources import limits_archive
 from cctop.sources.limits_poll import LimitsPoller
-from cctop.ui import demo
+from cctop.store import samples as stored
 from cctop.ui.app import CctopApp
 from cctop.ui.messages import LimitSamples
 from cctop.ui.widgets.limits_bar import LimitsBar, limits_text
@@ -42,19 +42,19 @@ async def test_samples_written_to_the_store_reach_the_header(tmp_path):
         poller.start()
         try:
             now = time.time()
-            limits_archive.record(store, LimitSample(now - 600, "a", window(40, 3600), window(13, 86400 * 3)))
+            stored.record(store, LimitSample(now - 600, "a", window(40, 3600), window(13, 86400 * 3)))
             await wait_for(pilot, lambda: "40%" in bar_text(app))
             text = bar_text(app)
             assert "5h" in text and "wk" in text and "13%" in text and "official (statusline)" in text
             assert not bells
             # Past the 80% threshold and running out before the reset: one alert each, a bell each.
-            limits_archive.record(store, LimitSample(now, "a", window(85, 3600), window(13, 86400 * 3)))
+            stored.record(store, LimitSample(now, "a", window(85, 3600), window(13, 86400 * 3)))
             await wait_for(pilot, lambda: "85%" in bar_text(app))
             messages = [n.message for n in app._notifications]
             assert any("5-hour limit at 85%" in m for m in messages)
             assert any("runs out before the reset" in m for m in messages)
             assert len(bells) == 2
-            limits_archive.record(store, LimitSample(now + 1, "b", window(86, 3600), window(13, 86400 * 3)))
+            stored.record(store, LimitSample(now + 1, "b", window(86, 3600), window(13, 86400 * 3)))
             await wait_for(pilot, lambda: "86%" in bar_text(app))
             assert len(bells) == 2  # the same window and threshold: said once
         finally:

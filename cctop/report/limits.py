@@ -27,10 +27,10 @@ def load_view(store_path: Path, now: float, calls: Calls, warn: Callable[[str], 
     the calls to attribute rises to. None when no sample carried a limit."""
     import sqlite3
 
-    from cctop.sources import limits_archive
+    from cctop.store import samples as stored
 
     try:
-        samples, dropped = limits_archive.load(store_path, since=now - LOOKBACK_S)
+        samples, dropped = stored.load(store_path, since=now - LOOKBACK_S)
     except sqlite3.Error as exc:
         warn(f"cannot read the statusline samples in {store_path} ({exc})")
         return None

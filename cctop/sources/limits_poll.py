@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cctop.model.limit_sample import LimitSample
-from cctop.sources.limits_archive import SampleReader
+from cctop.store.samples import SampleReader
 
 HISTORY_S = 8 * 86400.0  # what a start reads back: a weekly window and a day of margin
 Sink = Callable[[list[LimitSample], int], None]  # (new samples, samples dropped so far)

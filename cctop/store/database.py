@@ -129,7 +129,7 @@ _MIGRATIONS: dict[int, str] = {
     """,
     # v5: what ``cctop statusline`` receives from Claude Code (official 5-hour / weekly limit
     # figures, the spend limit, Claude Code's prompt-cache diagnosis), one row per call that
-    # changed something. Written and read by limits_archive.
+    # changed something. Written and read by store.samples.
     5: """
     CREATE TABLE IF NOT EXISTS statusline_samples (
         id INTEGER PRIMARY KEY,

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from cctop.sources import limits_archive
+from cctop.store import samples as stored
 
 from .fake_api import FakeAnthropicApi, Script, Text, Turn, Usage, ratelimit_headers
 from .harness import REPO, ClaudeHome, cctop_once, find_or_install_claude
@@ -75,7 +75,7 @@ def script(path: Path, env: dict[str, str], command: list[str]) -> Path:
 def limit_samples(store: Path) -> list:
     if not store.exists():
         return []
-    return [s for s in limits_archive.load(store)[0] if s.five_hour is not None]
+    return [s for s in stored.load(store)[0] if s.five_hour is not None]
 
 
 def recorded(store: Path, before: int, used: float) -> Callable[[], list]:

@@ -11,7 +11,7 @@ from textual.widgets import Static
 
 from cctop import format as fmt
 from cctop.model.limits import FIVE_HOUR, SEVEN_DAY, SPEND_LIMIT, LimitsView, WindowView
-from cctop.statusline_line import countdown
+from cctop.report.statusline import countdown
 
 StyleFor = Callable[[str], str]
 BAR_WIDTH = 8

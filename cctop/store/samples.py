@@ -67,7 +67,7 @@ def record(store_path: str | Path, sample: LimitSample, spend_raw: object = None
 def _create(store_path: str) -> None:
     from pathlib import Path
 
-    from cctop.sources.store import Store, StoreError
+    from cctop.store.database import Store, StoreError
 
     try:
         Store.open(Path(store_path), lambda _message: None).close()
