@@ -16,6 +16,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 
@@ -62,7 +63,7 @@ def chained_of(command: str) -> str | None:
     return None
 
 
-def our_command(args: argparse.Namespace, chain: str | None) -> str:
+def our_command(args: argparse.Namespace | SimpleNamespace, chain: str | None) -> str:
     # The store path is written out (the default one too): the same store as the TUI's, and
     # no path lookup on every call.
     if getattr(args, "store", None):
@@ -114,7 +115,7 @@ def _write(path: Path, settings: dict[str, Any]) -> Path | None:
     return backup
 
 
-def install(path: Path, args: argparse.Namespace) -> list[str]:
+def install(path: Path, args: argparse.Namespace | SimpleNamespace) -> list[str]:
     """Returns what was done, one line each."""
     settings = _read(path)
     current = settings.get("statusLine")
@@ -142,7 +143,7 @@ def uninstall(path: Path) -> list[str]:
     settings = _read(path)
     current = settings.get("statusLine")
     command = current.get("command") if isinstance(current, dict) else None
-    if not (isinstance(command, str) and is_ours(command)):
+    if not (isinstance(current, dict) and isinstance(command, str) and is_ours(command)):
         return [f"not installed in {path}: nothing changed"]
     chained = chained_of(command)
     if chained:
@@ -156,7 +157,7 @@ def uninstall(path: Path) -> list[str]:
     return said
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace | SimpleNamespace) -> int:
     path = settings_path(args.settings)
     try:
         said = install(path, args) if args.install else uninstall(path)

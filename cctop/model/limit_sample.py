@@ -40,4 +40,5 @@ class LimitSample(NamedTuple):
     model: str | None = None
 
     def window(self, name: str) -> WindowSample | None:
-        return getattr(self, name)
+        window: WindowSample | None = getattr(self, name)
+        return window

@@ -21,6 +21,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Literal
 
 from cctop.model.limit_sample import LimitSample
 
@@ -60,7 +61,8 @@ class LimitsView:
     samples: int = 0
 
     def window(self, name: str) -> WindowView | None:
-        return getattr(self, name)
+        window: WindowView | None = getattr(self, name)
+        return window
 
     @property
     def has_data(self) -> bool:
@@ -72,7 +74,7 @@ class Alert:
     key: tuple[str, str]  # (window, what): said once per window (see first_time)
     resets_at: float | None
     text: str
-    severity: str  # "warning" | "error"
+    severity: Literal["warning", "error"]
 
 
 def first_time(alert: Alert, said: dict[tuple[str, str], float | None]) -> bool:
@@ -208,7 +210,7 @@ def alerts(view: LimitsView, thresholds: Iterable[float] = DEFAULT_THRESHOLDS) -
         crossed = [t for t in levels if window.used_percentage >= t]
         if crossed:
             top = crossed[-1]
-            severity = "error" if top == levels[-1] else "warning"
+            severity: Literal["warning", "error"] = "error" if top == levels[-1] else "warning"
             text = f"{label} at {window.used_percentage:.0f}% (threshold {top:g}%)"
             out.append(Alert((name, f"at{top:g}"), window.resets_at, text, severity))
         if window.runs_out_at is not None and window.used_percentage < 100.0:
