@@ -172,6 +172,16 @@ def _start_limits(app, store_path, warn, stack: contextlib.ExitStack) -> None:
     stack.callback(poller.stop)
 
 
+def _start_live_sessions(app, roots, stack: contextlib.ExitStack) -> None:
+    """Running Claude Code processes (sessions/<pid>.json), polled by a thread that posts them."""
+    from cctop.sources.live_sessions import LiveSessionsPoller
+    from cctop.ui.messages import LiveProcesses
+
+    poller = LiveSessionsPoller(roots, lambda found: app.post_message(LiveProcesses(found)))
+    poller.start()
+    stack.callback(poller.stop)
+
+
 def _thresholds(args: argparse.Namespace, default: tuple[float, ...]) -> tuple[float, ...]:
     chosen = getattr(args, "limit_alerts", None)
     return default if chosen is None else chosen
@@ -215,5 +225,6 @@ def run_tui(args: argparse.Namespace) -> int:
         )
         if store is not None:
             _start_limits(app, store.path, ledger.warn, stack)
+        _start_live_sessions(app, runtime.roots, stack)
         app.run()
     return 0

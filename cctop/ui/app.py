@@ -32,7 +32,7 @@ from cctop.model.snapshot import SessionDetail, Snapshot
 from cctop.ui import rows
 from cctop.ui.commands import SessionCommands
 from cctop.ui.follow import Follow, resolve_session  # noqa: F401 (resolve_session: re-exported for tests)
-from cctop.ui.messages import Frame, LimitSamples, SnapshotFailed, SnapshotReady
+from cctop.ui.messages import Frame, LimitSamples, LiveProcesses, SnapshotFailed, SnapshotReady
 from cctop.ui.screens.help import HelpScreen
 from cctop.ui.screens.main import MainScreen
 from cctop.ui.screens.session import SessionScreen
@@ -108,6 +108,8 @@ class CctopApp(App):
         self._seen_limits_version = 0
         self._limits_at = 0.0
         self._alerted: dict[tuple[str, str], float | None] = {}
+        # Live Claude Code processes (sources/live_sessions): session id -> "busy" / "wait" / "run".
+        self.processes: dict[str, str] = {}
 
     # -- lifecycle --------------------------------------------------------------
 
@@ -214,6 +216,10 @@ class CctopApp(App):
             return  # shutting down: a snapshot taken meanwhile has no one to show it
         self.frame = frame  # the screens watching it diff it in
         self._maybe_open_requested()
+
+    def on_live_processes(self, message: LiveProcesses) -> None:
+        self.processes = {sid: p.state for sid, p in message.processes.items()}
+        self.redraw()
 
     def on_limit_samples(self, message: LimitSamples) -> None:
         self.limit_samples.extend(message.samples)

@@ -3,12 +3,14 @@ the app then holds for its screens to watch."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from textual.message import Message
 
 from cctop.model.limits import LimitsView
 from cctop.model.snapshot import SessionDetail, Snapshot
+from cctop.sources.live_sessions import LiveProcess
 
 
 @dataclass(frozen=True, slots=True, eq=False)  # compared by identity: a new frame is news
@@ -47,3 +49,11 @@ class LimitSamples(Message):
         super().__init__()
         self.samples = samples
         self.dropped = dropped
+
+
+class LiveProcesses(Message):
+    """The running Claude Code processes by session id (cctop.sources.live_sessions)."""
+
+    def __init__(self, processes: Mapping[str, LiveProcess]) -> None:
+        super().__init__()
+        self.processes = processes

@@ -137,7 +137,13 @@ def fill_role(fill: float | None) -> str:
     return "warn" if fill >= 0.8 else ""
 
 
-def session_cells(stats: SessionStats, now: float, day_start: float) -> tuple[Cell, ...]:
+# A running Claude Code process's state (sources/live_sessions) replaces the state column.
+PROCESS_ROLES = {"busy": "live", "wait": "warn", "run": "live"}
+
+
+def session_cells(
+    stats: SessionStats, now: float, day_start: float, process: str | None = None
+) -> tuple[Cell, ...]:
     t = stats.tokens
     project, title = fmt.session_names(stats)
     state = state_of(stats, now, day_start)
@@ -145,7 +151,11 @@ def session_cells(stats: SessionStats, now: float, day_start: float) -> tuple[Ce
     cost = fmt.session_cost(stats)
     tools = str(stats.tool_calls) + (f" {stats.tool_errors}!" if stats.tool_errors else "")
     cells = {
-        "state": (state, {"live": "live", "idle": "", "hist": "muted"}[state]),
+        "state": (
+            (process, PROCESS_ROLES.get(process, ""))
+            if process
+            else (state, {"live": "live", "idle": "", "hist": "muted"}[state])
+        ),
         "project": (clip(project, TEXT_LIMIT), "accent" if state == "live" else ""),
         "title": (clip(title, TEXT_LIMIT), ""),
         "model": (clip(fmt.safe_text(fmt.short_model(stats.models)), TEXT_LIMIT), ""),

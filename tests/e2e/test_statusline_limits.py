@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from cctop.sources.live_sessions import WAITING, scan, sessions_dirs
 from cctop.store import samples as stored
 
 from .fake_api import FakeAnthropicApi, Script, Text, Turn, Usage, ratelimit_headers
@@ -177,6 +178,16 @@ def test_statusline_records_official_limits_from_the_real_cli(tmp_path: Path) ->
                     "claude",
                 )
                 assert "PREV-STATUS" in status and f"wk {used_7d}%" in status
+            # Claude Code now waits for the user: its sessions/<pid>.json says so, and cctop shows it.
+            live = scan(sessions_dirs([config]))
+            assert live[sample.session_id].state == WAITING, live
+            wait_until(
+                "cctop showing the session as waiting",
+                showing(tmux, "monitor", "\nwait "),
+                10,
+                tmux,
+                "monitor",
+            )
         finally:
             tmux.close()
     doc = cctop_once(config, tmp_path, store=store)

@@ -21,13 +21,14 @@ KEYS = (
     (("/", "filter: project, title, model or id (Esc clears)"),),
     (("s > <", "next / previous sort column"), ("r", "reverse the order")),
     (("t", "subagents as a tree"), ("h", "history too, or today only")),
-    (("space", "pause the tables (the header keeps ticking)"),),
+    (("space", "pause the tables (header keeps ticking)"), ("w", "waiting for you first")),
     (("+ -", "refresh faster / slower"), ("f", "session: follow latest / pin")),
     (("Ctrl+P", "palette: every action"), ("? F1", "help"), ("q", "quit")),
 )
 
 COLUMNS = (
     ("st", "live < 2 min ago · idle: today · hist: older, or files deleted"),
+    ("", "busy · wait (for you) · run: a Claude Code process has it open"),
     ("out", "1.2k+ = at least (a response still streaming, or cut off)"),
     ("read write", "tokens read from / written to the prompt cache"),
     ("hit", "cache read / (input + cache read + cache write)"),

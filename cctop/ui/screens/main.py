@@ -39,6 +39,7 @@ class MainScreen(FrameScreen):
         Binding("r", "reverse", "Reverse", id="reverse"),
         Binding("t", "tree", "Tree", id="tree"),
         Binding("h", "history", "History", id="history"),
+        Binding("w", "waiting_first", "Waiting first", id="waiting_first"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="clear_filter"),
     ]
 
@@ -83,6 +84,7 @@ class MainScreen(FrameScreen):
         if snapshot is None or app.paused:
             return
         table = self.table
+        table.set_processes(app.processes)
         table.show(snapshot.sessions, now, day_start)
         self._show_empty(snapshot)
 
@@ -162,6 +164,12 @@ class MainScreen(FrameScreen):
 
     def action_history(self) -> None:
         self._set_view(history=not self.table.view.history)
+
+    def action_waiting_first(self) -> None:
+        """Sessions whose Claude Code is waiting for you (state ``wait``) on top, or not."""
+        first = not self.table.view.waiting_first
+        self._set_view(waiting_first=first)
+        self.app.notify("waiting for you: first" if first else "waiting for you: in sort order", timeout=1.5)
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)

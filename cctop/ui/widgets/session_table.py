@@ -48,6 +48,7 @@ class View:
     tree: bool = False
     history: bool = False
     needle: str = ""
+    waiting_first: bool = False  # sessions whose Claude Code waits for the user on top
 
 
 _NUMERIC = tuple(c.numeric for c in COLUMNS)
@@ -95,6 +96,8 @@ class SessionTable(ScrollView, can_focus=True):
         self._view = View()
         self._strips: OrderedDict[tuple, Strip] = OrderedDict()
         self._source: Mapping[str, SessionStats] | None = None  # the sessions shown last
+        self._processes: dict[str, str] = {}  # session id -> live process state (set_processes)
+        self._resort_pending = False
         self._valid_until: dict[str, float] = {}  # session row -> when its clock cells move
         self._needed = _least_widths()  # content width per column: its widest value so far
         self._placed: tuple[layout.Placed, ...] = ()
@@ -143,6 +146,15 @@ class SessionTable(ScrollView, can_focus=True):
         self._strips.clear()
         self.refresh()
 
+    def set_processes(self, processes: Mapping[str, str]) -> None:
+        """Session id -> its live Claude Code process's state ("busy", "wait", "run"): shown in
+        the state column; a change is applied by the next show()."""
+        if processes != self._processes:
+            self._processes = dict(processes)
+            self._source = None  # the rows must be made again
+            # "Waiting for you" first is an order the user asked for: keep it true.
+            self._resort_pending = self._view.waiting_first
+
     def set_sort_labels(self) -> None:
         self.refresh_lines(self.scroll_offset.y, 1)  # the header line
 
@@ -159,6 +171,8 @@ class SessionTable(ScrollView, can_focus=True):
         if view is not None and view != self._view:
             resort = True
             self._view = view
+        if self._resort_pending:
+            resort, self._resort_pending = True, False
         if not resort and sessions is self._source:
             # Same data, later clock: only rows whose relative time or countdown moved.
             due = self._due(sessions, now, day_start)
@@ -391,7 +405,7 @@ class SessionTable(ScrollView, can_focus=True):
                 self.visible_sessions -= 1
                 self.hidden_history += 1
                 continue
-            desired[key] = rows.session_cells(stats, now, day_start)
+            desired[key] = rows.session_cells(stats, now, day_start, self._processes.get(key))
             self._valid_until[key] = rows.next_change(stats, now, day_start)
         return desired, [key for key in self._keys if key in desired]
 
@@ -414,11 +428,13 @@ class SessionTable(ScrollView, can_focus=True):
         descending = column.numeric or column.key == "state"
         chosen.sort(key=lambda s: (_num(s.last_ts), s.id), reverse=True)
         chosen.sort(key=lambda s: sort_key(s, now), reverse=descending != view.reverse)
+        if view.waiting_first:
+            chosen.sort(key=lambda s: self._processes.get(s.id) != "wait")
         desired: dict[str, tuple[Cell, ...]] = {}
         order: list[str] = []
         self._valid_until = {}
         for stats in chosen:
-            desired[stats.id] = rows.session_cells(stats, now, day_start)
+            desired[stats.id] = rows.session_cells(stats, now, day_start, self._processes.get(stats.id))
             self._valid_until[stats.id] = rows.next_change(stats, now, day_start)
             order.append(stats.id)
             if view.tree:
