@@ -3,7 +3,7 @@
 Claude Code runs it after every message with a JSON object on stdin. It records what the
 object carries into the history store (see store.samples), prints one line, and exits 0
 whatever happens: a status line must never break Claude Code's display, so bad input gives
-a plain line, and a busy store drops the sample (counted) instead of waiting.
+a plain line, and a busy store is not waited on (the sample is spooled beside it).
 
 Kept light on purpose (no Textual, Rich, or the transcript readers): Claude Code starts it
 again after every message.

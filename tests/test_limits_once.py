@@ -28,7 +28,7 @@ def test_limits_and_shares_in_the_json(tmp_path):
         return LimitSample(t, session, WindowSample(five, reset5), WindowSample(week, reset7))
 
     for s in (sample(t0, "aaaa", 40, 10), sample(t0 + 150, "aaaa", 44, 11), sample(t0 + 250, "bbbb", 50, 12)):
-        assert stored.record(store, s)
+        assert stored.record(store, s) == stored.ADDED
     docs = []
     for _ in range(2):  # a fresh read, then the saved aggregates
         where = ("--claude-dir", str(root), "--store", str(store))

@@ -138,9 +138,9 @@ def test_record_creates_the_store_and_skips_repeats(tmp_path):
     first, _ = parse(raws[0], 10.0)
     second, _ = parse(raws[1], 20.0)
     again, _ = parse(raws[1], 30.0)  # a redraw: the same figures
-    assert stored.record(path, first)
-    assert stored.record(path, second)
-    assert not stored.record(path, again)
+    assert stored.record(path, first) == stored.ADDED
+    assert stored.record(path, second) == stored.ADDED
+    assert stored.record(path, again) == stored.REPEATED
     samples, dropped = stored.load(path)
     assert samples == [first, second] and dropped == 0
     Store.open(path, pytest.fail).close()  # the store module accepts what was written
@@ -161,28 +161,66 @@ def test_record_migrates_an_older_store(tmp_path):
     db.commit()
     db.close()
     sample, _ = parse(last_of("sl-332-oauth-ratelimit-headers.jsonl"), 5.0)
-    assert stored.record(path, sample)
+    assert stored.record(path, sample) == stored.ADDED
     assert stored.load(path)[0] == [sample]
 
 
-def test_busy_store_drops_the_sample_and_counts_it(tmp_path):
+def test_a_busy_store_spools_the_sample_and_the_next_writer_moves_it_in(tmp_path):
+    path = tmp_path / "store.sqlite3"
+    Store.open(path, pytest.fail).close()
+    raw = last_of("sl-332-oauth-ratelimit-headers.jsonl")
+    first, _ = parse(raw, 5.0)
+    second, _ = parse(raw.replace(b'"used_percentage":42', b'"used_percentage":43'), 6.0)
+    third, _ = parse(raw.replace(b'"used_percentage":42', b'"used_percentage":44'), 7.0)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    try:
+        assert stored.record(path, first) == stored.SPOOLED
+        assert stored.record(path, second) == stored.SPOOLED
+        assert len(os.listdir(stored.spool_path(path))) == 2
+        assert stored.load(path) == ([], 0)  # the reader cannot move them in yet: nothing lost
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert stored.record(path, third) == stored.ADDED  # gets through, and moves the spool in
+    assert os.listdir(stored.spool_path(path)) == []
+    samples, dropped = stored.load(path)
+    assert sorted(samples) == [first, second, third] and dropped == 0
+
+
+def test_a_reader_moves_the_spool_in_too(tmp_path):
     path = tmp_path / "store.sqlite3"
     Store.open(path, pytest.fail).close()
     sample, _ = parse(last_of("sl-332-oauth-ratelimit-headers.jsonl"), 5.0)
     holder = sqlite3.connect(path, isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    holder.execute("BEGIN IMMEDIATE")
+    assert stored.record(path, sample) == stored.SPOOLED
+    holder.execute("ROLLBACK")
+    holder.close()
+    reader = stored.SampleReader(path)
     try:
-        with pytest.raises(stored.Dropped):
-            stored.record(path, sample, busy_timeout_s=0.01)
-        with pytest.raises(stored.Dropped):
-            stored.record(path, sample, busy_timeout_s=0.01)
-        assert stored.load(path) == ([], 2)
+        assert reader.new() == [sample]
+        assert reader.new() == []
     finally:
-        holder.execute("ROLLBACK")
-        holder.close()
-    assert stored.record(path, sample)  # the next one gets through and folds the count in
-    assert not os.path.exists(stored.dropped_path(path))
-    assert stored.load(path) == ([sample], 2)
+        reader.close()
+    assert os.listdir(stored.spool_path(path)) == []
+
+
+def test_an_unusable_store_drops_the_sample_and_counts_it(tmp_path):
+    path = tmp_path / "store.sqlite3"
+    Store.open(path, pytest.fail).close()
+    sample, _ = parse(last_of("sl-332-oauth-ratelimit-headers.jsonl"), 5.0)
+    with sqlite3.connect(path) as db:  # a newer cctop's table, say: the insert cannot work
+        db.execute("DROP TABLE statusline_samples")
+        db.execute("CREATE TABLE statusline_samples (id INTEGER PRIMARY KEY, other TEXT)")
+    with pytest.raises(stored.Dropped):
+        stored.record(path, sample)
+    assert os.path.getsize(stored.dropped_path(path)) == 1
+    reader = stored.SampleReader(path)
+    try:
+        assert reader.dropped() == 1
+    finally:
+        reader.close()
 
 
 def test_reader_returns_only_new_samples(tmp_path):
@@ -283,18 +321,18 @@ def test_concurrent_calls_all_land(tmp_path):
     def one(i: int) -> None:
         sample, _ = parse(raw.replace(b'"used_percentage":42', b'"used_percentage":%d' % (50 + i)), float(i))
         try:
-            stored.record(path, sample, busy_timeout_s=5.0)
+            stored.record(path, sample)  # the default, short wait: some go through the spool
         except Exception as exc:  # pragma: no cover - shown by the assert
             errors.append(exc)
 
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(8)]
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(16)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert not errors
     samples, _ = stored.load(path)
-    assert sorted(s.five_hour.used_percentage for s in samples) == [50.0 + i for i in range(8)]
+    assert sorted(s.five_hour.used_percentage for s in samples) == [50.0 + i for i in range(16)]
 
 
 # -- --install / --uninstall ---------------------------------------------------------------

@@ -35,7 +35,7 @@ def load_view(store_path: Path, now: float, calls: Calls, warn: Callable[[str], 
         warn(f"cannot read the statusline samples in {store_path} ({exc})")
         return None
     if dropped:
-        warn(f"{dropped} statusline sample(s) were dropped because the store was busy")
+        warn(f"{dropped} statusline sample(s) were dropped: the store could not be written")
     if not any(s.five_hour or s.seven_day or s.spend_limit for s in samples):
         return None
     return limits_view(samples, now, calls(samples[0].observed_at))

@@ -65,7 +65,7 @@ def limits_text(view: LimitsView | None, now: float, style_for: StyleFor, droppe
     age = fmt.ago(newest, now)
     text.append(f"  {age if age == 'now' else age + ' ago'}, official (statusline)", style=muted)
     if dropped:
-        text.append(f", {dropped} dropped (store busy)", style=style_for("warn"))
+        text.append(f", {dropped} dropped (store unusable)", style=style_for("warn"))
     return text
 
 
