@@ -42,6 +42,7 @@ WAKE_INTERVAL_S = 0.15  # how often the (cheap) version check runs
 MIN_FRAME_GAP_S = 0.25  # at most 4 data frames a second in a burst
 WINDOW_REFRESH_S = 30.0  # header windows (last hour, burn rate) move with the clock
 LIMITS_REFRESH_S = 30.0  # session shares follow calls that reach the transcripts late
+LIMITS_HISTORY_S = 8 * 86400.0
 REFRESH_STEPS = (0.5, 1.0, 2.0, 5.0, 10.0)
 
 StatusPart = Callable[[], "str | tuple[str, str] | None"]  # text, or (text, abbreviation)
@@ -222,6 +223,9 @@ class CctopApp(App):
         self.redraw()
 
     def on_limit_samples(self, message: LimitSamples) -> None:
+        kept = self.clock() - LIMITS_HISTORY_S  # a weekly window and a day: older ones are done
+        if self.limit_samples and self.limit_samples[0].observed_at < kept:
+            self.limit_samples = [s for s in self.limit_samples if s.observed_at >= kept]
         self.limit_samples.extend(message.samples)
         self.limit_dropped = message.dropped
         self._limits_version += 1
