@@ -7,6 +7,7 @@ import time
 
 import demo
 from rich.text import Text
+from textual.css.query import NoMatches
 
 from cctop.model.limit_sample import LimitSample, WindowSample
 from cctop.sources.limits_poll import LimitsPoller
@@ -93,10 +94,13 @@ async def test_session_screen_shows_claude_codes_cache_view_and_the_share():
         app.post_message(LimitSamples(samples, 0))
         await wait_for(pilot, lambda: app.limits is not None)
         app.open_session("s1")
-        await wait_for(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.ready)
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.is_mounted)
 
         def claude_line() -> str:
-            widget = app.screen.query_one("#claude")
+            try:
+                widget = app.screen.query_one("#claude")
+            except NoMatches:  # not composed yet
+                return ""
             return str(widget.render()) if widget.display else ""
 
         await wait_for(pilot, lambda: "Claude Code: cache hit 50%" in claude_line())
