@@ -133,7 +133,9 @@ def _run(args) -> int:
         fields = [f.strip() for f in args.format.split(",") if f.strip()]
         ours = line(sample, fields, args.separator, now)
     theirs = _finish_chain(chained, data) if chained is not None else None
-    sys.stdout.write(_combine(ours, theirs, args.chain_position) + "\n")
+    # UTF-8 whatever the locale says: Claude Code reads bytes, and an encoding error here
+    # would blank its status line.
+    sys.stdout.buffer.write((_combine(ours, theirs, args.chain_position) + "\n").encode("utf-8", "replace"))
     sys.stdout.flush()
     return 0
 

@@ -401,3 +401,12 @@ def test_install_leaves_a_settings_file_it_cannot_read_alone(tmp_path, text):
     assert result.returncode == 1 and b"nothing was changed" in result.stderr
     assert (config / "settings.json").read_text() == text
     assert not list(config.glob("settings.json.cctop-backup-*"))
+
+
+def test_the_line_is_utf8_whatever_the_locale(tmp_path):
+    env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONIOENCODING": "ascii"}
+    result = subprocess.run(
+        [sys.executable, "-m", "cctop", "statusline", "--no-store", "--format", "cost,7d"],
+        input=last_of("sl-332-oauth-ratelimit-headers.jsonl"), capture_output=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0 and result.stdout.decode("utf-8").startswith("$0.05 · wk 13% ↻")
