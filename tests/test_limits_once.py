@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import orjson
@@ -55,3 +56,18 @@ def test_no_samples_no_limits(tmp_path):
         result = run_cctop("--once", "--json", "--claude-dir", str(root), *store, home=tmp_path)
         doc = orjson.loads(result.stdout)
         assert doc["limits"] is None and doc["sessions"][0]["limit_share"] is None
+
+
+def test_the_table_says_the_figures_under_it(tmp_path):
+    now = time.time()
+    root = tmp_path / "claude"
+    write_session(root, "-home-dev-proj", "aaaa", [assistant("aaaa", "m1", "r1", ts=fmt.iso(now - 100))])
+    store = tmp_path / "s.sqlite3"
+    where = ("--claude-dir", str(root), "--store", str(store))
+    plain = run_cctop("--once", *where, home=tmp_path, columns=200)
+    assert plain.returncode == 0 and b"limits" not in plain.stdout
+    sample = LimitSample(now - 50, "aaaa", WindowSample(47, now + 3600), WindowSample(14, now + 3 * 86400))
+    assert stored.record(store, sample) == stored.ADDED
+    shown = run_cctop("--once", *where, home=tmp_path, columns=200).stdout.decode()
+    assert re.search(r"limits \(official, statusline, \d+s ago\): 5h 47%, resets in 59:\d\d", shown)
+    assert "· wk 14%, resets in 2d" in shown

@@ -15,6 +15,7 @@ import orjson
 
 from cctop import format as fmt
 from cctop.model.limits import FIVE_HOUR, SEVEN_DAY, LimitsView, WindowView, limits_view
+from cctop.report.statusline import countdown
 
 LOOKBACK_S = 8 * 86400.0  # a weekly window, plus a day of margin
 SOURCE = "statusline"  # Claude Code's statusline input (rate_limits), recorded by cctop statusline
@@ -91,3 +92,28 @@ def with_share(session_document: bytes, view: LimitsView | None, session_id: str
     value = value.replace(b"\n", b"\n      ")
     end = session_document.rindex(b"\n    }")
     return session_document[:end] + b',\n      "limit_share": ' + value + session_document[end:]
+
+
+def limits_line(view: LimitsView | None, now: float) -> str | None:
+    """The figures under the --once table: ``limits (official, statusline, 2m ago): 5h 47%,
+    resets in 2h59, 61% at this pace · wk 14%, resets in 3d``; None without samples."""
+    if view is None:
+        return None
+    parts = []
+    for window, label in ((view.five_hour, "5h"), (view.seven_day, "wk"), (view.spend_limit, "spend")):
+        if window is None:
+            continue
+        if window.expired:
+            parts.append(f"{label} reset at {fmt.clock(window.resets_at)[:5]}, no newer figure")
+            continue
+        text = f"{label} {window.used_percentage:.0f}%"
+        if window.resets_at is not None:
+            text += f", resets in {countdown(window.resets_at - now)}"
+        if window.pace_at_reset is not None:
+            text += f", {window.pace_at_reset:.0f}% at this pace"
+        parts.append(text)
+    if not parts:
+        return None
+    newest = max(w.observed_at for w in (view.five_hour, view.seven_day, view.spend_limit) if w is not None)
+    age = fmt.ago(newest, now)
+    return f"limits (official, statusline, {age if age == 'now' else age + ' ago'}): " + " · ".join(parts)

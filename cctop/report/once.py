@@ -29,7 +29,7 @@ def run_once(args: argparse.Namespace) -> int:
     limits_said: list[str] = []
     try:
         loaded = load.history(runtime.roots, runtime.new_ledger, store, saved=saved)
-        limits = _limits(runtime, loaded, store, limits_said) if args.json else None
+        limits = _limits(runtime, loaded, store, limits_said, shares=args.json)
     finally:
         if store is not None:
             store.close()
@@ -61,20 +61,25 @@ def run_once(args: argparse.Namespace) -> int:
         err.print(Text(missing_roots_message(runtime.roots)), soft_wrap=True)
         return 0
     out.print(report.table(snapshot, sessions, out.width), soft_wrap=True)
-    for warning in snapshot.warnings:
+    said = limits_report.limits_line(limits, time.time())
+    if said:
+        out.print(Text(said), soft_wrap=True)
+    for warning in [*snapshot.warnings, *limits_said]:
         err.print(Text(f"warning: {fmt.safe_text(warning)}"), style="yellow", soft_wrap=True)
     return 0
 
 
-def _limits(runtime: Runtime, loaded: load.History, store, warnings: list[str]):
+def _limits(runtime: Runtime, loaded: load.History, store, warnings: list[str], shares: bool = True):
     """The subscription limits from the statusline samples the store kept (None without a
-    store or samples). Rises are attributed to the calls the ledger holds or, when the answer
-    came from saved aggregates, to the calls of the stored files written since."""
+    store or samples). Rises are attributed (``shares``) to the calls the ledger holds or,
+    when the answer came from saved aggregates, to the calls of the stored files written since."""
     if store is None:
         return None
     import sqlite3
 
     def calls(since: float) -> list:
+        if not shares:
+            return []
         if loaded.complete:
             return loaded.ledger.calls_since(since)
         ledger = runtime.new_ledger()
