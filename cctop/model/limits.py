@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
-from cctop.model.limit_sample import LimitSample
+from cctop.model.limit_sample import LimitSample, WindowSample
 
 FIVE_HOUR = "five_hour"
 SEVEN_DAY = "seven_day"
@@ -116,39 +116,48 @@ def _same_window(a: float | None, b: float | None) -> bool:
     return abs(a - b) <= SAME_WINDOW_S
 
 
-def _in_window(ordered: Sequence[LimitSample], name: str, resets_at: float | None) -> list[LimitSample]:
-    return [s for s in ordered if (w := s.window(name)) is not None and _same_window(w.resets_at, resets_at)]
+# A sample with its figure for one window, oldest first.
+Point = tuple[LimitSample, WindowSample]
+
+
+def _points(ordered: Sequence[LimitSample], name: str, resets_at: float | None) -> list[Point]:
+    """The samples that reported the window ending at ``resets_at``."""
+    points = []
+    for sample in ordered:
+        window = sample.window(name)
+        if window is not None and _same_window(window.resets_at, resets_at):
+            points.append((sample, window))
+    return points
 
 
 def _window_view(ordered: Sequence[LimitSample], name: str, now: float) -> WindowView | None:
-    latest = next((s for s in reversed(ordered) if s.window(name) is not None), None)
+    latest = next((w for s in reversed(ordered) if (w := s.window(name)) is not None), None)
     if latest is None:
         return None
-    resets_at = latest.window(name).resets_at  # type: ignore[union-attr]
-    current = _in_window(ordered, name, resets_at)
-    top = max(current, key=lambda s: (s.window(name).used_percentage, s.observed_at))  # type: ignore[union-attr]
-    used = top.window(name).used_percentage  # type: ignore[union-attr]
-    seen = max(s.observed_at for s in current if s.window(name).used_percentage >= used)  # type: ignore[union-attr]
+    resets_at = latest.resets_at
+    current = _points(ordered, name, resets_at)
+    top, top_window = max(current, key=lambda p: (p[1].used_percentage, p[0].observed_at))
+    used = top_window.used_percentage
+    seen = max(s.observed_at for s, w in current if w.used_percentage >= used)
     expired = resets_at is not None and resets_at <= now
     pace = runs_out = None
     if not expired:
-        pace, runs_out = _pace(current, name, used, seen, resets_at)
+        pace, runs_out = _pace(current, PACE_LOOKBACK_S[name], used, seen, resets_at)
     return WindowView(name, used, resets_at, seen, top.session_id, expired, pace, runs_out)
 
 
 def _pace(
-    current: Sequence[LimitSample], name: str, used: float, seen: float, resets_at: float | None
+    current: Sequence[Point], lookback: float, used: float, seen: float, resets_at: float | None
 ) -> tuple[float | None, float | None]:
     """(projected % at the reset, when 100% is reached if before the reset) from the rise
     over the lookback; (None, None) when the samples span too little time to tell."""
     if resets_at is None:
         return None, None
-    start = seen - PACE_LOOKBACK_S[name]
-    recent = [s for s in current if s.observed_at >= start]
-    if not recent or seen - recent[0].observed_at < MIN_PACE_SPAN_S:
+    recent = [(s, w) for s, w in current if s.observed_at >= seen - lookback]
+    if not recent or seen - recent[0][0].observed_at < MIN_PACE_SPAN_S:
         return None, None
-    first = recent[0]
-    rate = max(0.0, (used - first.window(name).used_percentage) / (seen - first.observed_at))  # type: ignore[union-attr]
+    first, first_window = recent[0]
+    rate = max(0.0, (used - first_window.used_percentage) / (seen - first.observed_at))
     projected = used + rate * max(0.0, resets_at - seen)
     runs_out = None
     if rate > 0 and used < 100.0:
@@ -164,13 +173,12 @@ def _shares(
 ) -> dict[str, float]:
     """Percentage points of the window per session: each rise of the high-water mark split
     among the sessions that made calls since the previous sample, by their calls' price."""
-    current = _in_window(ordered, name, resets_at)
     times = sorted(calls, key=lambda c: c[0])
     shares: dict[str, float] = {}
     high: float | None = None
     prev_t: float | None = None
-    for sample in current:
-        used = sample.window(name).used_percentage  # type: ignore[union-attr]
+    for sample, window in _points(ordered, name, resets_at):
+        used = window.used_percentage
         if high is not None and used > high and prev_t is not None:
             weights = _weights(times, prev_t, sample.observed_at)
             total = sum(weights.values())
