@@ -38,7 +38,7 @@ from cctop.sources.prices import packaged_pricebook
 from cctop.sources.transcripts.discovery import classify, find_transcripts, quick_scan
 from cctop.sources.transcripts.tracker import FileTracker
 from cctop.store import record_codec
-from cctop.store.database import Store
+from cctop.store.database import SCHEMA_VERSION, Store
 
 PROJECT = "-home-dev-proj1"
 
@@ -735,6 +735,6 @@ def test_a_v3_store_reads_present_transcripts_again_and_keeps_deleted_ones(
     after, _ = once(capsysbinary, "--claude-dir", str(root), "--store", db)
     assert comparable(after) == comparable(before)
     with sqlite3.connect(db) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 4
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION  # and every one since
         assert conn.execute("SELECT count(*) FROM files WHERE mtime = -1").fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM files WHERE gone = 1").fetchone()[0] == 1
