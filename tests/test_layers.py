@@ -95,3 +95,36 @@ def test_importing_the_model_loads_no_ui_or_io_library() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""
+
+
+def _connects(path: Path) -> list[int]:
+    """Lines of ``path`` that call sqlite3.connect (as ``sqlite3.connect`` or a bare ``connect``
+    imported from sqlite3)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    bare = any(
+        isinstance(node, ast.ImportFrom)
+        and node.module == "sqlite3"
+        and any(alias.name == "connect" for alias in node.names)
+        for node in ast.walk(tree)
+    )
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            dotted = (
+                isinstance(func, ast.Attribute)
+                and func.attr == "connect"
+                and getattr(func.value, "id", "") == "sqlite3"
+            )
+            if dotted or (bare and isinstance(func, ast.Name) and func.id == "connect"):
+                lines.append(node.lineno)
+    return lines
+
+
+def test_one_module_opens_the_sqlite_file() -> None:
+    opened = {
+        str(path.relative_to(PACKAGE.parent)): lines
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if (lines := _connects(path))
+    }
+    assert list(opened) == ["cctop/store/connection.py"]

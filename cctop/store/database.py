@@ -33,9 +33,10 @@ import orjson
 from cctop.model.records import ApiCall, Record, ToolResult, ToolUse
 from cctop.model.snapshot import SessionStats
 from cctop.store import record_codec
+from cctop.store.connection import connect
 from cctop.store.stats_codec import SessionRow, SessionSummary, stats_from_json, stats_to_json
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 BUSY_TIMEOUT_MS = 5000
 
 Warn = Callable[[str], None]
@@ -151,6 +152,15 @@ _MIGRATIONS: dict[int, str] = {
     CREATE INDEX IF NOT EXISTS statusline_samples_by_session ON statusline_samples(session_id, id);
     CREATE INDEX IF NOT EXISTS statusline_samples_by_time ON statusline_samples(observed_at);
     """,
+    # v6: telemetry a live ``cctop --otlp`` keeps (store.telemetry); stores from before made
+    # the table themselves when they first kept a batch.
+    6: """
+    CREATE TABLE IF NOT EXISTS otlp_batches (
+        id INTEGER PRIMARY KEY,
+        received REAL NOT NULL,
+        data BLOB NOT NULL
+    )
+    """,
 }
 
 
@@ -222,15 +232,11 @@ class Store:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create the store directory {path.parent}: {exc}") from exc
-        db = sqlite3.connect(
-            path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-        )
+        db = connect(path, BUSY_TIMEOUT_MS / 1000, threads=True)
         try:
-            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA synchronous = NORMAL")
-            _migrate(db)
+            migrate(db)
             db.execute("SELECT count(*) FROM files").fetchone()
         except BaseException:
             db.close()
@@ -620,7 +626,8 @@ def _write(db: sqlite3.Connection) -> Iterator[None]:
         raise
 
 
-def _migrate(db: sqlite3.Connection) -> None:
+def migrate(db: sqlite3.Connection) -> None:
+    """Bring the store's schema up to SCHEMA_VERSION: every table cctop keeps is made here."""
     version = db.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
         raise StoreError(

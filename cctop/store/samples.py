@@ -23,6 +23,7 @@ import sqlite3
 from typing import TYPE_CHECKING
 
 from cctop.model.limit_sample import LimitSample, PromptCacheInfo, WindowSample
+from cctop.store.connection import connect
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -124,9 +125,8 @@ _INSERT = f"INSERT INTO statusline_samples ({_COLUMNS}) VALUES ({', '.join('?' *
 
 
 def _insert(store_path: str, row: tuple, busy_timeout_s: float, close: bool) -> str:
-    db = sqlite3.connect(store_path, timeout=busy_timeout_s, isolation_level=None)
+    db = connect(store_path, busy_timeout_s)
     try:
-        db.execute("PRAGMA synchronous = NORMAL")  # WAL (set by the store): no fsync per commit
         db.execute("BEGIN IMMEDIATE")
         claimed: list[str] = []
         try:
@@ -241,7 +241,7 @@ class SampleReader:
 
     def __init__(self, store_path: str | Path) -> None:
         self.path = os.fspath(store_path)
-        self._db = sqlite3.connect(self.path, timeout=1.0, isolation_level=None, check_same_thread=False)
+        self._db = connect(self.path, 1.0, threads=True)
         self._last_id = 0
 
     def close(self) -> None:

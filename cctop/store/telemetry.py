@@ -16,15 +16,8 @@ from pathlib import Path
 
 from cctop.model.records import Record
 from cctop.store import record_codec
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS otlp_batches (
-    id INTEGER PRIMARY KEY,
-    received REAL NOT NULL,
-    data BLOB NOT NULL
-)
-"""
-BUSY_TIMEOUT_S = 5.0
+from cctop.store.connection import connect
+from cctop.store.database import migrate
 
 
 class OtlpArchive:
@@ -33,11 +26,12 @@ class OtlpArchive:
         self._lock = threading.Lock()
         # Listener threads append; one connection guarded by a lock is plenty for the rate
         # Claude Code exports at (a batch every few seconds per session).
-        self._db = sqlite3.connect(
-            self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-        )
-        self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        self._db.execute(_SCHEMA)
+        self._db = connect(self.path, threads=True)
+        try:
+            migrate(self._db)  # the otlp_batches table is one of the store's
+        except BaseException:
+            self._db.close()
+            raise
 
     def append(self, records: Sequence[Record]) -> None:
         if not records:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
-import sqlite3
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -29,8 +28,7 @@ from cctop.model.records import Record
 from cctop.model.snapshot import SessionStats
 from cctop.sources.transcripts.discovery import TranscriptFile, Warn
 from cctop.sources.transcripts.reader import FileResult, read_file
-from cctop.store import record_codec
-from cctop.store.database import SessionRow, WholeFile, session_row
+from cctop.store.database import SessionRow, Store, WholeFile, session_row
 
 T = TypeVar("T")
 
@@ -181,9 +179,6 @@ def sessions_by_project(
     return list(sessions.values()), list(warnings)
 
 
-_STORED_CHUNKS = (
-    "SELECT c.data FROM files f JOIN chunks c ON c.file_id = f.id WHERE f.path = ? ORDER BY c.start"
-)
 
 
 def _fill_group(
@@ -196,11 +191,10 @@ def _fill_group(
     keys: set[tuple[int, str]] = set()
     replay: frozenset[str] = context["replay"]
     # Its own connection: one opened before the fork must not be used in a child.
-    db = sqlite3.connect(context["store_path"]) if replay & {str(f.path) for f in files} else None
+    store = Store.attach(context["store_path"]) if replay & {str(f.path) for f in files} else None
     for file in sorted(files, key=lambda f: f.mtime, reverse=True):
-        if db is not None and str(file.path) in replay:
-            for (data,) in db.execute(_STORED_CHUNKS, (str(file.path),)):
-                ledger.ingest(record_codec.decode(data))
+        if store is not None and str(file.path) in replay:
+            ledger.ingest(store.load_file(str(file.path)))
             continue
         result = read_file(file, ledger.warn, include_tail=True)
         ledger.ingest(result.records)
@@ -209,8 +203,8 @@ def _fill_group(
         )
         keys.update(whole.keys)
         stored.append(replace(whole, keys=[]))  # shipped once, for the group, below
-    if db is not None:
-        db.close()
+    if store is not None:
+        store.close()
     snapshot = ledger.snapshot(context["now"])
     document = context["document"]
     rows = [session_row(s, document) for s in snapshot.sessions.values()]
