@@ -49,8 +49,9 @@ def new_session(ledger, session_id: str, at: float, cwd: str = "/home/dev/other"
     )
 
 
-async def wait_for(pilot, condition, timeout: float = 5.0) -> None:
-    """Until ``condition()`` holds (the app applies snapshots on its own timers)."""
+async def wait_for(pilot, condition, timeout: float = 15.0) -> None:
+    """Until ``condition()`` holds (the app applies snapshots on its own timers; on a loaded
+    machine that can take seconds, as in demo.settle)."""
     import time
 
     deadline = time.monotonic() + timeout
