@@ -157,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["otlp-env"]:
         return _otlp_env_main(argv[1:])
     if argv[:1] == ["statusline"]:
-        from cctop.statusline_cmd import main as statusline_main
+        from cctop.report.statusline_cmd import main as statusline_main
 
         return statusline_main(argv[1:])
     args = build_parser().parse_args(argv)

@@ -9,7 +9,7 @@ import sys
 
 def main() -> int:
     if sys.argv[1:2] == ["statusline"]:
-        from cctop.statusline_cmd import main as statusline_main
+        from cctop.report.statusline_cmd import main as statusline_main
 
         code = statusline_main(sys.argv[2:])
         sys.stdout.flush()

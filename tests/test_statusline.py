@@ -16,8 +16,8 @@ import pytest
 
 from cctop.model.limit_sample import LimitSample, WindowSample
 from cctop.report.statusline import line
+from cctop.report.statusline_cmd import default_store_path
 from cctop.sources.statusline import BadInput, parse
-from cctop.statusline_cmd import default_store_path
 from cctop.store import samples as stored
 from cctop.store.database import Store
 

@@ -1,1 +1,2 @@
-"""What cctop prints and exits: the --once table and JSON document, --requests."""
+"""The commands that print and exit: the --once table and JSON document, --requests, and
+``cctop statusline`` (with its installer)."""

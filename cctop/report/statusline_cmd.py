@@ -103,7 +103,7 @@ def _quick_args(argv: Sequence[str]) -> SimpleNamespace | None:
 def main(argv: Sequence[str]) -> int:
     args = _quick_args(argv) or build_parser().parse_args(argv)
     if args.install or args.uninstall:
-        from cctop import statusline_install
+        from cctop.report import statusline_install
 
         return statusline_install.run(args)
     try:
