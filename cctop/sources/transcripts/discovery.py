@@ -5,6 +5,7 @@ classifier and the one notion of a project."""
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -141,6 +142,9 @@ def find_transcripts(root: Path, warn: Warn) -> Iterator[TranscriptFile]:
         except OSError as exc:
             say(entry.path, exc)
             continue
+        if not stat.S_ISREG(st.st_mode):  # a FIFO would hang a read, /dev/zero never end
+            warn(f"{entry.path}: not a regular file, skipped")
+            continue
         yield TranscriptFile(Path(entry.path), root, role, st.st_size, st.st_mtime, st.st_dev, st.st_ino)
 
 
@@ -161,10 +165,11 @@ def quick_scan(roots: Sequence[Path]) -> dict[str, tuple[int, int, int]] | None:
             continue
         for entry, _parts, _role in walk(top, (), stop):
             try:
-                st = entry.stat(follow_symlinks=False)
-            except OSError:
-                return None
-            found[entry.path] = (st.st_dev, st.st_ino, st.st_size)
+                st = entry.stat()  # as find_transcripts: links followed
+            except OSError:  # a dangling link: skipped (and said) there too
+                continue
+            if stat.S_ISREG(st.st_mode):  # the others are skipped everywhere
+                found[entry.path] = (st.st_dev, st.st_ino, st.st_size)
         if failed:
             return None
     return found

@@ -9,6 +9,7 @@ from typing import BinaryIO
 from cctop.model.records import Record
 from cctop.sources.transcripts.discovery import TranscriptFile, Warn, subagent_meta_path
 from cctop.sources.transcripts.jsonl import TranscriptParser, complete_prefix, parse_subagent_meta
+from cctop.sources.transcripts.regular import open_regular, read_regular
 
 # Files are read in blocks so a 1 GB transcript never sits in memory twice; a block is cut
 # at its last newline and the remainder carried into the next one.
@@ -54,7 +55,7 @@ def read_file(file: TranscriptFile, warn: Warn, start: int = 0, include_tail: bo
     records: list[Record] = []
     offset = start
     try:
-        with open(file.path, "rb") as handle:
+        with open_regular(file.path) as handle:
             handle.seek(start)
             blocks = LineBlocks(handle)
             for whole in blocks:
@@ -75,7 +76,7 @@ def _subagent_meta(file: TranscriptFile) -> list[Record]:
     if role.agent_id is None or role.session_id is None:
         return []
     try:
-        data = subagent_meta_path(file.path).read_bytes()
+        data = read_regular(subagent_meta_path(file.path))
     except OSError:
         return []
     meta = parse_subagent_meta(role.session_id, role.agent_id, data)

@@ -26,6 +26,7 @@ from cctop.sources.transcripts.discovery import (
 )
 from cctop.sources.transcripts.jsonl import FileRole, TranscriptParser, complete_prefix, parse_subagent_meta
 from cctop.sources.transcripts.reader import LineBlocks
+from cctop.sources.transcripts.regular import open_regular, read_regular
 from cctop.store.database import Store, StoredFile
 
 # Appended bytes are read in blocks (reader.LineBlocks); each block's complete lines are
@@ -226,6 +227,7 @@ class FileTracker:
             self.warn_once(path, f"cannot read {path}: {exc.strerror or exc}")
             return False
         if not stat_mod.S_ISREG(st.st_mode):
+            self.warn_once(path, f"{path}: not a regular file, skipped")
             return False
         if state is None:
             role = role or self.role_of(path)
@@ -249,7 +251,7 @@ class FileTracker:
             state.parser = _parser_at(state.path, state.role, state.offset)
         parser = state.parser
         try:
-            handle = open(state.path, "rb")  # noqa: SIM115 - closed by the with below
+            handle = open_regular(state.path)
         except OSError as exc:
             self.warn_once(state.path, f"cannot read {state.path}: {exc.strerror or exc}")
             return
@@ -312,7 +314,7 @@ class FileTracker:
         if known is None or (known.device, known.inode) != (state.device, state.inode) or known.offset >= end:
             return
         try:
-            with open(state.path, "rb") as handle:
+            with open_regular(state.path) as handle:
                 handle.seek(known.offset)
                 data = complete_prefix(handle.read(end - known.offset))
         except OSError:
@@ -336,7 +338,7 @@ class FileTracker:
         if role.agent_id is None or role.session_id is None:
             return []
         try:
-            data = subagent_meta_path(Path(state.path)).read_bytes()
+            data = read_regular(subagent_meta_path(Path(state.path)))
         except OSError:
             return []
         meta = parse_subagent_meta(role.session_id, role.agent_id, data)
