@@ -309,16 +309,14 @@ def test_an_unreadable_file_warns_once_and_the_rest_works(tmp_path: Path, live) 
 
 def test_a_file_that_cannot_be_opened_warns_once(tmp_path: Path, live, monkeypatch) -> None:
     """The same as a mode-000 file, for test runs as root: opening it fails with EACCES."""
-    import builtins
+    from cctop.sources.transcripts import regular, tracker
 
-    from cctop.sources.transcripts import tracker
-
-    def guarded_open(path, *args, **kwargs):
+    def guarded_open(path):
         if str(path).endswith("locked.jsonl"):
             raise PermissionError(errno.EACCES, "Permission denied", str(path))
-        return builtins.open(path, *args, **kwargs)
+        return regular.open_regular(path)
 
-    monkeypatch.setattr(tracker, "open", guarded_open, raising=False)
+    monkeypatch.setattr(tracker, "open_regular", guarded_open)
     root = tmp_path / "projects"
     (root / PROJECT).mkdir(parents=True)
     locked = root / PROJECT / "locked.jsonl"
