@@ -7,6 +7,8 @@ matter (progress mirrors, file-history snapshots, queue operations, attachments 
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -145,8 +147,10 @@ class TranscriptParser:
             try:
                 obj = orjson.loads(line)
             except orjson.JSONDecodeError:
-                self.malformed += 1
-                continue
+                obj = lenient_loads(line)  # rare: e.g. a lone surrogate Node wrote
+                if obj is None:
+                    self.malformed += 1
+                    continue
             if isinstance(obj, dict):
                 self._parse_object(obj, out)
             else:
@@ -506,6 +510,35 @@ def parse_subagent_meta(session_id: str, agent_id: str, data: bytes) -> Subagent
         agent_type=_str(obj.get("agentType")),
         description=_str(obj.get("description")),
     )
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def lenient_loads(line: bytes) -> object | None:
+    """A line orjson refuses but JavaScript wrote: a string cut inside an emoji leaves a lone
+    surrogate escape (``"\\ud83d"``), which is valid JSON text but not valid Unicode. The
+    stdlib decoder takes it; lone surrogates become U+FFFD so the strings stay encodable.
+    None when the line is not JSON at all."""
+    try:
+        obj = json.loads(line.decode("utf-8", "replace"), parse_constant=_not_json)
+    except (ValueError, RecursionError):
+        return None
+    return _without_surrogates(obj)
+
+
+def _not_json(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")  # NaN, Infinity: the stdlib takes them, Node never writes them
+
+
+def _without_surrogates(value: object) -> object:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value) if _SURROGATE.search(value) else value
+    if isinstance(value, list):
+        return [_without_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+    return value
 
 
 def complete_prefix(data: bytes) -> bytes:
