@@ -62,7 +62,7 @@ def open_store(args: argparse.Namespace, warn: Callable[[str], None]) -> Store |
     except StoreError as exc:
         import sys
 
-        print(f"cctop: {exc}; continuing without the store", file=sys.stderr)
+        print(f"cctop: {safe_text(str(exc))}; continuing without the store", file=sys.stderr)
         return None
 
 

@@ -38,6 +38,10 @@ from cctop.store.stats_codec import SessionRow, SessionSummary, stats_from_json,
 
 SCHEMA_VERSION = 6
 BUSY_TIMEOUT_MS = 5000
+# cctop's mark in the SQLite header (``PRAGMA application_id``, bytes 68-71): "cctp".
+APPLICATION_ID = 0x63637470
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_OWN_TABLES = {"files", "chunks", "meta", "snapshot_cache", "session_cache"}
 
 Warn = Callable[[str], None]
 
@@ -198,6 +202,7 @@ class Store:
         """Open (creating or migrating) the store. ``rebuild`` discards it first. A corrupt
         store is moved aside with a warning and rebuilt; an unusable one raises StoreError."""
         path = Path(path).expanduser()
+        check_owned(path)  # never open, move aside or delete somebody else's file
         if rebuild:
             _remove(path)
         try:
@@ -229,14 +234,20 @@ class Store:
     @classmethod
     def _connect(cls, path: Path) -> Store:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # Created 0600 before SQLite sees it: its -wal and -shm files take the same mode,
+            # and titles, prompts' lengths and paths are nobody else's business.
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY | getattr(os, "O_CLOEXEC", 0), 0o600))
         except OSError as exc:
-            raise StoreError(f"cannot create the store directory {path.parent}: {exc}") from exc
+            raise StoreError(f"cannot create the store {path}: {exc.strerror or exc}") from exc
         db = connect(path, BUSY_TIMEOUT_MS / 1000, threads=True)
         try:
             if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 db.execute("PRAGMA journal_mode = WAL")
             migrate(db)
+            if db.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+                with _write(db):
+                    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             db.execute("SELECT count(*) FROM files").fetchone()
         except BaseException:
             db.close()
@@ -650,6 +661,42 @@ def migrate(db: sqlite3.Connection) -> None:
 def _index_stored_keys(db: sqlite3.Connection) -> None:
     for (data,) in db.execute("SELECT data FROM chunks").fetchall():
         _insert_keys(db, dedupe_keys(record_codec.decode(data)))
+
+
+def check_owned(path: Path) -> None:
+    """Raise StoreError unless ``path`` is absent, empty or a cctop store: an SQLite file with
+    cctop's application id, or (stores made before the id) cctop's tables. A store too
+    damaged to list its tables still has cctop's id in its first page."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(100)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StoreError(f"cannot read the store {path}: {exc.strerror or exc}") from exc
+    if not head:
+        return
+    refuse = (
+        f"{path} is not a cctop store; cctop will not use, move or delete it "
+        "(pick another --store PATH, or --no-store)"
+    )
+    if not head.startswith(_SQLITE_HEADER) or len(head) < 72:
+        raise StoreError(refuse)
+    application_id = int.from_bytes(head[68:72], "big")
+    if application_id == APPLICATION_ID:
+        return
+    if application_id != 0:
+        raise StoreError(refuse)
+    try:
+        db = connect(path)  # only reads (a WAL store's id may not be in the file yet)
+        try:
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        raise StoreError(f"{refuse}: {exc}") from exc
+    if not (tables >= _OWN_TABLES or "otlp_batches" in tables):  # the archive may come first
+        raise StoreError(refuse)
 
 
 def _is_corruption(exc: sqlite3.Error) -> bool:
