@@ -321,7 +321,9 @@ def test_a_corrupt_store_is_reported_and_rebuilt(tmp_path: Path, capsysbinary) -
     root = sample_tree(tmp_path)
     db = tmp_path / "s.db"
     cold, _ = once(capsysbinary, "--claude-dir", str(root), "--no-store")
-    db.write_bytes(b"this is not a database, it is a file someone scribbled over" * 100)
+    once(capsysbinary, "--claude-dir", str(root), "--store", str(db))
+    data = db.read_bytes()  # a store scribbled over past its first page (a foreign file is left alone)
+    db.write_bytes(data[:4096] + b"this is not a database, it is a file someone scribbled over" * 100)
     rebuilt, _ = once(capsysbinary, "--claude-dir", str(root), "--store", str(db))
     assert any("unreadable" in w and "rebuilt it from the transcripts" in w for w in rebuilt["warnings"])
     assert rebuilt["totals"] == cold["totals"]

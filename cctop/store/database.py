@@ -235,6 +235,9 @@ class Store:
     def _connect(cls, path: Path) -> Store:
         try:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the store directory {path.parent}: {exc}") from exc
+        try:
             # Created 0600 before SQLite sees it: its -wal and -shm files take the same mode,
             # and titles, prompts' lengths and paths are nobody else's business.
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY | getattr(os, "O_CLOEXEC", 0), 0o600))
@@ -670,8 +673,8 @@ def check_owned(path: Path) -> None:
     try:
         with open(path, "rb") as handle:
             head = handle.read(100)
-    except FileNotFoundError:
-        return
+    except (FileNotFoundError, NotADirectoryError):
+        return  # nothing there yet (creating it says what is in the way)
     except OSError as exc:
         raise StoreError(f"cannot read the store {path}: {exc.strerror or exc}") from exc
     if not head:
