@@ -47,7 +47,16 @@ from cctop.sources.transcripts.discovery import (
     project_of,
     quick_scan,
 )
-from cctop.store.database import CachedSessions, SessionRow, Store, StoredFile, session_row
+from cctop.store.database import (
+    CachedSessions,
+    SessionRow,
+    Store,
+    StoredFile,
+    StoreError,
+    is_corruption,
+    session_row,
+    set_aside,
+)
 from cctop.store.telemetry import kept_batches
 
 if TYPE_CHECKING:
@@ -110,6 +119,13 @@ def history(
             return _with_telemetry(loaded, roots, store.path, new_ledger, store, keep)
         except sqlite3.DatabaseError as exc:  # damaged past what opening it could tell
             failed = f"the store {store.path} failed ({exc})"
+            if is_corruption(exc):  # set aside now, so the next run rebuilds it
+                try:
+                    aside = set_aside(store.path)
+                except (OSError, StoreError) as again:
+                    failed += f"; could not move it aside ({again})"
+                else:
+                    failed = f"the store {store.path} is damaged ({exc}); moved it to {aside.name}"
     ledger = new_ledger()  # a clean one: a failed run may have filled some
     files = _walk(roots, ledger.warn)
     loaded = _from_files(files, ledger, workers, keep)

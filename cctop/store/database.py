@@ -208,22 +208,41 @@ class Store:
         try:
             return cls._connect(path)
         except sqlite3.DatabaseError as exc:
-            if isinstance(exc, sqlite3.OperationalError) and not _is_corruption(exc):
+            if isinstance(exc, sqlite3.OperationalError) and not is_corruption(exc):
                 raise StoreError(f"cannot open the store {path}: {exc}") from exc
-            aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
+            return cls._set_aside(path, str(exc), warn)
+
+    @classmethod
+    def _set_aside(cls, path: Path, reason: str, warn: Warn) -> Store:
+        """Move a damaged store aside (kept, never deleted) and start an empty one."""
+        try:
+            aside = set_aside(path)
             warn(
-                f"the store {path} is unreadable ({exc}); moved it to {aside.name} "
+                f"the store {path} is unreadable ({reason}); moved it to {aside.name} "
                 "and rebuilt it from the transcripts"
             )
-            try:
-                os.replace(path, aside)
-                _remove(path)
-                return cls._connect(path)
-            except (OSError, sqlite3.DatabaseError) as again:
-                raise StoreError(
-                    f"the store {path} is unreadable ({exc}) and could not be rebuilt ({again}); "
-                    "remove it, run with --rebuild, or use --no-store"
-                ) from again
+            return cls._connect(path)
+        except (OSError, sqlite3.DatabaseError) as again:
+            raise StoreError(
+                f"the store {path} is unreadable ({reason}) and could not be rebuilt ({again}); "
+                "remove it, run with --rebuild, or use --no-store"
+            ) from again
+
+    def damage(self) -> str | None:
+        """What ``PRAGMA quick_check`` finds wrong (a page a query may never touch, like a
+        chunk of an old file under saved aggregates), or None when the store is sound."""
+        try:
+            rows = self._db.execute("PRAGMA quick_check(1)").fetchall()
+        except sqlite3.DatabaseError as exc:
+            return str(exc)
+        found = str(rows[0][0]) if rows else "no answer"
+        return None if found == "ok" else found
+
+    def replace_damaged(self, reason: str, warn: Warn) -> Store:
+        """This store is damaged: close it, move it aside, and return an empty one in its place."""
+        with contextlib.suppress(sqlite3.Error):
+            self.close()
+        return Store._set_aside(self.path, reason, warn)
 
     @classmethod
     def attach(cls, path: Path) -> Store:
@@ -666,6 +685,16 @@ def _index_stored_keys(db: sqlite3.Connection) -> None:
         _insert_keys(db, dedupe_keys(record_codec.decode(data)))
 
 
+def set_aside(path: Path) -> Path:
+    """Move a damaged store (cctop's own, checked) to ``<name>.corrupt-<time>``; its -wal and
+    -shm are dropped (the -wal would replay onto an empty store). Returns where it went."""
+    check_owned(path)
+    aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
+    os.replace(path, aside)
+    _remove(path)
+    return aside
+
+
 def check_owned(path: Path) -> None:
     """Raise StoreError unless ``path`` is absent, empty or a cctop store: an SQLite file with
     cctop's application id, or (stores made before the id) cctop's tables. A store too
@@ -702,7 +731,7 @@ def check_owned(path: Path) -> None:
         raise StoreError(refuse)
 
 
-def _is_corruption(exc: sqlite3.Error) -> bool:
+def is_corruption(exc: sqlite3.Error) -> bool:
     text = str(exc).lower()
     return any(word in text for word in ("malformed", "not a database", "corrupt", "disk image"))
 

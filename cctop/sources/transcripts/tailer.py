@@ -31,11 +31,13 @@ from cctop.store.database import Store, StoredFile
 
 if TYPE_CHECKING:
     from watchdog.observers.api import BaseObserver
+from cctop.store import health as store_health
 
 # Start-up reads files changed this recently before anything else (at most this many).
 LIVE_FIRST_WINDOW_S = 10 * 60
 LIVE_FIRST_MAX = 64
 POLL_INTERVAL_S = 1.0
+STORE_RETRY_S = 2.0  # how often a store that failed is tried again
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,8 @@ class TailerStatus:
     polling: bool  # fell back to stat polling
     records_from_store: int
     starting: bool = False  # still finding files: nothing can be said missing yet
+    store_state: str | None = None  # "store: disk full — running in memory", ...
+    errors: int = 0  # reads that failed unexpectedly (skipped, said in the warnings)
 
     @property
     def backfilling(self) -> bool:
@@ -61,10 +65,16 @@ class Tailer:
         warn: Warn,
         store: Store | None = None,
         on_deleted: Callable[[str], None] | None = None,
+        store_state: str | None = None,
     ) -> None:
+        """``store_state``: what opening the store ran into, for the header (e.g. it was
+        damaged and rebuilt, or could not be used at all)."""
         self._warn = warn
         self._store = store
-        self._tracker = FileTracker(roots, sink, warn, store=store, on_deleted=on_deleted)
+        self._tracker = FileTracker(
+            roots, sink, warn, store=store, on_deleted=on_deleted, survive_store_errors=True
+        )
+        self._tracker.store_state = store_state
         self._roots = self._tracker.roots
         self._lock = threading.Condition()
         self._dirty: dict[str, None] = {}  # ordered set of paths
@@ -85,6 +95,9 @@ class Tailer:
         self._watched_roots: set[Path] = set()
         self._observers: dict[Path, BaseObserver] = {}
         self._worker: threading.Thread | None = None
+        self._errors = 0
+        self._next_store_retry = 0.0
+        self._store_replaced: Store | None = None  # the fresh store put in a damaged one's place
 
     # -- public ---------------------------------------------------------------------
 
@@ -112,6 +125,14 @@ class Tailer:
         if self._worker is not None:
             self._worker.join(timeout)
 
+    def store_close(self) -> None:
+        """Close the store in use (after ``stop``): it may be a new one put in a damaged
+        one's place."""
+        store = self._tracker.store
+        if store is not None:
+            with contextlib.suppress(Exception):
+                store.close()
+
     @property
     def status(self) -> TailerStatus:
         with self._lock:
@@ -123,6 +144,8 @@ class Tailer:
                 polling=self._polling,
                 records_from_store=self._tracker.records_loaded,
                 starting=not self._planned,
+                store_state=self._tracker.store_state,
+                errors=self._errors,
             )
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
@@ -205,15 +228,79 @@ class Tailer:
     def _run(self) -> None:
         try:
             self._startup()
-            self._loop()
-        except Exception as exc:  # noqa: BLE001 - report, never die silently
-            self._warn(f"transcript tailer stopped: {type(exc).__name__}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - report, and follow what can be followed
+            self._failed("start-up", exc)
             with self._lock:
                 self._busy = False
-                self._planned = True  # nothing more is coming
+                self._planned = True
                 self._lock.notify_all()
+        while True:
+            try:
+                self._loop()
+                return
+            except Exception as exc:  # noqa: BLE001 - a source never dies: report, go on
+                self._failed("tailer", exc)
+                with self._lock:
+                    self._busy = False
+                    self._lock.notify_all()
+                    if self._stopping:
+                        return
+                    self._lock.wait(POLL_INTERVAL_S)  # not a hot loop if it keeps failing
+
+    def _failed(self, where: str, exc: BaseException, path: str | None = None) -> None:
+        with self._lock:
+            self._errors += 1
+        what = f"{path}: " if path else f"{where}: "
+        self._warn(f"{what}skipped after an error ({type(exc).__name__}: {exc})")
+
+    def _update(self, path: str) -> None:
+        """One file's news; whatever goes wrong is that file's problem, not the tailer's."""
+        try:
+            if path.endswith(".meta.json"):
+                self._tracker.refresh_meta(path[: -len(".meta.json")] + ".jsonl")
+            else:
+                self._tracker.update(path)
+        except Exception as exc:  # noqa: BLE001
+            self._failed("read", exc, path)
+
+    def _check_store(self) -> None:
+        """A store damaged where no query may look (an old file's chunk) is found at start."""
+        store = self._tracker.store
+        if store is None:
+            return
+        try:
+            damage = store.damage()
+        except Exception as exc:  # noqa: BLE001 - e.g. closed: nothing to check
+            damage = str(exc)
+        if damage is not None:
+            self._set_aside(store, damage)
+
+    def _set_aside(self, store: Store, reason: str) -> None:
+        try:
+            fresh = store.replace_damaged(reason, self._warn)
+        except Exception as exc:  # noqa: BLE001 - StoreError: keep running in memory
+            self._warn(f"{exc}; running in memory")
+            self._store = None
+            self._tracker.replace_store(None, "store damaged — running in memory")
+            return
+        self._store = self._store_replaced = fresh
+        self._tracker.replace_store(fresh, "store damaged — rebuilding")
+
+    def _store_upkeep(self) -> None:
+        """A store that failed: set a damaged one aside, bring the store up to date again."""
+        tracker = self._tracker
+        if tracker.store_kind is None or time.monotonic() < self._next_store_retry:
+            return
+        resting = tracker.store
+        if resting is None:
+            return
+        if tracker.store_kind == store_health.DAMAGED and resting is not self._store_replaced:
+            self._set_aside(resting, "damaged while running")
+        if not tracker.retry_store():
+            self._next_store_retry = time.monotonic() + (0 if tracker.resyncing else STORE_RETRY_S)
 
     def _startup(self) -> None:
+        self._check_store()
         files = self._tracker.scan()
         plan = self._tracker.plan(files)
         # Sessions written in the last minutes are read before the watches go up: setting
@@ -272,6 +359,7 @@ class Tailer:
                     or self._backfill_ready()
                     or self._lost_roots
                     or (self._prefill is not None and self._prefill.has_stored())
+                    or self._tracker.resyncing
                 ):
                     left = next_poll - time.monotonic()
                     if left <= 0:
@@ -296,21 +384,24 @@ class Tailer:
                 self._watch_new_roots()  # a root deleted and made again at once
             for directory in dirs:
                 paths.extend(self._tracker.scan_dir(directory))
-            for path in paths:
-                if path.endswith(".meta.json"):
-                    self._tracker.refresh_meta(path[: -len(".meta.json")] + ".jsonl")
-                else:
-                    self._tracker.update(path)
-            if backfill is not None:
-                self._backfill_one(*backfill)
-            if time.monotonic() >= next_poll:
-                self._periodic()
-                next_poll = time.monotonic() + POLL_INTERVAL_S
-            with self._lock:
+            try:
+                for path in paths:
+                    self._update(path)
                 if backfill is not None:
-                    self._backfill_done += 1
-                self._busy = False
-                self._lock.notify_all()
+                    try:
+                        self._backfill_one(*backfill)
+                    except Exception as exc:  # noqa: BLE001 - skip it, go on with the rest
+                        self._failed("backfill", exc, backfill[0])
+                if time.monotonic() >= next_poll:
+                    self._periodic()
+                    next_poll = time.monotonic() + POLL_INTERVAL_S
+                self._store_upkeep()
+            finally:
+                with self._lock:
+                    if backfill is not None:
+                        self._backfill_done += 1
+                    self._busy = False
+                    self._lock.notify_all()
 
     def _backfill_one(self, path: str, stored: StoredFile | None) -> None:
         read = self._prefilled.pop(path, None)
@@ -335,7 +426,7 @@ class Tailer:
             self._watch_roots()
             for root in fresh:
                 for path in self._tracker.scan_dir(str(root)):
-                    self._tracker.update(path)
+                    self._update(path)
 
     def _periodic(self) -> None:
         """Roots that appeared get watched and read; when polling, changed files get read."""
@@ -364,10 +455,10 @@ class Tailer:
         for path, identity in on_disk.items():
             known = self._tracker.identity(path)
             if known != identity and (known is not None or not backfilling):
-                self._tracker.update(path)
+                self._update(path)
         for path in self._tracker.known_paths():
             if path not in on_disk:
-                self._tracker.update(path)  # confirms the deletion
+                self._update(path)  # confirms the deletion
 
 
 def _reason(exc: Exception) -> str:

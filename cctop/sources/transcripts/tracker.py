@@ -10,7 +10,9 @@ Not thread-safe: one thread drives a tracker.
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat as stat_mod
+import time
 from collections.abc import Callable
 from pathlib import Path, PurePath
 from typing import BinaryIO
@@ -27,6 +29,7 @@ from cctop.sources.transcripts.discovery import (
 from cctop.sources.transcripts.jsonl import FileRole, TranscriptParser, complete_prefix, parse_subagent_meta
 from cctop.sources.transcripts.reader import LineBlocks
 from cctop.sources.transcripts.regular import open_regular, read_regular
+from cctop.store import health as store_health
 from cctop.store.database import Store, StoredFile
 
 # Appended bytes are read in blocks (reader.LineBlocks); each block's complete lines are
@@ -68,6 +71,7 @@ class FileTracker:
         store: Store | None = None,
         on_deleted: Callable[[str], None] | None = None,
         include_tail: bool = False,
+        survive_store_errors: bool = False,
     ) -> None:
         self.roots = [Path(r) for r in roots]
         self._sink = sink
@@ -85,6 +89,15 @@ class FileTracker:
         # Set from another thread to end a long read between blocks (what is stored stays
         # consistent: every block commits its lines with its offset).
         self.stopping = False
+        # The live view carries on in memory when the store fails (``--once`` callers rather
+        # see the error and read the transcripts): the store waits in ``_resting`` until
+        # ``retry_store`` has brought it up to date again.
+        self._survive = survive_store_errors
+        self._resting: Store | None = None
+        self._resync: list[str] | None = None  # paths still to bring the store up to date on
+        self._gone_unstored: set[str] = set()
+        self.store_kind: str | None = None  # store_health.FULL / DAMAGED / FAILED while resting
+        self.store_state: str | None = None  # what the header says about it
 
     @property
     def file_count(self) -> int:
@@ -165,7 +178,12 @@ class FileTracker:
         """Start-up: take over the stored offsets (no records yet), mark stored files that are
         no longer on disk as gone, and return what ``backfill`` should go through, newest
         first: every file on disk and every stored file (gone ones are history)."""
-        stored = self._store.files() if self._store is not None else {}
+        stored: dict[str, StoredFile] = {}
+        if self._store is not None:
+            try:
+                stored = self._store.files()
+            except sqlite3.Error as exc:
+                self._store_failed(exc)
         self.adopt([f for f in stored.values() if not f.gone])
         present = {str(f.path): f for f in files}
         for path in [p for p in self._files if p not in present]:
@@ -181,8 +199,15 @@ class FileTracker:
 
     def backfill(self, path: str, stored: StoredFile | None) -> None:
         """One step of start-up: replay the file's stored records, then read what it gained."""
-        if stored is not None and self._store is not None:
-            records = self._store.load_file(path)
+        source = self._store or self._resting  # a full disk can still be read
+        if stored is not None and source is not None:
+            try:
+                records = source.load_file(path)
+            except sqlite3.Error as exc:
+                if self._store is not None:
+                    self._store_failed(exc)
+                self._read_again(path)  # its records are on disk, if it still is
+                return
             self.records_loaded += len(records)
             if records:
                 self._sink(records)
@@ -191,6 +216,17 @@ class FileTracker:
                     if not self._session_files.get(session_id):
                         self._deleted(session_id)
                 return
+        elif stored is not None:  # the store failed before this file's turn: read it whole
+            self._read_again(path)
+            return
+        self.update(path)
+
+    def _read_again(self, path: str) -> None:
+        """Forget the offset taken over from the store and read the file from byte 0."""
+        state = self._files.get(path)
+        if state is not None:
+            state.device = state.inode = -1
+            state.offset, state.parser = 0, None
         self.update(path)
 
     def replay(self, path: str, records: list[Record]) -> None:
@@ -290,11 +326,14 @@ class FileTracker:
     def _commit(self, state: _File, end: int, records: list[Record]) -> None:
         """Store first, then hand on: a kill in between re-delivers from the store, never loses."""
         if self._store is not None:
-            stored = self._store.commit(
-                state.path, state.device, state.inode, state.size, state.mtime, state.offset, end, records
-            )
-            if not stored:
-                self._catch_up(state, end)
+            try:
+                stored = self._store.commit(
+                    state.path, state.device, state.inode, state.size, state.mtime, state.offset, end, records
+                )
+                if not stored:
+                    self._catch_up(state, end)
+            except sqlite3.Error as exc:
+                self._store_failed(exc)  # the lines still count; the store catches up later
         self.bytes_read += end - state.offset
         state.offset = end
         for record in records:
@@ -344,6 +383,101 @@ class FileTracker:
         meta = parse_subagent_meta(role.session_id, role.agent_id, data)
         return [meta] if isinstance(meta, SubagentMeta) else []
 
+    # -- a failing store ------------------------------------------------------------------
+
+    def _store_failed(self, exc: sqlite3.Error) -> None:
+        """Carry on in memory: the store rests until ``retry_store`` brings it up to date.
+        Without ``survive_store_errors`` the error is the caller's."""
+        if not self._survive or self._store is None:
+            raise exc
+        kind = store_health.kind_of(exc)
+        self._resting, self._store = self._store, None
+        self._resync = None
+        self.store_kind, self.store_state = kind, store_health.state_text(kind, exc)
+        self._warn(f"the store failed ({exc}); running in memory until it works again")
+
+    @property
+    def store(self) -> Store | None:
+        """The store in use, or the resting one (what a retry works on)."""
+        return self._store or self._resting
+
+    def replace_store(self, store: Store | None, state: str) -> None:
+        """A new store (a damaged one was set aside): fill it from the files followed.
+        None: there is none (it could not be made); memory only from now on."""
+        self._store, self._resting, self._resync = None, store, None
+        self.store_kind, self.store_state = store_health.DAMAGED, state
+
+    @property
+    def resyncing(self) -> bool:
+        """A store is being brought up to date, a few files at a time."""
+        return bool(self._resync) and self._resting is not None
+
+    def retry_store(self, budget_s: float = 0.25) -> bool:
+        """Bring the resting store up to what this process has read, a few files per call
+        (``budget_s``), and use it again once it is. Returns True when it is in use again."""
+        store = self._resting
+        if store is None:
+            return self._store is not None
+        deadline = time.monotonic() + budget_s
+        try:
+            if self._resync is None:
+                self._resync = list(self._files)
+            while self._resync and time.monotonic() < deadline and not self.stopping:
+                path = self._resync.pop()
+                state = self._files.get(path)
+                if state is not None:
+                    self._store_up_to(store, state)
+            if self._resync:
+                return False
+            # Lines that arrived meanwhile (read, not stored) and files that went.
+            stored = store.files()
+            for path, state in self._files.items():
+                known = stored.get(path)
+                if known is None or (known.device, known.inode, known.offset) != (
+                    state.device, state.inode, state.offset
+                ):
+                    self._store_up_to(store, state)
+            store.mark_gone(sorted(self._gone_unstored))
+        except sqlite3.Error as exc:
+            self._resync = None
+            kind = store_health.kind_of(exc)
+            if kind == store_health.DAMAGED and self.store_kind != store_health.DAMAGED:
+                self.store_kind, self.store_state = kind, store_health.state_text(kind, exc)
+            return False
+        self._gone_unstored.clear()
+        self._store, self._resting, self._resync = store, None, None
+        if self.store_kind == store_health.DAMAGED:
+            self.store_state = "store damaged — rebuilt"
+        else:
+            self.store_state = None
+            self._warn("the store is in use again")
+        self.store_kind = None
+        return True
+
+    def _store_up_to(self, store: Store, state: _File) -> None:
+        """Store what this process has read of one file: the lines the store lacks."""
+        if state.size < 0:
+            return
+        known = store.file(state.path)
+        start = 0
+        if known is not None and (known.device, known.inode) == (state.device, state.inode):
+            if known.offset == state.offset:
+                return
+            if known.offset < state.offset:
+                start = known.offset
+        try:
+            with open_regular(state.path) as handle:
+                handle.seek(start)
+                data = complete_prefix(handle.read(state.offset - start))
+        except OSError:
+            return  # gone or unreadable now: the next read of it says so
+        parser = TranscriptParser(state.role)
+        records = parser.feed(data)
+        if start == 0:
+            records.extend(self._subagent_meta(state))
+        store.commit(state.path, state.device, state.inode, state.size, state.mtime,
+                     start, start + len(data), records)  # fmt: skip
+
     # -- bookkeeping -------------------------------------------------------------------
 
     def _adopt(self, state: _File) -> None:
@@ -357,7 +491,12 @@ class FileTracker:
         if state is None:
             return
         if self._store is not None:
-            self._store.mark_gone([path])
+            try:
+                self._store.mark_gone([path])
+            except sqlite3.Error as exc:
+                self._store_failed(exc)
+        if self._store is None and (self._resting is not None or self._survive):
+            self._gone_unstored.add(path)
         for session_id in state.sessions:
             paths = self._session_files.get(session_id)
             if paths is not None:
