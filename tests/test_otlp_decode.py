@@ -326,7 +326,9 @@ def _sum_request(
     metric.name = "claude_code.token.usage"
     metric.sum.aggregation_temporality = temporality
     metric.sum.is_monotonic = True
+    base = 1_800_000_000_000_000_000  # small offsets from a real moment (0 stays "unset")
     for start, time, value in points:
+        start, time = start and base + start, time and base + time
         point = metric.sum.data_points.add(start_time_unix_nano=start, time_unix_nano=time, as_double=value)
         if session:
             point.attributes.append(KeyValue(key="session.id", value=_value(session)))

@@ -11,7 +11,6 @@ plus the span name for spans.
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Hashable
 from dataclasses import dataclass, field
@@ -32,14 +31,17 @@ from cctop.model.records import (
     ToolResult,
     ToolUse,
 )
+from cctop.sources import limits
+from cctop.sources.limits import MAX_COUNT, OutOfRange, checked_seconds, time_in_range
 from cctop.sources.otlp.metrics import MetricDeltas
 from cctop.sources.otlp.values import (
     any_value,
     attributes,
+    checked_cost,
+    checked_count,
     clean,
     to_bool,
     to_float,
-    to_int,
     to_opt_int,
     to_text,
 )
@@ -102,13 +104,19 @@ class OtlpDecoder:
     def decode_metrics(self, request: Any) -> Decoded:
         out = Decoded()
         sessions = _SessionMetas(out.records)
+        rejected: list[float] = []
         for resource_metrics in request.resource_metrics:
             resource = attributes(resource_metrics.resource.attributes)
             version = _version(resource)
             resource_key = tuple(sorted((k, repr(v)) for k, v in resource.items()))
             for scope_metrics in resource_metrics.scope_metrics:
                 for metric in scope_metrics.metrics:
-                    out.items += self._metric(metric, resource_key, version, sessions, out.records)
+                    out.items += self._metric(metric, resource_key, version, sessions, out.records, rejected)
+        if rejected:
+            out.rejected = len(rejected)
+            out.note = limits.out_of_range(len(rejected), "data point(s)").replace(
+                "token count, cost", "value"
+            ) + "; a counter never goes down"
         return out
 
     def _metric(
@@ -118,6 +126,7 @@ class OtlpDecoder:
         version: str | None,
         sessions: _SessionMetas,
         records: list[Record],
+        rejected: list[float],
     ) -> int:
         kind = metric.WhichOneof("data")
         if kind != "sum":
@@ -129,8 +138,16 @@ class OtlpDecoder:
         for point in data.data_points:
             kind_of_value = point.WhichOneof("value")
             value = float(point.as_int) if kind_of_value == "as_int" else point.as_double
-            if not math.isfinite(value):
-                continue  # a NaN would poison every total it is added to
+            timestamp = point.time_unix_nano / 1e9 if point.time_unix_nano else None
+            # A NaN or 1e300 would poison every total it is added to; a counter (monotonic
+            # sum) never goes down, so a negative value on one is no increment either.
+            if (
+                not (abs(value) < MAX_COUNT)
+                or (data.is_monotonic and value < 0)
+                or (timestamp is not None and not time_in_range(timestamp))
+            ):
+                rejected.append(value)
+                continue
             attrs = attributes(point.attributes)
             series = (resource_key, metric.name, tuple(sorted((k, repr(v)) for k, v in attrs.items())))
             with self._deltas_lock:
@@ -142,10 +159,9 @@ class OtlpDecoder:
                     cumulative=cumulative,
                     monotonic=data.is_monotonic,
                 )
-            if not added:
+            if not added or (data.is_monotonic and added < 0):
                 continue
             session_id = _session(attrs)
-            timestamp = point.time_unix_nano / 1e9 if point.time_unix_nano else None
             if session_id is not None:
                 sessions.seen(session_id, version, timestamp)
             kind_attr = attrs.pop("type", None)
@@ -168,7 +184,7 @@ class OtlpDecoder:
 def decode_logs(request: Any) -> Decoded:
     out = Decoded()
     sessions = _SessionMetas(out.records)
-    missing_session = 0
+    missing_session = out_of_range = 0
     for resource_logs in request.resource_logs:
         resource = attributes(resource_logs.resource.attributes)
         version = _version(resource)
@@ -183,12 +199,22 @@ def decode_logs(request: Any) -> Decoded:
                 if session_id is None:
                     missing_session += 1
                     continue
-                timestamp = _log_timestamp(log_record, attrs)
+                event: list[Record] = []
+                try:
+                    timestamp = checked_seconds(_log_timestamp(log_record, attrs))
+                    _event_records(name, session_id, timestamp, attrs, event)
+                except OutOfRange:
+                    out_of_range += 1  # the rest of the request is kept
+                    continue
                 sessions.seen(session_id, version, timestamp, _cwd(attrs), _origin(resource, attrs))
-                _event_records(name, session_id, timestamp, attrs, out.records)
+                out.records.extend(event)
+    notes = []
     if missing_session:
-        out.rejected = missing_session
-        out.note = f"{missing_session} Claude Code event(s) without session.id"
+        notes.append(f"{missing_session} Claude Code event(s) without session.id")
+    if out_of_range:
+        notes.append(limits.out_of_range(out_of_range, "log record(s)"))
+    out.rejected = missing_session + out_of_range
+    out.note = "; ".join(notes)
     return out
 
 
@@ -218,7 +244,7 @@ def _event_records(
                 session_id=session_id,
                 prompt_id=to_text(attrs.get("prompt.id"), 100) or _derived_id("prompt", session_id, attrs),
                 timestamp=timestamp,
-                length=to_int(attrs.get("prompt_length")),
+                length=checked_count(attrs.get("prompt_length"), "prompt_length"),
                 source=OTLP,
             )
         )
@@ -248,9 +274,9 @@ def _event_records(
 
 
 def _api_call(session_id: str, timestamp: float | None, attrs: dict[str, Any]) -> ApiCall:
-    cost = to_float(attrs.get("cost_usd"))
+    cost = checked_cost(attrs.get("cost_usd"))
     if cost is None and "cost_usd_micros" in attrs:
-        micros = to_float(attrs["cost_usd_micros"])
+        micros = checked_cost(attrs["cost_usd_micros"])
         cost = None if micros is None else micros / 1e6
     request_id = (
         to_text(attrs.get("request_id"), 100)
@@ -264,13 +290,13 @@ def _api_call(session_id: str, timestamp: float | None, attrs: dict[str, Any]) -
         message_id=None,
         request_id=request_id,
         timestamp=timestamp,
-        input_tokens=to_int(attrs.get("input_tokens")),
-        output_tokens=to_int(attrs.get("output_tokens")),
-        cache_read_tokens=to_int(attrs.get("cache_read_tokens")),
-        cache_creation_tokens=to_int(attrs.get("cache_creation_tokens")),
+        input_tokens=_count(attrs, "input_tokens"),
+        output_tokens=_count(attrs, "output_tokens"),
+        cache_read_tokens=_count(attrs, "cache_read_tokens"),
+        cache_creation_tokens=_count(attrs, "cache_creation_tokens"),
         # 2.1.332+ says how the writes split between the 5-minute and 1-hour cache.
-        cache_creation_5m_tokens=to_int(attrs.get("cache_creation_5m_tokens")),
-        cache_creation_1h_tokens=to_int(attrs.get("cache_creation_1h_tokens")),
+        cache_creation_5m_tokens=_count(attrs, "cache_creation_5m_tokens"),
+        cache_creation_1h_tokens=_count(attrs, "cache_creation_1h_tokens"),
         speed=to_text(attrs.get("speed"), 40),
         final=True,
         source=OTLP,
@@ -278,6 +304,11 @@ def _api_call(session_id: str, timestamp: float | None, attrs: dict[str, Any]) -
         duration_ms=to_float(attrs.get("duration_ms")),
         ttft_ms=to_float(attrs.get("ttft_ms")),
     )
+
+
+def _count(attrs: dict[str, Any], name: str) -> int:
+    """A token count, or OutOfRange (the event is rejected)."""
+    return checked_count(attrs.get(name), name)
 
 
 def _tool_records(session_id: str, timestamp: float | None, attrs: dict[str, Any]) -> list[Record]:
@@ -307,6 +338,7 @@ def _tool_records(session_id: str, timestamp: float | None, attrs: dict[str, Any
 def decode_traces(request: Any) -> Decoded:
     out = Decoded()
     sessions = _SessionMetas(out.records)
+    out_of_range = 0
     for resource_spans in request.resource_spans:
         resource = attributes(resource_spans.resource.attributes)
         version = _version(resource)
@@ -318,6 +350,9 @@ def decode_traces(request: Any) -> Decoded:
                 if session_id is None:
                     continue  # cctop can only show spans it can put in a session
                 end = span.end_time_unix_nano / 1e9 if span.end_time_unix_nano else None
+                if end is not None and not time_in_range(end):
+                    out_of_range += 1
+                    continue
                 sessions.seen(session_id, version, end, origin=_origin(resource, attrs))
                 duration_ms = to_float(attrs.get("duration_ms"))
                 if duration_ms is None and span.end_time_unix_nano >= span.start_time_unix_nano:
@@ -336,6 +371,9 @@ def decode_traces(request: Any) -> Decoded:
                     timing = _call_timing(session_id, end, duration_ms, attrs)
                     if timing is not None:
                         out.records.append(timing)
+    if out_of_range:
+        out.rejected = out_of_range
+        out.note = limits.out_of_range(out_of_range, "span(s)")
     return out
 
 
@@ -440,7 +478,7 @@ def _log_timestamp(log_record: Any, attrs: dict[str, Any]) -> float | None:
     if isinstance(text, str):
         try:
             return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-        except ValueError:
+        except (ValueError, OverflowError, OSError):
             return None
     return None
 

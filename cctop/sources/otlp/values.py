@@ -11,6 +11,8 @@ import math
 import re
 from typing import Any
 
+from cctop.sources.limits import OutOfRange, checked_amount
+
 # C0 controls, DEL and C1 controls: enough to smuggle terminal escape sequences.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -113,3 +115,37 @@ def to_bool(value: Any) -> bool | None:
     if isinstance(value, (int, float)):
         return bool(value)
     return None
+
+
+def checked_count(value: Any, what: str) -> int:
+    """A token count from any numeric form; 0 when absent or not a number; OutOfRange when
+    negative, not finite or >= 2^53 (rejected, never clamped)."""
+    if value is None or isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        return int(checked_amount(value, what)) if not 0 <= value < 2**53 else value
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return 0
+    elif isinstance(value, float):
+        number = value
+    else:
+        return 0
+    return int(checked_amount(number, what))
+
+
+def checked_cost(value: Any) -> float | None:
+    """A cost in dollars: None when absent or not a number, OutOfRange when negative, not
+    finite or huge."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value.strip()) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return checked_amount(number, "cost")
+
+
+__all__ = ["OutOfRange", "checked_cost", "checked_count", "clean"]

@@ -33,6 +33,7 @@ from cctop.model.records import (
     ToolResult,
     ToolUse,
 )
+from cctop.sources.limits import MAX_COUNT, OutOfRange, checked_seconds, time_in_range
 
 # A line is parsed only when it holds one of these; anything else cannot carry usage,
 # tool calls, prompts, titles or compactions. Substring tests run at memchr speed (a regex
@@ -63,8 +64,45 @@ class FileRole:
 
 _SECOND_CACHE: dict[str, float] = {}
 
+def checked_time(value: object) -> float | None:
+    """``parse_timestamp`` for a line's own timestamp: None when absent or unparseable (as
+    before), OutOfRange when it parses to a moment before 2000 or from 2100 on."""
+    if not isinstance(value, str) or not value:
+        return None
+    return checked_seconds(_parse_time(value), "timestamp")
+
+
+def checked_count(value: object) -> int:
+    """A token or request count: ints and integral floats in [0, 2^53); absent or not a number
+    (a string, a bool) counts 0 as before; negative, non-finite or huge is OutOfRange."""
+    if type(value) is int:
+        if 0 <= value < MAX_COUNT:
+            return value
+        raise OutOfRange(f"count {value}")
+    if isinstance(value, float):
+        if 0.0 <= value < MAX_COUNT:  # NaN fails this too
+            return int(value)
+        raise OutOfRange(f"count {value}")
+    return 0
+
+
+def checked_cost(value: object) -> float | None:
+    """A reported cost in dollars: None when absent or not a number, OutOfRange when
+    negative, non-finite or huge."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if 0.0 <= value < MAX_COUNT:
+        return float(value)
+    raise OutOfRange(f"cost {value}")
+
 
 def parse_timestamp(value: object) -> float | None:
+    """ISO-8601 -> POSIX seconds; None when absent, unparseable or outside 2000..2100."""
+    seconds = _parse_time(value)
+    return seconds if seconds is not None and time_in_range(seconds) else None
+
+
+def _parse_time(value: object) -> float | None:
     """ISO-8601 -> POSIX seconds. Claude Code's ``2026-11-20T10:00:00.123Z`` form takes a fast
     path: lines of a busy session share their second, so the date part is parsed once."""
     if not isinstance(value, str) or not value:
@@ -87,22 +125,12 @@ def _parse_iso(value: str) -> float | None:
         if value.endswith("Z"):  # Python 3.10's fromisoformat does not take "Z"
             value = value[:-1] + "+00:00"
         return datetime.fromisoformat(value).timestamp()
-    except ValueError:
+    except (ValueError, OverflowError, OSError):  # year 1 with an offset overflows
         return None
 
 
-def _int(value: object) -> int:
-    if isinstance(value, bool):
-        return 0
-    if isinstance(value, int):
-        return max(value, 0)
-    if isinstance(value, float):
-        return max(int(value), 0)
-    return 0
-
-
 def _count(value: object) -> int:
-    return value if type(value) is int and value >= 0 else _int(value)
+    return value if type(value) is int and 0 <= value < MAX_COUNT else checked_count(value)
 
 
 def _number(value: object) -> float | None:
@@ -120,6 +148,7 @@ class TranscriptParser:
     def __init__(self, role: FileRole) -> None:
         self.role = role
         self.malformed = 0  # complete lines that were not valid JSON objects
+        self.rejected = 0  # lines with a count, cost or time outside sane ranges
         self._meta_seen: dict[str, tuple[str | None, str | None, str | None]] = {}
         self._subagent_announced = False
         self._first_prompt_seen: set[str] = set()
@@ -152,7 +181,12 @@ class TranscriptParser:
                     self.malformed += 1
                     continue
             if isinstance(obj, dict):
-                self._parse_object(obj, out)
+                mark = len(out)
+                try:
+                    self._parse_object(obj, out)
+                except OutOfRange:
+                    del out[mark:]  # the whole line goes: its other figures are suspect too
+                    self.rejected += 1
             else:
                 self.malformed += 1
         return _collapse_calls(out)
@@ -175,9 +209,9 @@ class TranscriptParser:
 
     def feed_tail(self, line: bytes) -> list[Record]:
         """A last line with no newline yet: parsed only if it is already whole JSON."""
-        malformed = self.malformed
+        malformed, rejected = self.malformed, self.rejected
         records = self.feed(line)
-        self.malformed = malformed  # an unfinished line is not a malformed one
+        self.malformed, self.rejected = malformed, rejected  # said when the line is complete
         return records
 
     # -- one line ---------------------------------------------------------------
@@ -219,8 +253,8 @@ class TranscriptParser:
             if self._opening and self._birth is None:
                 self._birth = parse_timestamp(obj.get("timestamp"))
         elif kind == "cost-state":
-            total = _number(obj.get("totalCostUSD"))
-            if total is not None and total >= 0:
+            total = checked_cost(obj.get("totalCostUSD"))
+            if total is not None:
                 out.append(ReportedCost(session_id, total, _number(obj.get("startTime"))))
         elif kind == "system":
             if obj.get("subtype") == "api_error":
@@ -228,7 +262,7 @@ class TranscriptParser:
             elif obj.get("subtype") == "compact_boundary":
                 meta = obj.get("compactMetadata")
                 meta = meta if isinstance(meta, dict) else {}
-                timestamp = parse_timestamp(obj.get("timestamp"))
+                timestamp = checked_time(obj.get("timestamp"))
                 if self._evidence(timestamp) == REPLAYED:
                     return  # the parent's compaction, copied into a fork
                 out.append(
@@ -237,7 +271,7 @@ class TranscriptParser:
                         agent_id=self.role.agent_id,
                         timestamp=timestamp,
                         trigger=_str(meta.get("trigger")),
-                        pre_tokens=_int(meta.get("preTokens")) or None,
+                        pre_tokens=checked_count(meta.get("preTokens")) or None,
                     )
                 )
         elif self.role.agent_id is None:
@@ -249,7 +283,7 @@ class TranscriptParser:
         error: dict = found if isinstance(found, dict) else _EMPTY
         status = error.get("status")
         attempt = obj.get("retryAttempt")
-        timestamp = parse_timestamp(obj.get("timestamp"))
+        timestamp = checked_time(obj.get("timestamp"))
         out.append(
             ApiError(
                 session_id=session_id,
@@ -269,7 +303,7 @@ class TranscriptParser:
         facts = (_str(obj.get("cwd")), _str(obj.get("gitBranch")), _str(obj.get("version")))
         if facts != self._meta_seen.get(session_id) and any(facts):
             self._meta_seen[session_id] = facts
-            timestamp = parse_timestamp(obj.get("timestamp"))
+            timestamp = checked_time(obj.get("timestamp"))
             out.append(
                 SessionMeta(
                     session_id=session_id,
@@ -285,7 +319,7 @@ class TranscriptParser:
         message = obj.get("message")
         if not isinstance(message, dict):
             return
-        timestamp = parse_timestamp(obj.get("timestamp"))
+        timestamp = checked_time(obj.get("timestamp"))
         agent_id = self.role.agent_id
         model = _str(message.get("model")) or ""
         usage = message.get("usage")
@@ -341,7 +375,7 @@ class TranscriptParser:
         message_id = message.get("id")
         request_id = obj.get("requestId")
         output = usage.get("output_tokens")
-        output = output if type(output) is int and output >= 0 else _int(output)
+        output = output if type(output) is int and 0 <= output < MAX_COUNT else checked_count(output)
         final = message.get("stop_reason") is not None or "iterations" in usage
         last = self._last_call
         if (
@@ -358,7 +392,7 @@ class TranscriptParser:
         split = split if isinstance(split, dict) else _EMPTY
         server = get("server_tool_use")
         server = server if isinstance(server, dict) else _EMPTY
-        cost = obj.get("costUSD")
+        cost = checked_cost(obj.get("costUSD"))
         out.append(
             ApiCall(
                 session_id,
@@ -381,7 +415,7 @@ class TranscriptParser:
                 final,
                 obj.get("isSidechain") is True,
                 Source.TRANSCRIPT,
-                float(cost) if isinstance(cost, (int, float)) and not isinstance(cost, bool) else None,
+                cost,
                 None,
                 None,
                 evidence,
@@ -393,7 +427,7 @@ class TranscriptParser:
         message = obj.get("message")
         if not isinstance(message, dict):
             return
-        timestamp = parse_timestamp(obj.get("timestamp"))
+        timestamp = checked_time(obj.get("timestamp"))
         content = message.get("content")
         prompt_text: str | None = None
         if isinstance(content, str):
@@ -465,8 +499,8 @@ class TranscriptParser:
 def _any_usage(usage: dict) -> bool:
     get = usage.get
     return bool(
-        _int(get("input_tokens")) or _int(get("output_tokens"))
-        or _int(get("cache_read_input_tokens")) or _int(get("cache_creation_input_tokens"))
+        _count(get("input_tokens")) or _count(get("output_tokens"))
+        or _count(get("cache_read_input_tokens")) or _count(get("cache_creation_input_tokens"))
     )  # fmt: skip
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from cctop.model.records import Record
+from cctop.sources.limits import out_of_range
 from cctop.sources.transcripts.discovery import TranscriptFile, Warn, subagent_meta_path
 from cctop.sources.transcripts.jsonl import TranscriptParser, complete_prefix, parse_subagent_meta
 from cctop.sources.transcripts.regular import open_regular, read_regular
@@ -68,6 +69,8 @@ def read_file(file: TranscriptFile, warn: Warn, start: int = 0, include_tail: bo
     records.extend(_subagent_meta(file))
     if parser.malformed:
         warn(f"{file.path}: skipped {parser.malformed} malformed line(s)")
+    if parser.rejected:
+        warn(f"{file.path}: {out_of_range(parser.rejected)}")
     return FileResult(records, offset, parser.malformed)
 
 

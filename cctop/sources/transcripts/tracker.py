@@ -18,6 +18,7 @@ from pathlib import Path, PurePath
 from typing import BinaryIO
 
 from cctop.model.records import Record, SubagentMeta
+from cctop.sources.limits import out_of_range
 from cctop.sources.transcripts.discovery import (
     TranscriptFile,
     Warn,
@@ -291,7 +292,7 @@ class FileTracker:
         except OSError as exc:
             self.warn_once(state.path, f"cannot read {state.path}: {exc.strerror or exc}")
             return
-        malformed = parser.malformed
+        malformed, rejected = parser.malformed, parser.rejected
         with handle:
             if os.fstat(handle.fileno()).st_ino != state.inode:
                 return  # replaced between stat and open: the next event reads the new one
@@ -322,6 +323,8 @@ class FileTracker:
                     self._sink(tail)
         if parser.malformed > malformed:
             self._warn(f"{state.path}: skipped {parser.malformed - malformed} malformed line(s)")
+        if parser.rejected > rejected:
+            self._warn(f"{state.path}: {out_of_range(parser.rejected - rejected)}")
 
     def _commit(self, state: _File, end: int, records: list[Record]) -> None:
         """Store first, then hand on: a kill in between re-delivers from the store, never loses."""
