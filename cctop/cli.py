@@ -112,7 +112,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     otlp.add_argument("--otlp-grpc-port", type=int, default=4317, metavar="N", help="0 disables gRPC")
     otlp.add_argument("--otlp-http-port", type=int, default=4318, metavar="N", help="0 disables HTTP")
-    otlp.add_argument("--otlp-token", metavar="TOKEN", help="require 'Authorization: Bearer TOKEN'")
+    otlp.add_argument(
+        "--otlp-token",
+        metavar="TOKEN",
+        help="require 'Authorization: Bearer TOKEN' (visible to other users in ps: prefer "
+        "--otlp-token-file or CCTOP_OTLP_TOKEN)",
+    )
+    otlp.add_argument(
+        "--otlp-token-file", metavar="PATH", help="read the token from this file (first line)"
+    )
     parser.add_argument(
         "--refresh", type=float, default=1.0, metavar="SECONDS", help="live refresh interval (default 1.0)"
     )
@@ -135,8 +143,12 @@ def _otlp_env_main(argv: Sequence[str]) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--grpc-port", type=int, default=4317)
     parser.add_argument("--http-port", type=int, default=4318)
-    parser.add_argument("--token")
+    parser.add_argument("--token", help="the bearer token (default: $CCTOP_OTLP_TOKEN)")
     args = parser.parse_args(argv)
+    if args.token is None:
+        import os
+
+        args.token = os.environ.get("CCTOP_OTLP_TOKEN") or None
     from cctop.sources.otlp.env import otlp_env
 
     print(
@@ -169,6 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from cctop.report.once import run_once
 
         return run_once(args)
+    args.otlp_token = _otlp_token(args)  # a bad token file is one line, whatever comes next
     reason = _no_terminal()
     if reason:  # ``top -b``: a pipe, a file or a dumb terminal gets the table once
         print(f"cctop: {reason}: printing the --once table instead of the live view", file=sys.stderr)
@@ -190,3 +203,24 @@ def _no_terminal() -> str | None:
     if os.environ.get("TERM", "") == "dumb":
         return "TERM=dumb"
     return None
+
+
+def _otlp_token(args: argparse.Namespace) -> str | None:
+    """The OTLP token: --otlp-token-file, else CCTOP_OTLP_TOKEN, else --otlp-token (the
+    first two keep it off the command line, where ``ps`` shows it to every user)."""
+    if args.otlp_token_file:
+        try:
+            with open(args.otlp_token_file, encoding="utf-8") as handle:
+                token = handle.readline().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SystemExit(f"cctop: cannot read --otlp-token-file: {_one_line(exc)}") from None
+        if not token:
+            raise SystemExit("cctop: --otlp-token-file is empty")
+        return token
+    return os.environ.get("CCTOP_OTLP_TOKEN") or args.otlp_token
+
+
+def _one_line(exc: BaseException) -> str:
+    from cctop.format import safe_text
+
+    return safe_text(getattr(exc, "strerror", None) and f"{exc.strerror}: {exc.filename}" or exc)

@@ -16,7 +16,10 @@ if TYPE_CHECKING:
 
 # C0/C1 control characters (ESC starts terminal escape sequences), DEL, and the bidi /
 # zero-width format characters that can disguise text. Shown as visible escapes instead.
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# The same in orjson's output, which escapes C0 only: DEL, C1 (UTF-8 encoded), zero-width,
+# line/paragraph separators and bidi characters, escaped as \uXXXX (still the same JSON).
+_JSON_UNSAFE = re.compile(rb"\x7f|\xc2[\x80-\x9f]|\xe2\x80[\x8b-\x8f\xa8\xa9\xaa-\xae]|\xe2\x81[\xa6-\xa9]")
 
 
 def safe_text(value: object) -> str:
@@ -28,6 +31,13 @@ def safe_text(value: object) -> str:
     text = "" if value is None else str(value)
     text = text.replace("\n", " ").replace("\t", " ")
     return _UNSAFE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def json_safe(data: bytes) -> bytes:
+    """orjson output safe for a terminal: the characters safe_text neutralises, escaped."""
+    if not _JSON_UNSAFE.search(data):
+        return data
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group().decode()):04x}".encode(), data)
 
 
 def shorten(text: str, limit: int = 80) -> str:

@@ -246,7 +246,10 @@ def run_tui(args: argparse.Namespace) -> int:
                 OtlpConfig(args.otlp_bind, args.otlp_grpc_port, args.otlp_http_port, args.otlp_token),
                 sink=archive_sink(ledger.ingest, archive, ledger.warn),
             )
-            warnings.extend(listener.start())
+            try:
+                warnings.extend(listener.start())
+            except ValueError as exc:  # no token beyond loopback: one clear line, no traceback
+                raise SystemExit(f"cctop: {fmt.safe_text(str(exc))}") from None
             stack.callback(listener.stop)
             parts.append(_otlp_part(listener))
         app = CctopApp(

@@ -43,14 +43,14 @@ def run_once(args: argparse.Namespace) -> int:
             warnings = [*snapshot.warnings, *limits_said]
             if not loaded.files:
                 warnings.append(missing_roots_message(runtime.roots))
-            sys.stdout.buffer.writelines(_json_chunks(snapshot, sessions, warnings, limits))
+            sys.stdout.buffer.writelines(map(fmt.json_safe, _json_chunks(snapshot, sessions, warnings, limits)))
             return 0
         document = report.document(snapshot, sessions)
         document["warnings"].extend(limits_said)
         limits_report.add_to_document(document, limits)
         if not loaded.files:
             document["warnings"].append(missing_roots_message(runtime.roots))
-        sys.stdout.buffer.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
+        sys.stdout.buffer.write(fmt.json_safe(orjson.dumps(document, option=orjson.OPT_INDENT_2)) + b"\n")
         return 0
     from rich.console import Console
     from rich.text import Text

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -44,10 +43,6 @@ COLUMNS = (
     "reported_cost_usd",
     "sources",
 )
-
-# What orjson leaves raw but a terminal may act on: DEL, C1 controls (UTF-8 encoded) and the
-# bidi / zero-width characters fmt.safe_text also neutralises. Escaped as \uXXXX (still JSON).
-_JSON_UNSAFE = re.compile(rb"\x7f|\xc2[\x80-\x9f]|\xe2\x80[\x8b-\x8f\xaa-\xae]|\xe2\x81[\xa6-\xa9]")
 
 
 def run_requests(args: argparse.Namespace) -> int:
@@ -221,10 +216,7 @@ def _write_jsonl(rows: Iterable[dict[str, Any]], out) -> None:
 
 def _json_lines(rows: Iterable[dict[str, Any]]) -> Iterator[bytes]:
     for row in rows:
-        line = orjson.dumps(row)
-        if _JSON_UNSAFE.search(line):
-            line = _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group().decode()):04x}".encode(), line)
-        yield line + b"\n"
+        yield fmt.json_safe(orjson.dumps(row)) + b"\n"
 
 
 def _silence_stdout() -> None:

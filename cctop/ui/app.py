@@ -279,7 +279,7 @@ class CctopApp(App):
         text = Text("No Claude Code sessions found yet.\n\n", style="bold")
         text.append("Looked for transcripts in:\n", style="")
         for root in self.roots or (Path("~/.claude/projects"),):
-            text.append(f"  {root}\n", style="")
+            text.append(f"  {fmt.safe_text(root)}\n", style="")  # a path may hold anything
         text.append(
             "\nPoint cctop elsewhere with --claude-dir PATH (repeatable) or CLAUDE_CONFIG_DIR.\n", style=""
         )

@@ -65,7 +65,7 @@ class OtlpListener:
         if not config.token and not is_loopback(config.bind):
             raise ValueError(
                 f"refusing to accept OTLP on {config.bind} without a token: "
-                "set --otlp-token (or bind to 127.0.0.1)"
+                "give one with --otlp-token-file PATH or CCTOP_OTLP_TOKEN (or bind to 127.0.0.1)"
             )
         if config.token is not None and not config.token.strip():
             raise ValueError("the OTLP token must not be empty")

@@ -475,7 +475,7 @@ def summary_parts(stats: SessionStats, now: float, style) -> list[Part]:
         add(project, MUST)
     add(title or "(untitled)", 1, None, "bold")
     if not stats.telemetry_only:  # else the id already names it
-        add(stats.id[:8], 2, None, muted)
+        add(fmt.safe_text(stats.id[:8]), 2, None, muted)
     if stats.forked_from:
         add(f"forked from {fmt.safe_text(stats.forked_from[:8])}", 3, None, muted)
     models = ", ".join(fmt.short_model((m,)) for m in stats.models) or "-"
