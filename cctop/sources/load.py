@@ -281,10 +281,42 @@ def _rebuild(
     rows = {s.id: session_row(s, saved.document) for s in snapshot.sessions.values()}
     filled, more_warnings, more_bytes = _fill(unknown, ledger, store, saved.document, replay)
     parallel.keep_bigger(rows, [(row.id, row) for row in filled], lambda row: row.requests)
+    from_workers = {row.id for row in filled}
+    here = set(rows) - from_workers
+    rows.update(_across_the_split(roots, new_ledger, store, saved.document, here, from_workers))
     warnings = list(dict.fromkeys([*warnings, *more_warnings]))
     store.save_rows(key, list(rows.values()), warnings, states)
     cached = CachedSessions(warnings, list(rows.values()))
     return History(new_ledger(), len(files), cached=cached, bytes_read=bytes_read + more_bytes)
+
+
+def _across_the_split(
+    roots: Sequence[Path],
+    new_ledger: NewLedger,
+    store: Store,
+    document: Callable[[SessionStats], bytes],
+    here: set[str],
+    workers: set[str],
+) -> dict[str, SessionRow]:
+    """Sessions read in this process (``here``) that share a call with sessions the workers
+    read (``workers``) were counted by two ledgers: such sessions, and every session linked
+    to them, are summed again in one ledger from the stored records (all stored by now).
+    Returns their rows (usually none)."""
+    seeds = store.linked_sessions(here) & workers if here else set()
+    if not seeds:
+        return {}
+    stored = store.files()
+    affected = store.linked_sessions(seeds)
+    while True:
+        files = [f for f in stored.values() if f.sessions & affected and project_of(f.path, roots)]
+        more = set().union(*(f.sessions for f in files)) - affected
+        if not more:
+            break
+        affected = store.linked_sessions(affected | more)
+    joint = new_ledger()
+    _replay(files, joint, joint.ingest, store, affected)
+    snapshot = joint.snapshot()
+    return {s.id: session_row(s, document) for s in snapshot.sessions.values() if s.id in affected}
 
 
 def feed_through_store(

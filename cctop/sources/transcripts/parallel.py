@@ -26,6 +26,7 @@ from typing import TypeVar
 from cctop.model.ledger import Ledger
 from cctop.model.records import Record
 from cctop.model.snapshot import SessionStats
+from cctop.sources.transcripts import linked_groups
 from cctop.sources.transcripts.discovery import TranscriptFile, Warn
 from cctop.sources.transcripts.reader import FileResult, read_file
 from cctop.store.database import SessionRow, Store, WholeFile, session_row
@@ -141,17 +142,21 @@ def _project_groups(files: Sequence[TranscriptFile], groups: int) -> list[list[T
     return [b for b in bins if b]
 
 
-def _sessions_of(files: list[TranscriptFile]) -> tuple[list[SessionStats], list[str]]:
+def _sessions_of(files: list[TranscriptFile]) -> tuple[list[SessionStats], list[str], set[int]]:
     # A worker only allocates records and keeps them: the cycle collector finds nothing to
     # free and costs about a sixth of the run.
     gc.disable()
     context = _WORKER_CONTEXT
     ledger = context["new_ledger"]()
-    _read_serially(
-        sorted(files, key=lambda f: f.mtime, reverse=True), ledger.warn, ledger.ingest, None
-    )
+    keys: set[int] = set()
+
+    def sink(records: list[Record]) -> None:
+        ledger.ingest(records)
+        linked_groups.call_key_hashes(records, keys)
+
+    _read_serially(sorted(files, key=lambda f: f.mtime, reverse=True), ledger.warn, sink, None)
     snapshot = ledger.snapshot(context["now"])
-    return list(snapshot.sessions.values()), list(snapshot.warnings)
+    return list(snapshot.sessions.values()), list(snapshot.warnings), keys
 
 
 def sessions_by_project(
@@ -171,9 +176,17 @@ def sessions_by_project(
         groups = _project_groups(files, workers * 4)
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            for stats, messages in pool.map(_sessions_of, groups):
-                warnings.update(dict.fromkeys(messages))
-                keep_bigger(sessions, [(s.id, s) for s in stats], lambda s: s.tokens.requests)
+            results = list(pool.map(_sessions_of, groups))
+            # Groups holding the same call are read again as one (see linked_groups).
+            merged = linked_groups.linked([keys for _, _, keys in results])
+            again = [[f for index in component for f in groups[index]] for component in merged]
+            for component, result in zip(merged, pool.map(_sessions_of, again), strict=True):
+                for index in component:
+                    results[index] = ([], [], set())
+                results.append(result)
+        for stats, messages, _ in results:
+            warnings.update(dict.fromkeys(messages))
+            keep_bigger(sessions, [(s.id, s) for s in stats], lambda s: s.tokens.requests)
     finally:
         _WORKER_CONTEXT.clear()
     return list(sessions.values()), list(warnings)
@@ -183,7 +196,7 @@ def sessions_by_project(
 
 def _fill_group(
     files: list[TranscriptFile],
-) -> tuple[list[WholeFile], list[tuple[int, str]], list[SessionRow], list[str]]:
+) -> tuple[list[WholeFile], list[tuple[int, str]], list[SessionRow], list[str], set[int]]:
     gc.disable()  # as in _sessions_of
     context = _WORKER_CONTEXT
     ledger = context["new_ledger"]()
@@ -192,12 +205,16 @@ def _fill_group(
     replay: frozenset[str] = context["replay"]
     # Its own connection: one opened before the fork must not be used in a child.
     store = Store.attach(context["store_path"]) if replay & {str(f.path) for f in files} else None
+    links: set[int] = set()  # call ids, to find groups that must be read together
     for file in sorted(files, key=lambda f: f.mtime, reverse=True):
         if store is not None and str(file.path) in replay:
-            ledger.ingest(store.load_file(str(file.path)))
+            records = store.load_file(str(file.path))
+            ledger.ingest(records)
+            linked_groups.call_key_hashes(records, links)
             continue
         result = read_file(file, ledger.warn, include_tail=True)
         ledger.ingest(result.records)
+        linked_groups.call_key_hashes(result.records, links)
         whole = WholeFile.of(
             str(file.path), file.device, file.inode, file.size, file.mtime, result.offset, result.records
         )
@@ -209,7 +226,7 @@ def _fill_group(
     document = context["document"]
     rows = [session_row(s, document) for s in snapshot.sessions.values()]
     # Sorted here, in parallel, so the writer inserts them in index order as they come.
-    return stored, sorted(keys), rows, list(snapshot.warnings)
+    return stored, sorted(keys), rows, list(snapshot.warnings), links
 
 
 def fill_by_project(
@@ -241,22 +258,36 @@ def fill_by_project(
         # on 1 GB, 8 per worker kept the peak at ~245 MB against ~315 MB with 4 (and was faster).
         groups = _project_groups(files, workers * 8)
         context = multiprocessing.get_context("fork")
-        results: list[tuple[list[SessionRow], list[str]]] = [([], [])] * len(groups)
+        results: list[tuple[list[SessionRow], list[str], set[int]]] = [([], [], set())] * len(groups)
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             futures = {pool.submit(_fill_group, group): index for index, group in enumerate(groups)}
             # Written as each group finishes, so the writes overlap the reading still going on
             # instead of queueing behind a slow first group.
             try:
                 for future in as_completed(futures):
-                    stored, keys, rows, messages = future.result()
+                    stored, keys, rows, messages, links = future.result()
                     store_files(stored, keys)
                     # Let the group's blobs go: a finished future keeps its result.
-                    results[futures.pop(future)] = (rows, messages)
+                    results[futures.pop(future)] = (rows, messages, links)
                     del future, stored, keys
             except BaseException:  # e.g. the store failed: the groups not started are moot
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
-        for rows, messages in results:  # in group order: the outcome never depends on timing
+        # Groups holding the same call are summed again as one, from what was just stored.
+        merged = linked_groups.linked([links for _, _, links in results])
+        if merged:
+            again = [[f for index in component for f in groups[index]] for component in merged]
+            # Read back from the store (all stored by now), or without one from the files.
+            stored_paths = frozenset(str(f.path) for group in again for f in group)
+            _WORKER_CONTEXT["replay"] = stored_paths if store_path else frozenset()
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                for component, (_, _, rows, messages, links) in zip(
+                    merged, pool.map(_fill_group, again), strict=True
+                ):
+                    for index in component:
+                        results[index] = ([], [], set())
+                    results.append((rows, messages, links))
+        for rows, messages, _ in results:  # in group order: the outcome never depends on timing
             warnings.update(dict.fromkeys(messages))
             keep_bigger(sessions, [(row.id, row) for row in rows], lambda row: row.requests)
     finally:

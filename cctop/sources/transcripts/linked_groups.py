@@ -1,0 +1,56 @@
+"""Which worker groups must be read together after all.
+
+Worker processes read whole project directories, each group into its own ledger, because
+replayed history (resumed, forked sessions) stays inside its project. Not always: the same
+call (message id + request id) can sit in two project directories, and two ledgers then
+count it twice. Each group reports the hashes of its call ids; groups that share one are
+read again as one group, into one ledger, whose dedupe is then global.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+
+from cctop.model.records import ApiCall, Record
+from cctop.store.database import key_hash
+
+
+def call_key_hashes(records: Iterable[Record], into: set[int]) -> None:
+    """Add the hashes of the ids the ledger joins calls on (the store's key format)."""
+    for record in records:
+        if type(record) is ApiCall:
+            if record.message_id:
+                into.add(key_hash("m:" + record.message_id))
+            if record.request_id:
+                into.add(key_hash("r:" + record.request_id))
+
+
+def linked(key_sets: Sequence[Collection[int]]) -> list[list[int]]:
+    """Indexes of groups sharing a key, as connected components of two groups or more
+    (usually none: then this costs a few set operations)."""
+    seen: set[int] = set()
+    shared: set[int] = set()
+    for keys in key_sets:
+        keys = keys if isinstance(keys, (set, frozenset)) else set(keys)
+        shared |= keys & seen
+        seen |= keys
+    del seen
+    if not shared:
+        return []
+    parent = list(range(len(key_sets)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    owner: dict[int, int] = {}
+    for index, keys in enumerate(key_sets):
+        for key in shared.intersection(keys):
+            first = owner.setdefault(key, index)
+            parent[root(index)] = root(first)
+    components: dict[int, list[int]] = {}
+    for index in range(len(key_sets)):
+        components.setdefault(root(index), []).append(index)
+    return [c for c in components.values() if len(c) > 1]
