@@ -154,6 +154,7 @@ def _start_transcripts(
         store=store,
         on_deleted=ledger.mark_files_deleted,
         store_state=store_state,
+        unwarn=ledger.withdraw,
     )
     tailer.start()
     stack.callback(tailer.store_close)  # the store in use then (a damaged one may be replaced)

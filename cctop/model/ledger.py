@@ -253,6 +253,13 @@ class Ledger:
                 self._warnings[message] = None
                 self._version += 1
 
+    def withdraw(self, message: str) -> None:
+        """A warning that no longer holds (a file that reads again) goes away."""
+        with self._lock:
+            if message in self._warnings:
+                del self._warnings[message]
+                self._version += 1
+
     def ingest(self, records: Iterable[Record]) -> None:
         with self._lock:
             changed = False

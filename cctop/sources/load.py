@@ -242,8 +242,8 @@ def _follow_changes(
     _replay(files, ledger, ledger.ingest, store, affected)
     snapshot = ledger.snapshot()
     sessions = [snapshot.sessions[s] for s in affected if s in snapshot.sessions]
-    states = {p: on_disk.get(p) for p in changed}
     warnings = [w for w in snapshot.warnings if w not in before]
+    states = _unless_unreadable({p: on_disk.get(p) for p in changed}, warnings)
     store.save_sessions(key, sessions, warnings, saved.document, states, replace_all=False)
     return tracker.bytes_read
 
@@ -274,7 +274,7 @@ def _rebuild(
     bytes_read = feed_through_store(roots, files, known, ledger, ledger.ingest, store, skip=replay)
     snapshot = ledger.snapshot()
     warnings = [w for w in snapshot.warnings if w not in before]
-    states = {str(f.path): (f.device, f.inode, f.size) for f in files}
+    states = _unless_unreadable({str(f.path): (f.device, f.inode, f.size) for f in files}, warnings)
     if not unknown:
         store.save_sessions(key, list(snapshot.sessions.values()), warnings, saved.document, states)
         return History(ledger, len(files), bytes_read=bytes_read)
@@ -285,9 +285,23 @@ def _rebuild(
     here = set(rows) - from_workers
     rows.update(_across_the_split(roots, new_ledger, store, saved.document, here, from_workers))
     warnings = list(dict.fromkeys([*warnings, *more_warnings]))
+    states = _unless_unreadable(states, warnings)
     store.save_rows(key, list(rows.values()), warnings, states)
     cached = CachedSessions(warnings, list(rows.values()))
     return History(new_ledger(), len(files), cached=cached, bytes_read=bytes_read + more_bytes)
+
+
+def _unless_unreadable(
+    states: dict[str, tuple[int, int, int] | None], warnings: list[str]
+) -> dict[str, tuple[int, int, int] | None]:
+    """File states to save with the aggregates, but a file that could not be read is saved
+    as unknown: the next run tries it again (a chmod changes no size), and its warning is
+    replaced by whatever that run finds."""
+    unreadable = [w for w in warnings if w.startswith("cannot read ")]
+    if not unreadable:
+        return states
+    return {p: (None if any(w.startswith(f"cannot read {p}:") for w in unreadable) else v)
+            for p, v in states.items()}  # fmt: skip
 
 
 def _across_the_split(
@@ -343,6 +357,8 @@ def feed_through_store(
     fresh_paths = {f.path for f in fresh}
 
     def commit(file: TranscriptFile, result: FileResult) -> None:
+        if result.failed:
+            return  # unknown to the store, so the next run reads it again
         store.commit(
             str(file.path), file.device, file.inode, file.size, file.mtime, 0, result.offset, result.records
         )

@@ -516,7 +516,9 @@ class Store:
                 db.execute("DELETE FROM cache_files")
             else:
                 old = db.execute("SELECT warnings FROM snapshot_cache WHERE id = 1").fetchone()
-                warnings = list(dict.fromkeys([*(orjson.loads(old[0]) if old else []), *warnings]))
+                # A saved warning about a file read again now is replaced by this run's word.
+                kept = [w for w in (orjson.loads(old[0]) if old else []) if not _about(w, files)]
+                warnings = list(dict.fromkeys([*kept, *warnings]))
                 db.executemany("DELETE FROM session_cache WHERE id = ?", [(r[0],) for r in rows])
             db.executemany(
                 "INSERT INTO session_cache (id, project, cwd, last_ts, requests, input_tokens, "
@@ -538,6 +540,14 @@ class Store:
                 "VALUES (1, 0, ?, ?)",
                 (price_key, orjson.dumps(list(warnings))),
             )
+
+
+def _about(warning: str, paths: dict) -> bool:
+    """Whether a warning is about one of ``paths`` (warnings name the file first or after
+    "cannot read")."""
+    head = warning.removeprefix("cannot read ")
+    cut = head.find(":")
+    return cut > 0 and head[:cut] in paths
 
 
 class CachedSessions:

@@ -215,6 +215,8 @@ def _fill_group(
         result = read_file(file, ledger.warn, include_tail=True)
         ledger.ingest(result.records)
         linked_groups.call_key_hashes(result.records, links)
+        if result.failed:
+            continue  # not stored: the next run tries it again
         whole = WholeFile.of(
             str(file.path), file.device, file.inode, file.size, file.mtime, result.offset, result.records
         )
@@ -306,6 +308,9 @@ def _encode_batch(files: Sequence[TranscriptFile]) -> tuple[list[WholeFile], lis
         result = read_file(file, said.append)  # no tail: a half-written line waits
         if said and not os.path.exists(file.path):
             continue  # deleted since it was listed: the tailer finds it gone, as any file
+        if result.failed:
+            warnings.extend(said)
+            continue  # not stored: the tailer reads it (and retries) at its turn
         warnings.extend(said)
         # The file may have grown since it was listed: its size is at least what was read.
         size = max(file.size, result.offset)

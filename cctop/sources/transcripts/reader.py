@@ -46,6 +46,7 @@ class FileResult:
     records: list[Record]
     offset: int  # bytes consumed: the end of the last complete line
     malformed: int
+    failed: bool = False  # it could not be read (said): nothing about it is worth keeping
 
 
 def read_file(file: TranscriptFile, warn: Warn, start: int = 0, include_tail: bool = False) -> FileResult:
@@ -55,6 +56,7 @@ def read_file(file: TranscriptFile, warn: Warn, start: int = 0, include_tail: bo
     parser = TranscriptParser(file.role)
     records: list[Record] = []
     offset = start
+    failed = False
     try:
         with open_regular(file.path) as handle:
             handle.seek(start)
@@ -66,12 +68,13 @@ def read_file(file: TranscriptFile, warn: Warn, start: int = 0, include_tail: bo
                 records.extend(parser.feed_tail(blocks.rest))
     except OSError as exc:
         warn(f"cannot read {file.path}: {exc.strerror or exc}")
+        failed = True
     records.extend(_subagent_meta(file))
     if parser.malformed:
         warn(f"{file.path}: skipped {parser.malformed} malformed line(s)")
     if parser.rejected:
         warn(f"{file.path}: {out_of_range(parser.rejected)}")
-    return FileResult(records, offset, parser.malformed)
+    return FileResult(records, offset, parser.malformed, failed)
 
 
 def _subagent_meta(file: TranscriptFile) -> list[Record]:

@@ -66,6 +66,7 @@ class Tailer:
         store: Store | None = None,
         on_deleted: Callable[[str], None] | None = None,
         store_state: str | None = None,
+        unwarn: Callable[[str], None] | None = None,
     ) -> None:
         """``store_state``: what opening the store ran into, for the header (e.g. it was
         damaged and rebuilt, or could not be used at all)."""
@@ -75,6 +76,7 @@ class Tailer:
             roots, sink, warn, store=store, on_deleted=on_deleted, survive_store_errors=True
         )
         self._tracker.store_state = store_state
+        self._tracker.unwarn = unwarn
         self._roots = self._tracker.roots
         self._lock = threading.Condition()
         self._dirty: dict[str, None] = {}  # ordered set of paths

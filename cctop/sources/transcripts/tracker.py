@@ -84,7 +84,8 @@ class FileTracker:
         self._include_tail = include_tail
         self._files: dict[str, _File] = {}
         self._session_files: dict[str, set[str]] = {}
-        self._warned: set[str] = set()
+        self._warned: dict[str, str] = {}  # key -> the warning given, until it no longer holds
+        self.unwarn: Callable[[str], None] | None = None  # takes back a warning that no longer holds
         self.bytes_read = 0
         self.records_loaded = 0
         # Set from another thread to end a long read between blocks (what is stored stays
@@ -106,7 +107,7 @@ class FileTracker:
 
     def warn_once(self, key: str, message: str) -> None:
         if key not in self._warned:
-            self._warned.add(key)
+            self._warned[key] = message
             self._warn(message)
 
     # -- discovery -------------------------------------------------------------------
@@ -291,7 +292,9 @@ class FileTracker:
             handle = open_regular(state.path)
         except OSError as exc:
             self.warn_once(state.path, f"cannot read {state.path}: {exc.strerror or exc}")
+            state.size = -1  # try again on the next event or poll, even at the same size
             return
+        self._recovered(state.path)
         malformed, rejected = parser.malformed, parser.rejected
         with handle:
             if os.fstat(handle.fileno()).st_ino != state.inode:
@@ -314,6 +317,7 @@ class FileTracker:
                         break
             except OSError as exc:
                 self.warn_once(state.path, f"cannot read {state.path}: {exc.strerror or exc}")
+                state.size = -1
                 return
             if first and state.offset == 0 and not self.stopping:
                 self._commit(state, 0, self._subagent_meta(state))  # remember an empty file
@@ -325,6 +329,12 @@ class FileTracker:
             self._warn(f"{state.path}: skipped {parser.malformed - malformed} malformed line(s)")
         if parser.rejected > rejected:
             self._warn(f"{state.path}: {out_of_range(parser.rejected - rejected)}")
+
+    def _recovered(self, path: str) -> None:
+        """The file reads again: a warning that it could not be read no longer holds."""
+        message = self._warned.pop(path, None)
+        if message is not None and self.unwarn is not None:
+            self.unwarn(message)
 
     def _commit(self, state: _File, end: int, records: list[Record]) -> None:
         """Store first, then hand on: a kill in between re-delivers from the store, never loses."""
