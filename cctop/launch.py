@@ -155,6 +155,7 @@ def _start_transcripts(
         on_deleted=ledger.mark_files_deleted,
         store_state=store_state,
         unwarn=ledger.withdraw,
+        retract=ledger.forget_sessions,
     )
     tailer.start()
     stack.callback(tailer.store_close)  # the store in use then (a damaged one may be replaced)

@@ -253,6 +253,38 @@ class Ledger:
                 self._warnings[message] = None
                 self._version += 1
 
+    def forget_sessions(self, session_ids: set[str]) -> set[str]:
+        """Drop everything known about these sessions: a file of theirs changed under the
+        reader (truncated, rewritten, replaced) and they are read again from their sources.
+        Returns the other sessions that had seen a dropped call: they lost it, so they must
+        be read again too (callers repeat until nothing more comes back)."""
+        with self._lock:
+            calls = self._calls
+            dropped = {key for key, entry in calls.items() if entry.session_id in session_ids}
+            others = {
+                session
+                for (session, _), key in self._key_by_session_request.items()
+                if key in dropped and session not in session_ids
+            }
+            for key in dropped:
+                del calls[key]
+            self._key_by_message = {m: k for m, k in self._key_by_message.items() if k not in dropped}
+            self._key_by_request = {r: k for r, k in self._key_by_request.items() if k not in dropped}
+            self._key_by_session_request = {
+                sr: k
+                for sr, k in self._key_by_session_request.items()
+                if k not in dropped and sr[0] not in session_ids
+            }
+            self._tools = {k: t for k, t in self._tools.items() if t.session_id not in session_ids}
+            for session_id in session_ids:
+                self._sessions.pop(session_id, None)
+                self._dirty.discard(session_id)
+            for session_id in others:
+                if session_id in self._sessions:
+                    self._dirty.add(session_id)
+            self._version += 1
+            return others
+
     def withdraw(self, message: str) -> None:
         """A warning that no longer holds (a file that reads again) goes away."""
         with self._lock:

@@ -352,9 +352,12 @@ def feed_through_store(
 
     warn = ledger.warn
     tracker = FileTracker(list(roots), sink, warn, store, ledger.mark_files_deleted, include_tail=True)
+    tracker.retract = ledger.forget_sessions  # a file rewritten since it was stored
     tracker.load_store(present={str(f.path) for f in files}, skip=skip)
     fresh = [f for f in known if tracker.needs_full_read(f)]
     fresh_paths = {f.path for f in fresh}
+    for file in fresh:  # replaced or shrunk since stored: its stored records no longer hold
+        tracker.take_back(str(file.path))
 
     def commit(file: TranscriptFile, result: FileResult) -> None:
         if result.failed:

@@ -67,6 +67,7 @@ class Tailer:
         on_deleted: Callable[[str], None] | None = None,
         store_state: str | None = None,
         unwarn: Callable[[str], None] | None = None,
+        retract: Callable[[set[str]], set[str]] | None = None,
     ) -> None:
         """``store_state``: what opening the store ran into, for the header (e.g. it was
         damaged and rebuilt, or could not be used at all)."""
@@ -77,6 +78,7 @@ class Tailer:
         )
         self._tracker.store_state = store_state
         self._tracker.unwarn = unwarn
+        self._tracker.retract = retract
         self._roots = self._tracker.roots
         self._lock = threading.Condition()
         self._dirty: dict[str, None] = {}  # ordered set of paths

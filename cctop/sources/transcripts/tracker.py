@@ -86,6 +86,9 @@ class FileTracker:
         self._session_files: dict[str, set[str]] = {}
         self._warned: dict[str, str] = {}  # key -> the warning given, until it no longer holds
         self.unwarn: Callable[[str], None] | None = None  # takes back a warning that no longer holds
+        # Drops what was read of some sessions (Ledger.forget_sessions), when a file changed
+        # under the reader; None: nothing to take back (a sink that only counts).
+        self.retract: Callable[[set[str]], set[str]] | None = None
         self.bytes_read = 0
         self.records_loaded = 0
         # Set from another thread to end a long read between blocks (what is stored stays
@@ -274,9 +277,13 @@ class FileTracker:
             state = _File(path, role)
             self._adopt(state)
         if (st.st_dev, st.st_ino) != (state.device, state.inode) or st.st_size < state.offset:
-            # New, replaced (rename-over) or truncated: everything again from 0.
+            # New, replaced (rename-over) or truncated: everything again from 0, and what its
+            # old content said taken back.
+            read_before = state.device != -1
             state.device, state.inode, state.offset, state.parser = st.st_dev, st.st_ino, 0, None
             state.fingerprint = b""
+            if read_before:
+                self._take_back(state)
         elif st.st_size == state.size and st.st_mtime == state.mtime and not self._include_tail:
             return True
         state.size, state.mtime = st.st_size, st.st_mtime
@@ -300,9 +307,11 @@ class FileTracker:
             if os.fstat(handle.fileno()).st_ino != state.inode:
                 return  # replaced between stat and open: the next event reads the new one
             if not first and not _still_holds(handle, state):
-                # Rewritten in place (or a new file at a reused inode): everything again.
+                # Rewritten in place (or a new file at a reused inode): everything again, and
+                # what its old content said taken back.
                 state.offset, state.fingerprint, first = 0, b"", True
                 state.parser = parser = TranscriptParser(state.role)
+                self._take_back(state)
             handle.seek(state.offset)
             blocks = LineBlocks(handle)
             try:
@@ -329,6 +338,55 @@ class FileTracker:
             self._warn(f"{state.path}: skipped {parser.malformed - malformed} malformed line(s)")
         if parser.rejected > rejected:
             self._warn(f"{state.path}: {out_of_range(parser.rejected - rejected)}")
+
+    def take_back(self, path: str) -> None:
+        """A followed file is about to be read whole elsewhere (replaced or shrunk): take back
+        what its old content said first."""
+        state = self._files.get(path)
+        if state is not None and state.device != -1:
+            self._take_back(state)
+
+    def _take_back(self, state: _File) -> None:
+        """The file changed under the reader: drop its sessions from the sink's view and feed
+        the other files of every session concerned again (as far as they were read); the file
+        itself is then read from 0 by the caller."""
+        if self.retract is None:
+            return
+        dropped = set(state.sessions)
+        others = self.retract(dropped)
+        concerned = dropped | others
+        state.sessions = {state.role.session_id} if state.role.session_id else set()
+        for session_id in dropped:
+            paths = self._session_files.get(session_id)
+            if paths is not None:
+                paths.discard(state.path)
+        again = {p for s in concerned for p in self._session_files.get(s, ())} - {state.path}
+        for path in sorted(again):
+            other = self._files.get(path)
+            if other is not None:
+                self._feed_again(other)
+        if self._store is not None:  # history: sessions' files that are gone but stored
+            for known in self._store.files().values():
+                if known.gone and known.sessions & concerned and known.path not in self._files:
+                    records = self._store.load_file(known.path)
+                    if records:
+                        self._sink(records)
+
+    def _feed_again(self, state: _File) -> None:
+        """Hand on again what was read of a file: from the store when it has it, else from
+        the file's bytes up to the offset (the offset and the parser stay as they are)."""
+        if self._store is not None:
+            records = self._store.load_file(state.path)
+        else:
+            try:
+                with open_regular(state.path) as handle:
+                    data = complete_prefix(handle.read(state.offset))
+            except OSError:
+                return
+            records = TranscriptParser(state.role).feed(data)
+            records.extend(self._subagent_meta(state))
+        if records:
+            self._sink(records)
 
     def _recovered(self, path: str) -> None:
         """The file reads again: a warning that it could not be read no longer holds."""
@@ -543,7 +601,9 @@ def _still_holds(handle: BinaryIO, state: _File) -> bool:
     """Whether the bytes before ``state.offset`` are still the ones read there."""
     known = state.fingerprint
     if not known:
-        return True  # taken over from the store: nothing to compare with
+        # Taken over from the store: the offset ends a line read then, so the byte before it
+        # is that line's newline (``cat new > F`` rarely puts one just there).
+        known = b"\n"
     try:
         handle.seek(state.offset - len(known))
         return handle.read(len(known)) == known
