@@ -85,10 +85,16 @@ def _signal_of(service_name: str) -> str:
     ]
 
 
+MAX_CONCURRENT_RPCS = 128
+
+
 def start_grpc_server(bind: str, port: int, ingest: Ingest, max_body_bytes: int) -> tuple[grpc.Server, int]:
     """Start serving; returns (server, bound port). Raises OSError when the port is taken."""
     server = grpc.server(
         ThreadPoolExecutor(max_workers=8, thread_name_prefix="cctop-otlp-grpc"),
+        # Calls beyond this are refused at once (RESOURCE_EXHAUSTED, which exporters retry)
+        # instead of queueing without bound behind the 8 threads.
+        maximum_concurrent_rpcs=MAX_CONCURRENT_RPCS,
         options=[
             ("grpc.max_receive_message_length", max_body_bytes),
             # gRPC defaults to SO_REUSEPORT: a second listener would silently share the port.

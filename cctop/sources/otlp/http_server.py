@@ -53,6 +53,9 @@ class HttpError(Exception):
 class OtlpHttpServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # The listen backlog (socketserver's default is 5): a burst of clients waits to be
+    # accepted, and past MAX_CONNECTIONS gets a 503, instead of a connection reset.
+    request_queue_size = 1024
 
     def __init__(
         self, address: tuple[str, int], ingest: Ingest, max_body_bytes: int, timeout_s: float

@@ -80,7 +80,7 @@ def read_many(
         return _read_serially(files, warn, sink, on_file)
     consumed = 0
     context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with _pool(workers, context) as pool:
         batches = list(_batches(files))
         for batch, (results, warnings) in zip(batches, pool.map(_read_batch, batches), strict=True):
             for message in warnings:
@@ -175,7 +175,7 @@ def sessions_by_project(
         # A few groups per worker so one big project does not leave a core idle at the end.
         groups = _project_groups(files, workers * 4)
         context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        with _pool(workers, context) as pool:
             results = list(pool.map(_sessions_of, groups))
             # Groups holding the same call are read again as one (see linked_groups).
             merged = linked_groups.linked([keys for _, _, keys in results])
@@ -261,7 +261,7 @@ def fill_by_project(
         groups = _project_groups(files, workers * 8)
         context = multiprocessing.get_context("fork")
         results: list[tuple[list[SessionRow], list[str], set[int]]] = [([], [], set())] * len(groups)
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        with _pool(workers, context) as pool:
             futures = {pool.submit(_fill_group, group): index for index, group in enumerate(groups)}
             # Written as each group finishes, so the writes overlap the reading still going on
             # instead of queueing behind a slow first group.
@@ -282,7 +282,7 @@ def fill_by_project(
             # Read back from the store (all stored by now), or without one from the files.
             stored_paths = frozenset(str(f.path) for group in again for f in group)
             _WORKER_CONTEXT["replay"] = stored_paths if store_path else frozenset()
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            with _pool(workers, context) as pool:
                 for component, (_, _, rows, messages, links) in zip(
                     merged, pool.map(_fill_group, again), strict=True
                 ):
@@ -341,7 +341,7 @@ def encode_many(
     captured = _start_helper_processes(context)
     workers = worker_count()
     batches = list(_batches(files))
-    quiet = _silence_stderr if captured else None
+    quiet = _quiet_worker if captured else die_with_parent
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=quiet) as pool:
         pending = [pool.submit(_encode_batch, batch) for batch in batches[: workers * 2]]
         queued = len(pending)
@@ -388,6 +388,33 @@ def _start_helper_processes(context) -> bool:
         finally:
             sys.stderr = captured
     return True
+
+
+def _pool(workers: int, context) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=die_with_parent)
+
+
+def die_with_parent() -> None:
+    """A worker's initializer: exit when the process that started it dies (a kill -9 of cctop
+    left two ~60 MB workers behind forever). Linux only (prctl PR_SET_PDEATHSIG); a fork
+    server's workers die with it, and it exits when cctop goes."""
+    import signal
+
+    parent = os.getppid()
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # it died before the signal was armed
+        os._exit(1)
+
+
+def _quiet_worker() -> None:
+    die_with_parent()
+    _silence_stderr()
 
 
 def _silence_stderr() -> None:
