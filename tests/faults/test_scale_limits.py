@@ -58,7 +58,7 @@ def test_500_concurrent_clients_get_an_answer_never_a_reset():
 
 WORKERS = """
 import sys, time, multiprocessing
-from cctop.sources import parallel
+from cctop.sources.transcripts import parallel
 pool = parallel._pool(2, multiprocessing.get_context("fork"))
 for _ in range(2):
     pool.submit(time.sleep, 120)
@@ -90,3 +90,44 @@ def test_workers_exit_when_their_parent_is_killed():
     finally:
         if parent.poll() is None:
             parent.kill()
+
+
+async def test_a_tick_recomputes_only_the_rows_in_view(monkeypatch):
+    """10,000 sessions of today with ticking cache countdowns took a core: every tick made
+    every row again. Now rows out of view are made when drawn."""
+    import demo
+
+    from cctop.ui import rows
+    from cctop.ui.app import CctopApp
+    from cctop.ui.widgets.session_table import SessionTable
+    from faults.bench_support import ticking_ledger
+
+    clock = [0.0]
+    ledger, clock[0] = ticking_ledger(2000)
+    app = CctopApp(ledger, now=lambda: clock[0])
+    made: list[str] = []
+    real = rows.session_cells
+
+    def counting(stats, *args):
+        made.append(stats.id)
+        return real(stats, *args)
+
+    async with app.run_test(size=(160, 50)) as pilot:
+        await demo.settle(app, pilot)
+        table = app.screen.query_one(SessionTable)
+        assert table.row_count == 2000
+        monkeypatch.setattr(rows, "session_cells", counting)
+        for _ in range(3):
+            clock[0] += 1.0
+            app.redraw()
+            await pilot.pause(0.05)
+        assert 0 < len(made) <= 3 * 50, len(made)  # the rows in view, not 2,000 a tick
+        first = table.row_keys()[0]
+        shown = table.get_cell(first, "ttl").plain  # and a row in view is current
+        table.move_cursor(1999)  # scrolled to the end: those rows are made as they are drawn
+        await pilot.pause(0.1)
+        last = table.row_keys()[-1]
+        assert table.get_cell(last, "ttl").plain == rows.session_cells(
+            app.snapshot.sessions[last], clock[0], table._clock[1]
+        )[rows.COLUMN_KEYS.index("ttl")][0]
+        assert shown

@@ -102,6 +102,10 @@ class SessionTable(ScrollView, can_focus=True):
         self._needed = _least_widths()  # content width per column: its widest value so far
         self._placed: tuple[layout.Placed, ...] = ()
         self._layout_for: tuple = ()  # (width, needed) the placement was made for
+        # Rows out of view whose clock cells moved: made again only when drawn (10,000
+        # sessions of today with ticking countdowns cost a core when all were kept current).
+        self._stale: set[str] = set()
+        self._clock: tuple[float, float] = (0.0, 0.0)  # (now, day_start) of the last show
         self.cursor_row = 0
         self.visible_sessions = 0
         self.hidden_history = 0
@@ -124,7 +128,7 @@ class SessionTable(ScrollView, can_focus=True):
     def get_cell(self, row_key: str, column_key: str) -> Text:
         """The cell's whole value, before it is fitted to its column."""
         index = rows.COLUMN_KEYS.index(column_key)
-        return self._cell_text(self._cells[row_key][index], index)
+        return self._cell_text(self._fresh_cells(row_key)[index], index)
 
     def visible_columns(self) -> tuple[tuple[str, int, int], ...]:
         """``(column key, x, width)`` of the columns on screen, left to right."""
@@ -168,6 +172,7 @@ class SessionTable(ScrollView, can_focus=True):
         resort: bool = False,
     ) -> bool:
         """Bring the table in line with ``sessions``. Returns True when anything changed."""
+        self._clock = (now, day_start)
         if view is not None and view != self._view:
             resort = True
             self._view = view
@@ -182,6 +187,7 @@ class SessionTable(ScrollView, can_focus=True):
         else:
             desired, order = self._desired(sessions, now, day_start, self._view)
             self._source = sessions
+            self._stale.clear()
         keep = self.cursor_session_key()
         changed_rows: list[str] = []
         stale = [key for key in self._keys if key not in desired]
@@ -327,9 +333,26 @@ class SessionTable(ScrollView, can_focus=True):
             text.append_text(self._pad(self._label(placed.index), placed))
         return Strip(list(text.render(self.app.console)), text.cell_len).apply_style(style)
 
+    def _fresh_cells(self, key: str) -> tuple[Cell, ...]:
+        """A row's cells, made again first if its clock cells moved while out of view."""
+        if key in self._stale:
+            self._stale.discard(key)
+            now, day_start = self._clock
+            stats = self._source[key] if self._source is not None else None
+            if stats is not None:
+                self._cells[key] = rows.session_cells(stats, now, day_start, self._processes.get(key))
+                self._valid_until[key] = rows.next_change(stats, now, day_start)
+                if self._widen([key]):
+                    self.refresh()  # a wider value: every row is cut again
+        return self._cells[key]
+
+    def _visible_rows(self) -> range:
+        top = round(self.scroll_offset.y)
+        return range(top, top + max(1, self.size.height - 1))
+
     def _row_strip(self, key: str, is_cursor: bool) -> Strip:
+        cells = self._fresh_cells(key)
         placed = self._fit()
-        cells = self._cells[key]
         cache_key = (key, cells, is_cursor, self.has_focus if is_cursor else False)
         strip = self._strips.get(cache_key)
         if strip is not None:
@@ -396,14 +419,22 @@ class SessionTable(ScrollView, can_focus=True):
         if not due:
             return None
         desired = dict(self._cells)
+        visible = self._visible_rows()
         for key in due:
             stats = sessions[key]
             if not self._view.history and rows.state_of(stats, now, day_start) == "hist":
                 for row in [k for k in desired if k == key or k.startswith(key + "/")]:
                     del desired[row]
                 del self._valid_until[key]
+                self._stale.discard(key)
                 self.visible_sessions -= 1
                 self.hidden_history += 1
+                continue
+            if self._index.get(key, -1) not in visible:
+                # Out of view: made again when drawn; looked at again when it may leave the
+                # table (into history) rather than every time its clock moves.
+                self._stale.add(key)
+                self._valid_until[key] = _leaves_today(stats, now, day_start)
                 continue
             desired[key] = rows.session_cells(stats, now, day_start, self._processes.get(key))
             self._valid_until[key] = rows.next_change(stats, now, day_start)
@@ -446,6 +477,15 @@ class SessionTable(ScrollView, can_focus=True):
         self.visible_sessions = len(chosen)
         self.hidden_history = hidden
         return desired, order
+
+
+def _leaves_today(stats: SessionStats, now: float, day_start: float) -> float:
+    """When the row may turn "hist" (the only clock change that alters the table's rows)."""
+    last = stats.last_ts
+    if last is None or stats.files_deleted:
+        return float("inf")
+    times = [last + rows.IDLE_WINDOW_S, day_start + 86400]
+    return min((t for t in times if t > now), default=now + 60)
 
 
 def _num(value: float | None) -> float:
