@@ -223,4 +223,6 @@ def _otlp_token(args: argparse.Namespace) -> str | None:
 def _one_line(exc: BaseException) -> str:
     from cctop.format import safe_text
 
-    return safe_text(getattr(exc, "strerror", None) and f"{exc.strerror}: {exc.filename}" or exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        return safe_text(f"{exc.strerror}: {exc.filename}")
+    return safe_text(str(exc))

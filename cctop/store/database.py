@@ -542,7 +542,7 @@ class Store:
             )
 
 
-def _about(warning: str, paths: dict) -> bool:
+def _about(warning: str, paths: Mapping[str, object]) -> bool:
     """Whether a warning is about one of ``paths`` (warnings name the file first or after
     "cannot read")."""
     head = warning.removeprefix("cannot read ")
