@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -77,20 +78,46 @@ def kept_batches(store_path: Path, warn: Callable[[str], None]) -> list[list[Rec
         return []
 
 
-def archive_sink(ingest, archive: OtlpArchive | None, warn):
+# A failing archive (disk full) keeps what it could not write in memory, up to this many
+# batches, and tries again this often; what arrives meanwhile still reaches the screen.
+PENDING_BATCHES = 5000
+RETRY_S = 5.0
+
+
+def archive_sink(ingest, archive: OtlpArchive | None, warn, clock=time.monotonic):
     """The listener's sink: into the ledger first (what the screen shows), then the archive.
-    A failing archive is reported once and the records still reach the screen."""
-    failed = False
+    A failing archive is reported once; the batches it could not keep wait (bounded) and are
+    written when it works again, which is said too."""
+    pending: deque[Sequence[Record]] = deque()
+    lock = threading.Lock()
+    failing = False
+    retry_at = 0.0
+    dropped = 0
 
     def sink(records: Sequence[Record]) -> None:
-        nonlocal failed
+        nonlocal failing, retry_at, dropped
         ingest(records)
-        if archive is None or failed:
+        if archive is None or not records:
             return
-        try:
-            archive.append(records)
-        except sqlite3.Error as exc:
-            failed = True
-            warn(f"cannot keep telemetry in the store ({exc}); it is shown but not kept")
+        with lock:
+            pending.append(records)
+            if len(pending) > PENDING_BATCHES:
+                pending.popleft()
+                dropped += 1
+            if failing and clock() < retry_at:
+                return
+            try:
+                while pending:
+                    archive.append(pending[0])
+                    pending.popleft()
+            except sqlite3.Error as exc:
+                if not failing:
+                    warn(f"cannot keep telemetry in the store ({exc}); shown but not kept until it works")
+                failing, retry_at = True, clock() + RETRY_S
+                return
+            if failing:
+                failing = False
+                lost = f"; {dropped} batch(es) could not be kept" if dropped else ""
+                warn(f"telemetry is kept in the store again{lost}")
 
     return sink
