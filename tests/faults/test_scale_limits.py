@@ -131,3 +131,38 @@ async def test_a_tick_recomputes_only_the_rows_in_view(monkeypatch):
             app.snapshot.sessions[last], clock[0], table._clock[1]
         )[rows.COLUMN_KEYS.index("ttl")][0]
         assert shown
+
+
+def test_grpc_under_a_flood_answers_every_call(monkeypatch):
+    """gRPC calls past the in-flight limit are refused at once with RESOURCE_EXHAUSTED (the
+    exporters retry it) rather than queued without bound; none is dropped unanswered."""
+    import grpc
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2_grpc import LogsServiceStub
+
+    from cctop.sources.otlp import grpc_server
+
+    monkeypatch.setattr(grpc_server, "MAX_CONCURRENT_RPCS", 16)  # a small limit, a small flood
+    sink = RecordSink()
+    listener = OtlpListener(OtlpConfig(http_port=0, grpc_port=-1), sink)
+    assert listener.start() == []
+    body = ExportLogsServiceRequest.FromString(api_request_body("req_grpc"))
+    codes: list[object] = []
+    lock = threading.Lock()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{listener.status.grpc_port}") as channel:
+            stub = LogsServiceStub(channel)
+            futures = [stub.Export.future(body, timeout=30) for _ in range(200)]
+            for future in futures:
+                try:
+                    future.result()
+                    code: object = grpc.StatusCode.OK
+                except grpc.RpcError as exc:
+                    code = exc.code()
+                with lock:
+                    codes.append(code)
+    finally:
+        listener.stop()
+    assert len(codes) == 200
+    assert set(codes) <= {grpc.StatusCode.OK, grpc.StatusCode.RESOURCE_EXHAUSTED}, set(codes)
+    assert codes.count(grpc.StatusCode.OK) >= 16
