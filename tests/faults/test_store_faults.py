@@ -255,3 +255,33 @@ def test_an_error_on_one_file_skips_it_and_the_rest_go_on(tmp_path, monkeypatch)
         assert tailer._worker.is_alive()
         assert any("poison.jsonl: skipped after an error" in w for w in warnings)
     assert os.path.exists(poison)
+
+
+def test_once_on_a_full_disk_answers_exactly_and_says_why(tmp_path, small_disk):
+    """--once whose store cannot grow reads the transcripts instead: the same totals as
+    --no-store, one line on stderr, no traceback."""
+    history(tmp_path, 4)
+    store_path = small_disk / "cctop.sqlite3"
+    once_json(tmp_path, "--store", str(store_path))
+    append(tmp_path / ".claude" / "projects", "s000", "grown", 500)  # the store must grow to keep it
+    fill(small_disk)
+    result = cctop(tmp_path, "--once", "--json", "--store", str(store_path))
+    assert result.returncode == 0
+    import orjson
+
+    assert totals(orjson.loads(result.stdout)) == totals(once_json(tmp_path, "--no-store"))
+    err = result.stderr.decode()
+    assert "Traceback" not in err and "full" in err, err
+
+
+def test_the_header_says_when_the_store_could_not_be_used():
+    import argparse
+
+    from cctop.launch import _store_state
+
+    args = argparse.Namespace(no_store=False)
+    assert _store_state(args, None, []) == "store: unusable (see the warnings) — running in memory"
+    moved = ["the store /x is unreadable (malformed); moved it to x.corrupt-1 and rebuilt it"]
+    assert _store_state(args, object(), moved) == "store damaged — rebuilt"
+    assert _store_state(args, object(), []) is None
+    assert _store_state(argparse.Namespace(no_store=True), None, []) is None
