@@ -366,18 +366,25 @@ class FileTracker:
             if other is not None:
                 self._feed_again(other)
         if self._store is not None:  # history: sessions' files that are gone but stored
-            for known in self._store.files().values():
-                if known.gone and known.sessions & concerned and known.path not in self._files:
-                    records = self._store.load_file(known.path)
-                    if records:
-                        self._sink(records)
+            try:
+                for known in self._store.files().values():
+                    if known.gone and known.sessions & concerned and known.path not in self._files:
+                        records = self._store.load_file(known.path)
+                        if records:
+                            self._sink(records)
+            except sqlite3.Error as exc:
+                self._store_failed(exc)
 
     def _feed_again(self, state: _File) -> None:
         """Hand on again what was read of a file: from the store when it has it, else from
         the file's bytes up to the offset (the offset and the parser stay as they are)."""
+        records: list[Record] | None = None
         if self._store is not None:
-            records = self._store.load_file(state.path)
-        else:
+            try:
+                records = self._store.load_file(state.path)
+            except sqlite3.Error as exc:
+                self._store_failed(exc)  # then from the file, below
+        if records is None:
             try:
                 with open_regular(state.path) as handle:
                     data = complete_prefix(handle.read(state.offset))
