@@ -43,7 +43,8 @@ def run_once(args: argparse.Namespace) -> int:
             warnings = [*snapshot.warnings, *limits_said]
             if not loaded.files:
                 warnings.append(missing_roots_message(runtime.roots))
-            sys.stdout.buffer.writelines(map(fmt.json_safe, _json_chunks(snapshot, sessions, warnings, limits)))
+            chunks = _json_chunks(snapshot, sessions, warnings, limits)
+            sys.stdout.buffer.writelines(map(fmt.json_safe, chunks))
             return 0
         document = report.document(snapshot, sessions)
         document["warnings"].extend(limits_said)
