@@ -685,6 +685,23 @@ class Ledger:
         with self._lock:
             return list(self._sessions)
 
+    def session_calls(
+        self, session_id: str, now: float | None = None
+    ) -> tuple[SessionStats, tuple[PricedCall, ...], list[tuple[float | None, str | None]]] | None:
+        """(stats, priced calls oldest first, (time, agent id) of each tool call the stats
+        count): what reports by period need, without the feed a SessionDetail builds."""
+        now = time.time() if now is None else now
+        with self._lock:
+            session = self._sessions.get(session_id)
+            if session is None:
+                return None
+            if session.stats is None or session_id in self._dirty:
+                session.stats = self._session_stats(session, now)
+                self._dirty.discard(session_id)
+            entries = (self._tools[tool_id] for tool_id in session.tool_ids)
+            tools = [(e.use_ts, e.agent_id) for e in entries if e.name is not None]
+            return session.stats, self._priced_calls(session), tools
+
     def _priced_calls(self, session: _Session) -> tuple[PricedCall, ...]:
         entries = [self._calls[key] for key in session.call_keys]
         entries.sort(key=lambda e: e.call.timestamp or 0.0)
