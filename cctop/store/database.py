@@ -8,6 +8,7 @@
 - ``call_keys``: which session holds which dedupe key (message, request, tool ids; hashed),
   so a change to one session can be followed to every session the ledger must weigh it
   against. ``sessions`` numbers the session ids it refers to.
+- ``report_cache``: the per-call facts of the last ``cctop report``, with the key they hold for.
 - ``session_cache`` + ``snapshot_cache`` + ``cache_files``: per-session aggregates (and their
   finished report documents), the price/code key they were computed with and the file states
   they reflect. Prices are never stored with calls: a price fix re-prices history.
@@ -36,7 +37,7 @@ from cctop.store import record_codec
 from cctop.store.connection import connect
 from cctop.store.stats_codec import SessionRow, SessionSummary, stats_from_json, stats_to_json
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 BUSY_TIMEOUT_MS = 5000
 # cctop's mark in the SQLite header (``PRAGMA application_id``, bytes 68-71): "cctp".
 APPLICATION_ID = 0x63637470
@@ -164,6 +165,15 @@ _MIGRATIONS: dict[int, str] = {
         received REAL NOT NULL,
         data BLOB NOT NULL
     )
+    """,
+    # v7: the facts ``cctop report`` sums (calls, tool calls, breaks; see report/period_facts),
+    # saved with a key naming the file states, prices, code and telemetry they came from.
+    7: """
+    CREATE TABLE IF NOT EXISTS report_cache (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        key TEXT NOT NULL,
+        data BLOB NOT NULL
+    );
     """,
 }
 
@@ -484,6 +494,23 @@ class Store:
             return CachedSessions(orjson.loads(row[0]), [SessionRow(*r) for r in rows])
         finally:
             db.execute("COMMIT")
+
+    def telemetry_mark(self) -> tuple[int, int]:
+        """(last batch id, batches) of the telemetry kept here: changes whenever a batch is
+        kept, so saved figures built with the telemetry know when they are stale."""
+        row = self._db.execute("SELECT coalesce(max(id), 0), count(*) FROM otlp_batches").fetchone()
+        return int(row[0]), int(row[1])
+
+    def report_facts(self, key: str) -> bytes | None:
+        """The report facts saved under ``key``, or None."""
+        row = self._db.execute("SELECT data FROM report_cache WHERE id = 1 AND key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def save_report_facts(self, key: str, data: bytes) -> None:
+        with _write(self._db):
+            self._db.execute(
+                "INSERT OR REPLACE INTO report_cache (id, key, data) VALUES (1, ?, ?)", (key, data)
+            )
 
     def save_sessions(
         self,
