@@ -53,8 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cctop",
         description="top for Claude Code: live tokens, cost and prompt-cache health of every session.",
-        epilog="Other commands: 'cctop otlp-env --help' prints the environment that points claude at cctop; "
-        "'cctop statusline --help' records the official 5-hour / weekly limits from the status line.",
+        epilog="Other commands: 'cctop report --help' prints usage by day, week, month, 5-hour block, "
+        "model, project or session; 'cctop otlp-env --help' prints the environment that points claude "
+        "at cctop; 'cctop statusline --help' records the official 5-hour / weekly limits from the status "
+        "line.",
     )
     parser.add_argument("--version", action="version", version=f"cctop {__version__}")
     where = parser.add_argument_group("where to look")
@@ -172,6 +174,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         from cctop.report.statusline_cmd import main as statusline_main
 
         return statusline_main(argv[1:])
+    from cctop.report.periods import report_argv
+
+    report = report_argv(argv)
+    if report is not None:
+        from cctop.report.periods import run_report
+
+        return run_report(report)
     args = build_parser().parse_args(argv)
     if args.json and not args.once:
         build_parser().error("--json goes with --once")
