@@ -88,3 +88,16 @@ async def settle(app, pilot, timeout: float = 15.0) -> None:
                 return
             app.request_snapshot()
     raise TimeoutError("the app did not show the ledger's data in time")
+
+
+async def history_drawn(app, pilot, timeout: float = 30.0) -> None:
+    """Wait until the history screen on top has drawn its charts."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await pilot.pause(0.05)
+        if getattr(app.screen, "draws", 0):
+            await pilot.pause(0.2)
+            return
+    raise TimeoutError("the history screen did not draw in time")

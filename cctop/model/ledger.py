@@ -685,6 +685,10 @@ class Ledger:
         with self._lock:
             return list(self._sessions)
 
+    def rates_for(self, call: ApiCall) -> Rates | None:
+        """The per-token rates this ledger prices ``call`` at (None: a model without a price)."""
+        return self._pricer.rates_for(call)
+
     def session_calls(
         self, session_id: str, now: float | None = None
     ) -> tuple[SessionStats, tuple[PricedCall, ...], list[tuple[float | None, str | None]]] | None:

@@ -29,11 +29,14 @@ from cctop import format as fmt
 from cctop.model.ledger import Ledger
 from cctop.model.limits import DEFAULT_THRESHOLDS, LimitsView, alerts, first_time, limits_view
 from cctop.model.snapshot import SessionDetail, Snapshot
+from cctop.model.usage import FactsCache
 from cctop.ui import rows
 from cctop.ui.commands import SessionCommands
 from cctop.ui.follow import Follow, resolve_session  # noqa: F401 (resolve_session: re-exported for tests)
 from cctop.ui.messages import Frame, LimitSamples, LiveProcesses, SnapshotFailed, SnapshotReady
 from cctop.ui.screens.help import HelpScreen
+from cctop.ui.screens.history import History, HistoryScreen, HistoryWarm
+from cctop.ui.screens.history import compute as compute_history
 from cctop.ui.screens.main import MainScreen
 from cctop.ui.screens.session import SessionScreen
 from cctop.ui.theme import role_styles
@@ -44,6 +47,7 @@ WINDOW_REFRESH_S = 30.0  # header windows (last hour, burn rate) move with the c
 LIMITS_REFRESH_S = 30.0  # session shares follow calls that reach the transcripts late
 LIMITS_HISTORY_S = 8 * 86400.0
 REFRESH_STEPS = (0.5, 1.0, 2.0, 5.0, 10.0)
+HISTORY_WARM_DELAY_S = 3.0  # after the history is read, before its facts are made
 
 StatusPart = Callable[[], "str | tuple[str, str] | None"]  # text, or (text, abbreviation)
 
@@ -91,6 +95,9 @@ class CctopApp(App):
         self._waiting_told = False
         self.otlp = otlp
         self._startup_warnings = tuple(startup_warnings)
+        self.history_facts = FactsCache()  # per-session facts the history screen sums
+        self.last_history: History | None = None  # the history screen's last sums, shown first
+        self._history_warm = False
         self.backfilling = backfilling
         self._styles: dict[str, str] = {}
         self._snapshot_worker: Worker[None] | None = None
@@ -217,6 +224,29 @@ class CctopApp(App):
             return  # shutting down: a snapshot taken meanwhile has no one to show it
         self.frame = frame  # the screens watching it diff it in
         self._maybe_open_requested()
+        self._warm_history()
+
+    def _warm_history(self) -> None:
+        """Once the history is read: turn it into the history screen's facts and sums in
+        the background, a few seconds later, so ``g`` draws at once (and sums again: later
+        opens and redraws only redo the sessions that changed)."""
+        if self._history_warm or self.backfilling():
+            return
+        self._history_warm = True
+
+        def warm() -> None:
+            version, now, width = self.ledger.version, self.clock(), self.size.width
+            usage, _, _ = self.history_facts.usage(self.ledger, self.ledger.rates_for)
+            self.post_message(HistoryWarm(compute_history(usage, "daily", "model", now, width, version)))
+
+        self.set_timer(
+            HISTORY_WARM_DELAY_S,
+            lambda: self.run_worker(warm, thread=True, group="history", exit_on_error=False),
+        )
+
+    def on_history_warm(self, message: HistoryWarm) -> None:
+        if self.last_history is None:
+            self.last_history = message.history
 
     def on_live_processes(self, message: LiveProcesses) -> None:
         self.processes = {sid: p.state for sid, p in message.processes.items()}
@@ -361,6 +391,10 @@ class CctopApp(App):
             warnings.extend(self.snapshot.warnings)
         self.push_screen(HelpScreen(warnings, self.style_for))
 
+    def action_history(self) -> None:
+        if not isinstance(self.screen, HistoryScreen):
+            self.push_screen(HistoryScreen())
+
     def action_toggle_pause(self) -> None:
         self.paused = not self.paused
 
@@ -392,6 +426,11 @@ class CctopApp(App):
         yield SystemCommand("Refresh faster", "Shorter refresh interval (+)", self.action_faster)
         yield SystemCommand("Refresh slower", "Longer refresh interval (-)", self.action_slower)
         yield SystemCommand("Help", "Keys and what the columns mean (?)", self.action_help)
+        yield SystemCommand(
+            "History charts",
+            "Cost per day, week or month, hit rate, tokens, 5-hour blocks (g)",
+            self.action_history,
+        )
         main = self._main()
         if main is None or screen is not main:
             return
