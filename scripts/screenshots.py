@@ -70,6 +70,44 @@ async def capture(out: Path, size: tuple[int, int]) -> list[Path]:
         return written
 
 
+HISTORY_SIZES = ((80, 24), (160, 45))
+HISTORY_END = 1795651200.0  # 2026-11-26 00:00 UTC: the corpus's last day, so pictures never change
+
+
+async def capture_history(out: Path) -> list[Path]:
+    """The history screen over a month: a small benchmark corpus (built from the same samples,
+    fixed seed and end) read into a ledger, at 80x24 and 160x45."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import os
+    import time
+
+    from corpus import build
+
+    os.environ["TZ"] = "UTC"  # days are local: the same pictures on every machine
+    time.tzset()
+
+    written = []
+    with tempfile.TemporaryDirectory() as tmp:
+        build(Path(tmp), 24 * 1024 * 1024, seed=7, end=HISTORY_END)
+        ledger = demo.make_ledger()
+        demo.load(Path(tmp) / "projects", ledger)
+        now = demo.fixed_now(ledger)
+        for cols, rows in HISTORY_SIZES:
+            app = CctopApp(
+                ledger,
+                now=lambda: now,
+                roots=[Path(tmp) / "projects"],
+                sources=[lambda: "transcripts"],
+            )
+            async with app.run_test(size=(cols, rows)) as pilot:
+                await demo.settle(app, pilot)
+                await pilot.press("g")
+                await demo.history_drawn(app, pilot)
+                name = f"history_{cols}x{rows}.svg"
+                written.append(Path(app.save_screenshot(filename=name, path=str(out))))
+    return written
+
+
 def to_png(svgs: list[Path]) -> list[Path]:
     try:
         import cairosvg
@@ -93,6 +131,7 @@ def main() -> int:
     cols, rows = (int(n) for n in args.size.split("x"))
     args.out.mkdir(parents=True, exist_ok=True)
     svgs = asyncio.run(capture(args.out, (cols, rows)))
+    svgs += asyncio.run(capture_history(args.out))
     for path in svgs + to_png(svgs):
         print(path)
     if not args.no_split_pane:  # the real claude beside cctop in tmux (skipped, saying why, without them)
