@@ -40,7 +40,7 @@ class MainScreen(FrameScreen):
         Binding("t", "tree", "Tree", id="tree"),
         Binding("h", "history", "History", id="history"),
         Binding("w", "waiting_first", "Waiting first", id="waiting_first"),
-        Binding("g", "app.history", "Charts", id="charts"),
+        Binding("g", "app.history", "Charts", show=False, id="charts"),  # in the help and the palette
         Binding("escape", "clear_filter", "Clear filter", show=False, id="clear_filter"),
     ]
 
