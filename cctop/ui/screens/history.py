@@ -164,7 +164,10 @@ class HistoryScreen(Screen):
         if shown is not None and (shown.kind, shown.by) == (self.kind, self.by):
             self.history = shown
             self._draw(shown, updating=shown.version != self.app.ledger.version)
-        self.recompute()  # the clock moved at least: the active block, maybe the day
+            # Sum again once those charts are on screen: the worker would slow their first frame.
+            self.call_after_refresh(self.recompute)  # the clock moved: the active block, the day
+        else:
+            self.recompute()
         self.watch(self.app, "frame", self._on_frame, init=False)
 
     def action_period(self, kind: str) -> None:
