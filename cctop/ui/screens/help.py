@@ -20,10 +20,10 @@ KEYS = (
     (("↑↓ j k PgUp PgDn Home End", "move"), ("Enter", "open the session (Esc: back)")),
     (("/", "filter: project, title, model or id (Esc clears)"),),
     (("s > <", "next / previous sort column"), ("r", "reverse the order")),
-    (("t", "subagents as a tree"), ("h", "history too, or today only"), ("g", "charts")),
+    (("t", "subagents as a tree"), ("h", "history too, or today only")),
     (("space", "pause the tables (header keeps ticking)"), ("w", "waiting for you first")),
     (("+ -", "refresh faster / slower"), ("f", "session: follow latest / pin")),
-    (("Ctrl+P", "palette: every action"), ("? F1", "help"), ("q", "quit")),
+    (("Ctrl+P", "palette: every action"), ("g", "charts"), ("? F1", "help"), ("q", "quit")),
 )
 
 COLUMNS = (
