@@ -24,7 +24,6 @@ from cctop.model.usage import usage_of
 from cctop.sources import load as history
 from cctop.sources.transcripts.discovery import quick_scan
 from cctop.store.database import Store
-from cctop.store.telemetry import kept_mark
 
 FACTS_FORMAT = 3
 # Records no report figure needs; left out, they cost neither ingest time nor memory.
@@ -49,7 +48,10 @@ def load(args: argparse.Namespace) -> Loaded:
     runtime = make_runtime(args)
     store = open_store(args, runtime.warn)
     try:
-        key = _facts_key(runtime, store) if store is not None else None
+        key = None
+        if store is not None:
+            with contextlib.suppress(sqlite3.Error):  # a damaged store: history() says so
+                key = _facts_key(runtime, store)
         saved = _saved(store, key, runtime) if store is not None and key is not None else None
         if saved is not None:
             return only_project(saved, args.project)
@@ -112,7 +114,7 @@ def _facts_key(runtime: Runtime, store: Store) -> str | None:
     )
     digest = hashlib.sha256(repr((FACTS_FORMAT, code, sorted(map(str, runtime.roots)))).encode())
     digest.update(orjson.dumps(sorted(on_disk.items())))
-    digest.update(repr(kept_mark(store.path)).encode())
+    digest.update(repr(store.telemetry_mark()).encode())
     return digest.hexdigest()
 
 
