@@ -339,3 +339,14 @@ def test_damaged_saved_facts_are_read_again(capsys, history, tmp_path):
         with sqlite3.connect(tmp_path / "s.sqlite3") as db:
             db.execute("UPDATE report_cache SET data = ?", (damage,))
         assert report(capsys, history, "daily", "--tz", "UTC", *store)["rows"] == first["rows"]
+
+
+@pytest.mark.parametrize("kind", ["weekly", "monthly"])
+def test_wide_table_with_breakdown_has_the_sparkline_column(capsys, history, monkeypatch, kind):
+    monkeypatch.setenv("COLUMNS", "160")  # wide enough for the daily-cost sparkline
+    out = run(capsys, history, "report", kind, "--tz", NY, "--breakdown", "model").decode()
+    header, *rows = out.splitlines()[1:]
+    assert header.endswith("daily cost")
+    sparks = [line for line in rows if line.startswith("2026-")]
+    assert sparks and all(any(ch in line for ch in "▁▂▃▄▅▆▇█") for line in sparks)
+    assert any(line.startswith("  test-big") for line in rows)  # the breakdown rows are there too

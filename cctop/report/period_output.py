@@ -204,8 +204,9 @@ def table(
             label = local.datetime(row.start).strftime("%Y-%m-%d %H:%M")
             label += "-" + local.datetime(row.end).strftime("%H:%M")
         rows.append(_cells(report.kind, label, row, row.figures, sparks if with_spark else None))
+        blank_spark = {} if with_spark else None  # sub-rows and totals: an empty cell
         for name, figures in row.breakdown:
-            rows.append(_cells(report.kind, "  " + name, row, figures, None, blank=True))
+            rows.append(_cells(report.kind, "  " + name, row, figures, blank_spark, blank=True))
     total = _cells(report.kind, "total", None, report.totals, {} if with_spark else None)
     rows.append(total)
     return render(columns, rows, widths(columns, rows, width))
