@@ -204,7 +204,7 @@ def table(
             label = local.datetime(row.start).strftime("%Y-%m-%d %H:%M")
             label += "-" + local.datetime(row.end).strftime("%H:%M")
         rows.append(_cells(report.kind, label, row, row.figures, sparks if with_spark else None))
-        blank_spark = {} if with_spark else None  # sub-rows and totals: an empty cell
+        blank_spark: dict[str, str] | None = {} if with_spark else None  # sub-rows and totals: an empty cell
         for name, figures in row.breakdown:
             rows.append(_cells(report.kind, "  " + name, row, figures, blank_spark, blank=True))
     total = _cells(report.kind, "total", None, report.totals, {} if with_spark else None)
