@@ -124,7 +124,7 @@ class _CallEntry:
         self.rank = _rank(call)
         self.cost = cost
         self.reported = call.reported_cost_usd
-        self.sources = {call.source}
+        self.sources = _source_set(frozenset((call.source,)))
         # Kept beside the call rather than in it, so a better sighting replacing the call
         # keeps the timing.
         self.timing: CallTiming | None = None
@@ -133,7 +133,7 @@ class _CallEntry:
     def priced(self) -> PricedCall:
         if self.view is None:
             call = self.call if self.timing is None else _with_span_timing(self.call, self.timing)
-            self.view = PricedCall(call, self.cost, self.reported, frozenset(self.sources))
+            self.view = PricedCall(call, self.cost, self.reported, self.sources)
         return self.view
 
 
@@ -419,7 +419,8 @@ class Ledger:
     def _merge(self, entry: _CallEntry, call: ApiCall) -> None:
         old = entry.call
         entry.view = None
-        entry.sources.add(call.source)
+        if call.source not in entry.sources:
+            entry.sources = _source_set(entry.sources | {call.source})
         self._note_copy(call, entry.key)
         rank = _rank(call)
         same_chain = call.source is Source.OTLP or call.is_sidechain == old.is_sidechain
@@ -958,6 +959,15 @@ class _WindowSum:
 
     def frozen(self) -> WindowTotals:
         return WindowTotals(**{f.name: getattr(self, f.name) for f in fields(self)})
+
+
+# Every call holds the set of sources that saw it; there are only a few such sets, so they
+# are shared (a set of its own cost each call about 200 bytes).
+_SOURCE_SETS: dict[frozenset[Source], frozenset[Source]] = {}
+
+
+def _source_set(sources: frozenset[Source]) -> frozenset[Source]:
+    return _SOURCE_SETS.setdefault(sources, sources)
 
 
 def _same_call(entry: _CallEntry, call: ApiCall) -> bool:
