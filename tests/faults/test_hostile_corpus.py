@@ -184,6 +184,19 @@ async def test_every_tui_screen_is_clean(home):
         await pilot.press("question_mark")
         await shot("help")
         await pilot.press("escape")
+        await pilot.press("g")  # the history charts: by model, then by project, then by week
+        await demo.history_drawn(app, pilot)
+        screens.append(("history charts", app.export_screenshot()))
+        for view in ("p", "w"):
+            drawn = app.screen.draws
+            await pilot.press(view)
+            for _ in range(300):
+                if app.screen.draws > drawn:
+                    break
+                await pilot.pause(0.05)
+            assert app.screen.draws > drawn, f"history charts {view} not redrawn"
+            screens.append((f"history charts {view}", app.export_screenshot()))
+        await pilot.press("escape")
         await pilot.press("ctrl+p")
         await pilot.press(*"sess")
         await shot("palette")
