@@ -652,15 +652,20 @@ class Ledger:
             self._snapshot = snap
             return snap
 
+    def _fresh_session(self, session_id: str, now: float) -> _Session | None:
+        """(Lock held.) The session with its figures brought up to date; None if unknown."""
+        session = self._sessions.get(session_id)
+        if session is not None and (session.stats is None or session_id in self._dirty):
+            session.stats = self._session_stats(session, now)
+            self._dirty.discard(session_id)
+        return session
+
     def session_detail(self, session_id: str, now: float | None = None) -> SessionDetail | None:
         now = time.time() if now is None else now
         with self._lock:
-            session = self._sessions.get(session_id)
-            if session is None:
+            session = self._fresh_session(session_id, now)
+            if session is None or session.stats is None:
                 return None
-            if session.stats is None or session_id in self._dirty:
-                session.stats = self._session_stats(session, now)
-                self._dirty.discard(session_id)
             calls = self._priced_calls(session)
             compactions = tuple(sorted(session.compactions))
             analysis = self._cache_summarizer
@@ -697,12 +702,9 @@ class Ledger:
         count): what reports by period need, without the feed a SessionDetail builds."""
         now = time.time() if now is None else now
         with self._lock:
-            session = self._sessions.get(session_id)
-            if session is None:
+            session = self._fresh_session(session_id, now)
+            if session is None or session.stats is None:
                 return None
-            if session.stats is None or session_id in self._dirty:
-                session.stats = self._session_stats(session, now)
-                self._dirty.discard(session_id)
             entries = (self._tools[tool_id] for tool_id in session.tool_ids)
             tools = [(e.use_ts, e.agent_id) for e in entries if e.name is not None]
             return session.stats, self._priced_calls(session), tools

@@ -9,36 +9,27 @@ touches the UI: ``sink`` is given the new samples (the app posts them as a messa
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from cctop.model.limit_sample import LimitSample
+from cctop.sources.poller import Poller
 from cctop.store.samples import SampleReader
 
 HISTORY_S = 8 * 86400.0  # what a start reads back: a weekly window and a day of margin
 Sink = Callable[[list[LimitSample], int], None]  # (new samples, samples dropped so far)
 
 
-class LimitsPoller:
+class LimitsPoller(Poller):
+    name = "cctop-limits"
+
     def __init__(self, store_path: Path, sink: Sink, warn: Callable[[str], None], interval: float = 0.25):
+        super().__init__(interval)
         self.store_path = Path(store_path)
         self._sink = sink
         self._warn = warn
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._dropped = 0
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="cctop-limits", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2)
 
     def _run(self) -> None:
         try:
@@ -49,7 +40,7 @@ class LimitsPoller:
         try:
             since: float | None = time.time() - HISTORY_S
             failed = False
-            while not self._stop.is_set():
+            while not self.stopping:
                 try:
                     samples = reader.new(since)
                     dropped = reader.dropped()
@@ -63,6 +54,6 @@ class LimitsPoller:
                 if samples or dropped != self._dropped:
                     self._dropped = dropped
                     self._sink(samples, dropped)
-                self._stop.wait(self.interval)
+                self.wait()
         finally:
             reader.close()

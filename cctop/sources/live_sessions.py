@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from cctop.sources.poller import Poller
 
 POLL_S = 1.0
 BUSY, WAITING, RUNNING = "busy", "wait", "run"  # what the table's state column shows
@@ -111,29 +112,20 @@ def scan(dirs: Iterable[Path], alive: Callable[[int, str | None], bool] = is_ali
     return found
 
 
-class LiveSessionsPoller:
+class LiveSessionsPoller(Poller):
+    name = "cctop-live-sessions"
+
     def __init__(self, roots: Iterable[Path], sink: Callable[[Mapping[str, LiveProcess]], None],
                  interval: float = POLL_S) -> None:  # fmt: skip
+        super().__init__(interval)
         self.dirs = sessions_dirs(roots)
         self._sink = sink
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="cctop-live-sessions", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2)
 
     def _run(self) -> None:
         last: dict[str, LiveProcess] | None = None
-        while not self._stop.is_set():
+        while not self.stopping:
             found = scan(self.dirs)
             if found != last:
                 last = found
                 self._sink(dict(found))
-            self._stop.wait(self.interval)
+            self.wait()

@@ -231,14 +231,7 @@ def _follow_changes(
         if known is not None:
             touched |= known.sessions
     # Every session sharing a key or a file with a touched one is rebuilt with it.
-    stored = store.files()
-    affected = store.linked_sessions(touched)
-    while True:
-        files = [f for f in stored.values() if f.sessions & affected and project_of(f.path, roots)]
-        more = set().union(*(f.sessions for f in files)) - affected
-        if not more:
-            break
-        affected = store.linked_sessions(affected | more)
+    affected, files = _linked(store, touched, roots)
     _replay(files, ledger, ledger.ingest, store, affected)
     snapshot = ledger.snapshot()
     sessions = [snapshot.sessions[s] for s in affected if s in snapshot.sessions]
@@ -319,14 +312,7 @@ def _across_the_split(
     seeds = store.linked_sessions(here) & workers if here else set()
     if not seeds:
         return {}
-    stored = store.files()
-    affected = store.linked_sessions(seeds)
-    while True:
-        files = [f for f in stored.values() if f.sessions & affected and project_of(f.path, roots)]
-        more = set().union(*(f.sessions for f in files)) - affected
-        if not more:
-            break
-        affected = store.linked_sessions(affected | more)
+    affected, files = _linked(store, seeds, roots)
     joint = new_ledger()
     _replay(files, joint, joint.ingest, store, affected)
     snapshot = joint.snapshot()
@@ -430,6 +416,20 @@ def _changed_projects(
 
 def _under(files: dict[str, tuple[int, int, int]], roots: Sequence[Path]) -> dict[str, tuple[int, int, int]]:
     return {path: state for path, state in files.items() if project_of(path, roots)}
+
+
+def _linked(store: Store, seeds: set[str], roots: Sequence[Path]) -> tuple[set[str], list[StoredFile]]:
+    """``seeds`` and every session sharing a dedupe key or a file with one of them, closed
+    over both (the ledger decides between such sessions, so they are rebuilt together), and
+    the stored files under ``roots`` that feed them."""
+    stored = store.files()
+    affected = store.linked_sessions(seeds)
+    while True:
+        files = [f for f in stored.values() if f.sessions & affected and project_of(f.path, roots)]
+        more = set().union(*(f.sessions for f in files)) - affected
+        if not more:
+            return affected, files
+        affected = store.linked_sessions(affected | more)
 
 
 def _replay(
