@@ -10,6 +10,9 @@ split once into literal runs and id slots, and a copy is a join, not a JSON roun
 The same ``--seed``, ``--size`` and ``--end`` give the same bytes.
 
 1 GB is about 7,000 files in 60 projects (the shape the issue asks for); other sizes scale both.
+``--kind`` picks the samples: ``2.1.197`` (transcripts of Claude Code 2.1.197 and older, ~13 KB per
+API call), ``2.1.332`` (today's format: ~11x the bytes per call, in fewer, bigger files, 2,000 per
+GB as measured on real trees) or ``all`` (every sample transcript, the default).
 """
 
 from __future__ import annotations
@@ -35,6 +38,19 @@ FILES_PER_GB = 7000
 PROJECTS_PER_GB = 60
 SPREAD_DAYS = 30
 SUBAGENT_SHARE = 0.2  # share of sessions that spawned subagents
+
+
+@dataclass(frozen=True)
+class Kind:
+    folders: tuple[str, ...]  # under tests/samples
+    files_per_gb: int
+
+
+KINDS = {
+    "all": Kind(("",), FILES_PER_GB),
+    "2.1.197": Kind(("claude-code-2.1.197", "claude-jsonl"), FILES_PER_GB),
+    "2.1.332": Kind(("claude-code-2.1.332/claude",), 2000),
+}
 
 _UUID = rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _PREFIXED = rb"(?<![A-Za-z0-9_])(?:msg|req|srvtoolu|toolu)_[A-Za-z0-9_]+"
@@ -164,11 +180,12 @@ def rewrite_id(kind: int, value: bytes, tag: bytes) -> bytes:
     return value + tag  # agent id: keep its prefix (``acompact-`` means something)
 
 
-def load_templates(samples: Path = SAMPLES) -> tuple[list[Template], list[Template]]:
-    """(main-session templates, subagent templates) from every sample transcript."""
+def load_templates(samples: Path = SAMPLES, kind: str = "all") -> tuple[list[Template], list[Template]]:
+    """(main-session templates, subagent templates) from the sample transcripts of ``kind``."""
     mains: list[Template] = []
     subagents: list[Template] = []
-    for path in sorted(samples.rglob("*.jsonl")):
+    paths = {p for folder in KINDS[kind].folders for p in (samples / folder).rglob("*.jsonl")}
+    for path in sorted(paths):
         if path.name.startswith("otlp") or ATTRIBUTION_CORPUS in path.parts:
             continue
         template = Template.load(path)
@@ -199,13 +216,13 @@ def file_sizes(rng: random.Random, count: int, total: int) -> list[int]:
 
 
 def build(out: Path, size: int, seed: int = 7, end: float | None = None,
-          progress: Callable[[str], None] | None = None) -> Manifest:
+          progress: Callable[[str], None] | None = None, kind: str = "all") -> Manifest:
     started = time.perf_counter()
     rng = random.Random(seed)
     end = end if end is not None else (time.time() // 86400) * 86400
-    mains, subagents = load_templates()
+    mains, subagents = load_templates(kind=kind)
     ratio = size / GB
-    files = max(10, round(FILES_PER_GB * ratio))
+    files = max(10, round(KINDS[kind].files_per_gb * ratio))
     projects = max(2, round(PROJECTS_PER_GB * ratio))
     manifest = Manifest(size=size, seed=seed, end=end, projects=projects)
     sizes = file_sizes(rng, files, size)
@@ -325,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="total size, e.g. 100M or 1G (default 1G)")
     parser.add_argument("--out", type=Path, required=True, help="directory to create (gets projects/ inside)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--kind", choices=sorted(KINDS), default="all", help="which samples (default all)")
     parser.add_argument("--end", type=float, default=None,
                         help="newest timestamp as POSIX seconds (default: today 00:00 UTC)")
     args = parser.parse_args(argv)
@@ -333,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     args.out.mkdir(parents=True, exist_ok=True)
     manifest = build(args.out, args.size, args.seed, args.end,
-                     progress=lambda msg: print(msg, file=sys.stderr))
+                     progress=lambda msg: print(msg, file=sys.stderr), kind=args.kind)
     rate = manifest.bytes / 2**20 / max(manifest.seconds, 1e-9)
     print(f"{manifest.files} files, {manifest.sessions} sessions, {manifest.projects} projects, "
           f"{manifest.bytes / 2**20:.0f} MB in {manifest.seconds:.1f} s ({rate:.0f} MB/s) -> {args.out}")

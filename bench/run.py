@@ -1,17 +1,26 @@
-"""The one benchmark command (``make bench``): every figure next to a baseline from the same run.
+"""The one benchmark command (``make bench``): every figure next to baselines from the same run.
 
-    python bench/run.py                 # 1 GB corpus (built once into bench/corpus/)
-    python bench/run.py --size 100M     # a quick run
+    python bench/run.py                          # both 1 GB trees (built once into bench/corpus/)
+    python bench/run.py --size 200M --only none  # a quick run, no other benchmark modules
+    python bench/run.py --before ../main         # also measure another checkout, interleaved
 
-Measures, on the same corpus with the page cache warm for everyone:
-- baseline: ``grep -rc '"usage"'`` over the tree;
-- cold: ``cctop --once --json --no-store`` (MB/s, API calls/s, x baseline, peak RSS);
-- store: ``cctop --once --json --store S``: the 1st run fills S, the 2nd is the warm figure a user
-  meets, and the best of the runs after it shows the steady state.
-Then runs every other ``bench/*_bench.py`` (otlp, latency, tui, store, ...) as a subprocess, each
-printing its own table and writing its JSON into bench/out/. They get the corpus as
-``CCTOP_BENCH_CORPUS`` (and as ``--corpus DIR`` when the script mentions that option) and the
-output dir as ``CCTOP_BENCH_OUT``.
+Two trees are built from the real samples in tests/samples (bench/corpus.py): one cloned from
+Claude Code 2.1.197 (and older) sessions, one from 2.1.332 sessions (today's format, ~11x the
+bytes per call). On each, with the page cache warm for everyone (one untimed grep first), and
+``--repeat`` interleaved rounds of the cold commands (so load from other processes on the machine
+hits all of them alike):
+- ``grep -rc '"usage"'`` (output to a file: GNU grep stops at a file's first match on /dev/null);
+- ccusage (``session --json --offline``, CLAUDE_CONFIG_DIR = the tree; pinned, installed from npm
+  into bench/.cache; skipped with a note when it cannot be installed);
+- cold: ``cctop --once --json --no-store`` (and the ``--before`` checkout's, in the same rounds);
+  its ratio to ccusage is the median of the per-round ratios;
+- TUI first start, empty store (bench/startup_bench.py in a fresh process): a live session on
+  screen, and the whole history in the store;
+- ``cctop --once --json --store S``: the first run fills S, then the warm runs answer from it.
+The token totals of cctop and ccusage are compared, and cctop's cold and store runs must agree.
+Then every other ``bench/*_bench.py`` runs on the first tree (``--only`` picks), each printing its
+own table and writing its JSON into bench/out/ (they get the tree as ``CCTOP_BENCH_CORPUS``, and as
+``--corpus DIR`` when the script mentions that option, and the output dir as ``CCTOP_BENCH_OUT``).
 Writes bench/out/results.json.
 """
 
@@ -36,14 +45,19 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
-import corpus as corpus_builder  # noqa: E402 - bench/ is not a package
+import ccusage  # noqa: E402 - bench/ is not a package
+import corpus as corpus_builder  # noqa: E402
+import startup_bench  # noqa: E402
 
 OUT = BENCH / "out"
 CORPORA = BENCH / "corpus"
-# Targets from the benchmarks issue, as multiples of the grep baseline.
-COLD_TARGET_X = 20.0
-WARM_TARGET_X = 2.5
-RSS_TARGET_MB = 300.0
+# Targets: the cold scan at most as slow as ccusage, in memory and seconds.
+COLD_TARGET_X = 1.0
+RSS_TARGET_MB = 200.0
+LIVE_TARGET_S = 0.3
+HISTORY_TARGET_S = 2.0
+WARM_TARGET_S = 0.25
+TREES = ("2.1.197", "2.1.332")
 
 
 @dataclass
@@ -149,12 +163,14 @@ with open(sys.argv[1], "w") as report:
 """
 
 
-def run_child(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
+def run_child(
+    command: list[str], env: dict[str, str] | None = None, cwd: Path = REPO
+) -> tuple[float, float, str]:
     """Wall seconds, peak memory (MB: the larger of the whole process tree's sampled PSS sum and
     the largest single process's RSS) and stdout of one run."""
     with tempfile.TemporaryFile() as out, tempfile.NamedTemporaryFile("r") as report:
         launcher = [sys.executable, "-c", _LAUNCHER, report.name, *command]
-        process = subprocess.Popen(launcher, stdout=out, stderr=subprocess.PIPE, env=env, cwd=REPO)
+        process = subprocess.Popen(launcher, stdout=out, stderr=subprocess.PIPE, env=env, cwd=cwd)
         sampler = TreeRssSampler(process.pid)
         sampler.start()
         assert process.stderr is not None
@@ -172,21 +188,31 @@ def run_child(command: list[str], env: dict[str, str] | None = None) -> tuple[fl
     return elapsed, max(max_rss_kb, tree_kb) / 1024, text
 
 
-def measure(name: str, command: list[str], repeat: int, env: dict[str, str] | None = None) -> Measure:
+def run_once(
+    result: Measure, command: list[str], env: dict[str, str] | None = None, cwd: Path = REPO
+) -> None:
+    """One more run of ``command`` into ``result`` (none after a failure)."""
+    if result.error is not None:
+        return
+    try:
+        seconds, rss, text = run_child(command, env, cwd)
+    except ChildFailed as exc:
+        result.error = str(exc)
+        print(f"  {result.name}: FAILED {result.error}", file=sys.stderr, flush=True)
+        return
+    result.seconds.append(seconds)
+    result.rss_mb.append(round(rss, 1))
+    result.peak_rss_mb = max(result.peak_rss_mb, rss)
+    result.output = text
+    print(f"  {result.name}: {seconds:.3f} s, {rss:.0f} MB", file=sys.stderr, flush=True)
+
+
+def measure(
+    name: str, command: list[str], repeat: int, env: dict[str, str] | None = None, cwd: Path = REPO
+) -> Measure:
     result = Measure(name)
     for _ in range(repeat):
-        try:
-            seconds, rss, text = run_child(command, env)
-        except ChildFailed as exc:
-            result.error = str(exc)
-            print(f"  {name}: FAILED {result.error}", file=sys.stderr, flush=True)
-            return result
-        result.seconds.append(seconds)
-        result.rss_mb.append(round(rss, 1))
-        result.peak_rss_mb = max(result.peak_rss_mb, rss)
-        result.output = text
-    print(f"  {name}: best {result.best:.3f} s, peak RSS {result.peak_rss_mb:.0f} MB", file=sys.stderr,
-          flush=True)
+        run_once(result, command, env, cwd)
     return result
 
 
@@ -199,9 +225,9 @@ def tree_bytes(root: Path) -> tuple[int, int]:
     return files, total
 
 
-def ensure_corpus(size: int, seed: int) -> Path:
+def ensure_corpus(size: int, seed: int, kind: str = "all") -> Path:
     label = size_label(size)
-    directory = CORPORA / f"{label}-seed{seed}"
+    directory = CORPORA / (f"{label}-seed{seed}" if kind == "all" else f"{kind}-{label}-seed{seed}")
     manifest = directory / "manifest.json"
     if manifest.exists():
         return directory
@@ -210,7 +236,7 @@ def ensure_corpus(size: int, seed: int) -> Path:
     print(f"building the {label} corpus in {directory} ...", file=sys.stderr)
     building = directory.with_name(directory.name + ".building")
     shutil.rmtree(building, ignore_errors=True)
-    built = corpus_builder.build(building, size, seed)
+    built = corpus_builder.build(building, size, seed, kind=kind)
     building.rename(directory)
     print(f"  {built.files} files, {built.bytes / 2**20:.0f} MB in {built.seconds:.1f} s", file=sys.stderr)
     return directory
@@ -266,106 +292,192 @@ def run_others(corpus: Path, only: set[str] | None) -> dict[str, Any]:
     return results
 
 
-def print_table(megabytes: float, rows: list[tuple[Measure, int, float | None]], baseline: float) -> None:
-    """One line per measure; ``count`` is what per-second rates count (usage lines or API calls)."""
-    header = (f"{'measure':42} {'seconds':>8} {'MB/s':>8} {'items/s':>10} {'x grep':>8} {'target':>10} "
-              f"{'RSS MB':>8}")
+
+@dataclass
+class Tree:
+    """The measures on one tree."""
+
+    kind: str
+    path: Path
+    files: int
+    megabytes: float
+    grep: Measure
+    ccusage: Measure | None
+    cold: list[Measure]  # this checkout's, then --before's
+    first_start: list[Measure]  # output: startup_bench's JSON line
+    fill: Measure
+    warm: Measure
+    calls: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def _ratio(cold: Measure, ccusage: Measure | None) -> float | None:
+    """Median of the per-round ratios cctop / ccusage."""
+    if ccusage is None or not cold.ok or not ccusage.ok:
+        return None
+    return statistics.median(a / b for a, b in zip(cold.seconds, ccusage.seconds, strict=False))
+
+
+def _startup(output: str) -> dict[str, Any]:
+    try:
+        return json.loads(output.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return {}
+
+
+def measure_tree(kind: str, args: argparse.Namespace, ccusage_command: list[str] | None) -> Tree:
+    corpus = ensure_corpus(args.size, args.seed, kind)
+    projects = corpus / "projects"
+    files, size = tree_bytes(projects)
+    checkouts = [("cctop", REPO)] + ([(f"before ({args.before.name})", args.before)] if args.before else [])
+    print(f"\n== tree {kind}: {corpus.relative_to(REPO)} ==", file=sys.stderr, flush=True)
+    with tempfile.TemporaryDirectory(prefix="cctop-bench-") as scratch:
+        home = Path(scratch)
+        env = cctop_env(home)
+        grep_command = ["grep", "-rc", '"usage"', str(projects)]
+        subprocess.run(grep_command, stdout=subprocess.DEVNULL)  # the page cache, warm for everyone
+        grep = Measure("grep -rc '\"usage\"'")
+        usage = Measure(f"ccusage {ccusage.VERSION} session --json --offline") if ccusage_command else None
+        cold = [Measure(f"{label} --once --json --no-store") for label, _ in checkouts]
+        for _ in range(args.repeat):
+            run_once(grep, grep_command)
+            if usage is not None and ccusage_command is not None:
+                run_once(usage, ccusage_command, dict(env, CLAUDE_CONFIG_DIR=str(corpus)))
+            for measure_, (_, checkout) in zip(cold, checkouts, strict=True):
+                command = [sys.executable, "-m", "cctop", "--once", "--json", "--no-store", "--claude-dir",
+                           str(corpus)]  # fmt: skip
+                run_once(measure_, command, env, checkout)
+        first_start = []
+        for label, checkout in checkouts:
+            live = home / f"live-{len(first_start)}" / "projects" / "-home-dev-live"
+            live.mkdir(parents=True)
+            shutil.copy(startup_bench.SAMPLE / f"{startup_bench.LIVE_ID}.jsonl", live)  # mtime: now
+            command = [sys.executable, str(checkout / "bench" / "startup_bench.py"), "--one", str(projects),
+                       str(live.parent), str(home / f"startup-{len(first_start)}.sqlite3")]  # fmt: skip
+            first_start.append(measure(f"{label} TUI first start (empty store)", command, 1, env, checkout))
+        stored = [sys.executable, "-m", "cctop", "--once", "--json", "--store", str(home / "store.sqlite3"),
+                  "--claude-dir", str(corpus)]  # fmt: skip
+        fill = measure("cctop --once --json (fills the store)", stored, 1, env)
+        warm = measure("cctop --once --json (warm store)", stored, args.repeat, env)
+    tree = Tree(kind, corpus, files, size / 2**20, grep, usage, cold, first_start, fill, warm)
+    totals = [totals_of(m.output) for m in (cold[0], fill, warm) if m.ok]
+    tree.calls = totals[0]["requests"] if totals else 0
+    if len(totals) != 3 or any(t != totals[0] for t in totals):
+        tree.notes.append("MISMATCH: cctop's cold and store runs disagree (or one failed)")
+    if usage is not None and usage.ok and totals:
+        theirs = ccusage.tokens(usage.output)
+        ours = {k: totals[0][k] for k in theirs}
+        tree.notes.append("token totals: cctop and ccusage agree" if ours == theirs
+                          else f"token totals differ: cctop {ours}, ccusage {theirs}")
+    return tree
+
+
+def _seconds(m: Measure) -> str:
+    if not m.ok:
+        return "FAILED"
+    low, high = min(m.seconds), max(m.seconds)
+    spread = f" ({low:.2f}-{high:.2f})" if len(m.seconds) > 1 else ""
+    return f"{m.median:.3f}{spread}"
+
+
+def print_tree(tree: Tree, ccusage_note: str, repeat: int) -> None:
+    print(f"\ntree {tree.kind}: {tree.path.relative_to(REPO)}, {tree.files} files, {tree.megabytes:.0f} MB, "
+          f"{tree.calls} API calls; median of {repeat} interleaved rounds; {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    header = f"{'measure':52} {'seconds (range)':>22} {'x ccusage':>10} {'RSS MB':>7}  target"
     print(header)
     print("-" * len(header))
-    for measure_, count, target in rows:
-        if not measure_.ok:
-            print(f"{measure_.name:42} FAILED: {(measure_.error or '').splitlines()[-1:]}")
-            continue
-        times = measure_.best / baseline
-        verdict = "" if target is None else f"<={target:g}x " + ("ok" if times <= target else "MISS")
-        rss = measure_.peak_rss_mb
-        rss_mark = "" if measure_.name.startswith("grep") or rss <= RSS_TARGET_MB else " MISS"
-        print(f"{measure_.name:42} {measure_.best:8.3f} {megabytes / measure_.best:8.0f} "
-              f"{count / measure_.best:10.0f} {times:8.1f} {verdict:>10} {rss:8.0f}{rss_mark}")
+
+    def row(name: str, seconds: str, ratio: str = "", rss: float | None = None, target: str = "") -> None:
+        print(f"{name:52} {seconds:>22} {ratio:>10} {'' if rss is None else f'{rss:.0f}':>7}  {target}")
+
+    row(tree.grep.name, _seconds(tree.grep))
+    if tree.ccusage is not None:
+        row(tree.ccusage.name, _seconds(tree.ccusage), "1.00", tree.ccusage.peak_rss_mb)
+    else:
+        row(ccusage_note, "-")
+    for cold in tree.cold:
+        ratio = _ratio(cold, tree.ccusage)
+        verdict = f"<= {COLD_TARGET_X:g}x, <= {RSS_TARGET_MB:g} MB: " + (
+            "ok" if ratio is not None and ratio <= COLD_TARGET_X and cold.peak_rss_mb <= RSS_TARGET_MB
+            else "MISS")  # fmt: skip
+        row(cold.name, _seconds(cold), "-" if ratio is None else f"{ratio:.2f}", cold.peak_rss_mb, verdict)
+    for start in tree.first_start:
+        figures = _startup(start.output)
+        live, loaded = figures.get("live_on_screen_s"), figures.get("history_loaded_s")
+        name = start.name.removesuffix(" (empty store)")
+        row(f"{name}: live session on screen", "-" if live is None else f"{live:.3f}", "", None,
+            f"<= {LIVE_TARGET_S:g} s: " + ("ok" if live is not None and live <= LIVE_TARGET_S else "MISS"))
+        row(f"{name}: whole history in the store", "-" if loaded is None else f"{loaded:.3f}", "",
+            start.peak_rss_mb,
+            f"<= {HISTORY_TARGET_S:g} s: " + ("ok" if loaded is not None and loaded <= HISTORY_TARGET_S
+                                                else "MISS"))  # fmt: skip
+    row(tree.fill.name, _seconds(tree.fill), "", tree.fill.peak_rss_mb)
+    warm_ok = tree.warm.ok and tree.warm.median <= WARM_TARGET_S
+    row(tree.warm.name, _seconds(tree.warm), "", tree.warm.peak_rss_mb,
+        f"<= {WARM_TARGET_S:g} s: " + ("ok" if warm_ok else "MISS"))
+    for note in tree.notes:
+        print(note)
 
 
-def summary(measure_: Measure, megabytes: float, count: int, baseline: float) -> dict[str, Any]:
-    if not measure_.ok:
-        return {"name": measure_.name, "error": measure_.error}
+def summary(m: Measure) -> dict[str, Any]:
+    if not m.ok:
+        return {"name": m.name, "error": m.error}
+    return {"name": m.name, "seconds": [round(s, 4) for s in m.seconds], "median_s": round(m.median, 4),
+            "peak_rss_mb": round(m.peak_rss_mb, 1), "rss_mb": m.rss_mb}
+
+
+def tree_results(tree: Tree) -> dict[str, Any]:
     return {
-        "name": measure_.name,
-        "seconds": [round(s, 4) for s in measure_.seconds],
-        "best_s": round(measure_.best, 4),
-        "median_s": round(measure_.median, 4),
-        "mb_per_s": round(megabytes / measure_.best, 1),
-        "items_per_s": round(count / measure_.best, 1),
-        "x_baseline": round(measure_.best / baseline, 2),
-        "peak_rss_mb": round(measure_.peak_rss_mb, 1),
-        "rss_mb": measure_.rss_mb,
+        "path": str(tree.path.relative_to(REPO)), "files": tree.files, "megabytes": round(tree.megabytes, 1),
+        "api_calls": tree.calls,
+        "grep": summary(tree.grep),
+        "ccusage": None if tree.ccusage is None else summary(tree.ccusage),
+        "cold": [dict(summary(m), x_ccusage=_ratio(m, tree.ccusage)) for m in tree.cold],
+        "first_start": [dict(summary(m), **_startup(m.output)) for m in tree.first_start],
+        "fill": summary(tree.fill),
+        "warm": summary(tree.warm),
+        "notes": tree.notes,
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="cctop benchmarks against same-run baselines")
     parser.add_argument("--size", type=corpus_builder.parse_size, default=corpus_builder.GB,
-                        help="corpus size, e.g. 100M or 1G (default 1G)")
+                        help="size of each tree, e.g. 200M or 1G (default 1G)")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement (best is kept)")
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds of the cold commands")
+    parser.add_argument("--trees", default=",".join(TREES), help="comma list of tree kinds (default both)")
+    parser.add_argument("--before", type=Path, default=None,
+                        help="another cctop checkout to measure in the same rounds (e.g. main)")
     parser.add_argument("--only", default=None,
                         help="comma list of *_bench modules to run, e.g. otlp_bench (default: all; 'none')")
     args = parser.parse_args(argv)
     only = None if args.only is None else {s.strip() for s in args.only.split(",") if s.strip()}
+    kinds = [k.strip() for k in args.trees.split(",") if k.strip()]
+    if args.before is not None:
+        args.before = args.before.resolve()
 
     OUT.mkdir(parents=True, exist_ok=True)
-    corpus = ensure_corpus(args.size, args.seed)
-    projects = corpus / "projects"
-    files, size = tree_bytes(projects)
-    megabytes = size / 2**20
-    cctop = [sys.executable, "-m", "cctop", "--once", "--json"]
-
-    with tempfile.TemporaryDirectory(prefix="cctop-bench-") as scratch:
-        home = Path(scratch)
-        env = cctop_env(home)
-        # Everybody reads from the page cache: one untimed pass first. grep's output goes to a
-        # file like cctop's: with stdout on /dev/null GNU grep stops at each file's first match.
-        subprocess.run(["grep", "-rc", '"usage"', str(projects)], stdout=subprocess.DEVNULL)
-        grep = measure("grep -rc '\"usage\"'", ["grep", "-rc", '"usage"', str(projects)], args.repeat)
-        usage_lines = sum(int(line.rsplit(":", 1)[1]) for line in grep.output.splitlines() if ":" in line)
-        cold = measure("cctop --once --json --no-store", [*cctop, "--no-store", "--claude-dir", str(corpus)],
-                       args.repeat, env)
-        store = home / "store.sqlite"
-        stored = [*cctop, "--store", str(store), "--claude-dir", str(corpus)]
-        fill = measure("cctop --once --json (store: 1st run)", stored, 1, env)
-        # The warm figure is the very next run, as a user meets it; later runs show the steady state.
-        second = measure("cctop --once --json (store: 2nd run)", stored, 1, env)
-        warm = measure("cctop --once --json (store: 3rd+ runs)", stored, args.repeat, env)
-
-    if not grep.ok:
-        raise SystemExit(f"the grep baseline failed: {grep.error}")
-    runs = (("cold", cold), ("fill", fill), ("second", second), ("warm", warm))
-    totals = {key: totals_of(m.output) for key, m in runs if m.ok}
-    calls = next(iter(totals.values()), {}).get("requests", 0)
-    print(f"\ncorpus {corpus.relative_to(REPO)}: {files} files, {megabytes:.0f} MB, {calls} API calls, "
-          f"{usage_lines} '\"usage\"' lines; best of {args.repeat}; {os.cpu_count()} cores")
-    print_table(megabytes, [(grep, usage_lines, None), (cold, calls, COLD_TARGET_X), (fill, calls, None),
-                            (second, calls, WARM_TARGET_X), (warm, calls, WARM_TARGET_X)], grep.best)
-    same = len(totals) == len(runs) and all(t == totals["cold"] for t in totals.values())
-    print(f"cold and every store run succeeded with identical totals: {same}")
-
+    ccusage_command, ccusage_note = ccusage.install()
+    print(ccusage_note, file=sys.stderr)
+    trees = [measure_tree(kind, args, ccusage_command) for kind in kinds]
+    for tree in trees:
+        print_tree(tree, ccusage_note, args.repeat)
+    same = all(not n.startswith("MISMATCH") for tree in trees for n in tree.notes)
     results: dict[str, Any] = {
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform()},
-        "corpus": {"path": str(corpus.relative_to(REPO)), "files": files, "bytes": size, "api_calls": calls,
-                   "usage_lines": usage_lines, "seed": args.seed},
+        "ccusage": ccusage_note,
         "repeat": args.repeat,
-        "measures": {
-            key: summary(m, megabytes, count, grep.best)
-            for key, m, count in (("baseline_grep", grep, usage_lines), ("cold", cold, calls),
-                                  ("store_fill", fill, calls), ("store_second", second, calls),
-                                  ("warm", warm, calls))
-        },
-        "targets": {"cold_x_baseline": COLD_TARGET_X, "warm_x_baseline": WARM_TARGET_X,
-                    "peak_rss_mb": RSS_TARGET_MB},
-        "totals_identical": same,
-        "totals": totals.get("cold"),
+        "seed": args.seed,
+        "trees": {tree.kind: tree_results(tree) for tree in trees},
+        "targets": {"cold_x_ccusage": COLD_TARGET_X, "peak_rss_mb": RSS_TARGET_MB, "live_s": LIVE_TARGET_S,
+                    "history_s": HISTORY_TARGET_S, "warm_s": WARM_TARGET_S},
     }
-    results["others"] = run_others(corpus, only)
+    if trees:
+        results["others"] = run_others(trees[0].path, only)
     (OUT / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nwrote {(OUT / 'results.json').relative_to(REPO)}")
     return 0 if same else 1
