@@ -9,12 +9,16 @@ from typing import BinaryIO
 from cctop.model.records import Record
 from cctop.sources.limits import out_of_range
 from cctop.sources.transcripts.discovery import TranscriptFile, Warn, subagent_meta_path
-from cctop.sources.transcripts.jsonl import TranscriptParser, complete_prefix, parse_subagent_meta
+from cctop.sources.transcripts.fastjsonl import FastTranscriptParser
+from cctop.sources.transcripts.jsonl import complete_prefix, parse_subagent_meta
 from cctop.sources.transcripts.regular import open_regular, read_regular
 
 # Files are read in blocks so a 1 GB transcript never sits in memory twice; a block is cut
 # at its last newline and the remainder carried into the next one.
 BLOCK = 8 * 1024 * 1024
+# A file up to this size is read in one piece and parsed in place: one copy of its bytes, not
+# three (block, carry, whole lines).
+WHOLE = 32 * 1024 * 1024
 
 
 class LineBlocks:
@@ -53,19 +57,27 @@ def read_file(file: TranscriptFile, warn: Warn, start: int = 0, include_tail: bo
     """Parse the complete lines of ``file`` from ``start``. A last line without its newline is
     left unread (it may be half-written) unless ``include_tail`` and it parses on its own;
     ``offset`` never moves past it either way."""
-    parser = TranscriptParser(file.role)
+    parser = FastTranscriptParser(file.role)
     records: list[Record] = []
     offset = start
     failed = False
     try:
         with open_regular(file.path) as handle:
             handle.seek(start)
-            blocks = LineBlocks(handle)
-            for whole in blocks:
-                records.extend(parser.feed(whole))
-                offset += len(whole)
-            if blocks.rest and include_tail:
-                records.extend(parser.feed_tail(blocks.rest))
+            if file.size - start <= WHOLE:
+                data = handle.read()
+                lines = data.rfind(b"\n") + 1
+                records.extend(parser.feed(data, lines))
+                offset += lines
+                rest = data[lines:]
+            else:
+                blocks = LineBlocks(handle)
+                for whole in blocks:
+                    records.extend(parser.feed(whole))
+                    offset += len(whole)
+                rest = blocks.rest
+            if rest and include_tail:
+                records.extend(parser.feed_tail(rest))
     except OSError as exc:
         warn(f"cannot read {file.path}: {exc.strerror or exc}")
         failed = True
