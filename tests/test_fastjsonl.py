@@ -1,0 +1,144 @@
+"""The cold-scan parser (fastjsonl) against the full parser it stands in for (jsonl): the same
+records and the same malformed-line counts on every sample line, and the same ``--once --json``
+on the samples and on a generated tree of each format. A record kind or a field the full parser
+reads and the fast path misses fails here, on whichever sample has it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+from helpers import use_workers
+
+from cctop.cli import build_parser
+from cctop.report import once
+from cctop.sources.transcripts import reader
+from cctop.sources.transcripts.fastjsonl import HOT, INERT, FastTranscriptParser, kind_of
+from cctop.sources.transcripts.jsonl import FileRole, TranscriptParser
+
+SAMPLES = Path(__file__).parent / "samples"
+EVERY_JSONL = sorted(SAMPLES.rglob("*.jsonl"))
+ROLES = (FileRole("11111111-2222-4333-8444-555555555555", None), FileRole(None, None), FileRole("s", "a1"))
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import corpus  # noqa: E402 - bench/ is not a package
+
+
+def both(data: bytes, role: FileRole, pieces: int = 1) -> tuple[tuple, tuple]:
+    """(records, malformed) of the full and the fast parser, fed ``data`` in ``pieces``."""
+    lines = data.splitlines(keepends=True)
+    step = max(1, len(lines) // pieces)
+    chunks = [b"".join(lines[i : i + step]) for i in range(0, len(lines), step)]
+    results = []
+    for kind in (TranscriptParser, FastTranscriptParser):
+        parser = kind(role)
+        records = [r for chunk in chunks for r in parser.feed(chunk)]
+        results.append((records, parser.malformed))
+    return results[0], results[1]
+
+
+def test_the_samples_cover_every_kind() -> None:
+    assert len(EVERY_JSONL) > 20
+    kinds = {kind_of(line) for path in EVERY_JSONL for line in path.read_bytes().splitlines()}
+    assert kinds >= INERT, f"an inert kind no sample has: {INERT - kinds}"
+    assert kinds >= HOT
+
+
+@pytest.mark.parametrize("path", EVERY_JSONL, ids=lambda p: str(p.relative_to(SAMPLES)))
+def test_every_sample_file_gives_the_same_records(path: Path) -> None:
+    data = path.read_bytes()
+    for role in ROLES:
+        for pieces in (1, 3):
+            full, fast = both(data, role, pieces)
+            assert fast == full
+
+
+def test_inert_kinds_make_nothing_in_the_full_parser() -> None:
+    """What the fast path skips unread, the full parser reads and makes nothing of."""
+    seen = set()
+    for path in EVERY_JSONL:
+        for line in path.read_bytes().splitlines():
+            kind = kind_of(line)
+            if kind in INERT:
+                seen.add(kind)
+                for role in ROLES:
+                    assert TranscriptParser(role).feed(line) == [], (kind, path)
+    assert seen == INERT
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # cut short: the full parser counts it malformed, so the fast path must not skip it
+        b'{"parentUuid":null,"isSidechain":false,"attachment":{"type":"x","role":"user"',
+        b'{"type":"api-request-shape","body":{"role":"user"',
+        # fields of unexpected types: msgspec refuses, the full parser decides
+        b'{"parentUuid":null,"isSidechain":false,"type":"user","message":"text","sessionId":"s"}',
+        b'{"parentUuid":null,"isSidechain":false,"type":"user","message":{"content":["a",1]},"sessionId":"s"}',
+        b'{"parentUuid":null,"isSidechain":false,"message":{"id":"m","usage":[1]},"type":"assistant",'
+        b'"sessionId":"s","timestamp":"2026-11-20T10:00:00.000Z"}',
+        b'{"parentUuid":null,"isSidechain":false,"message":{"id":"m","model":"claude-opus-4-8","usage":'
+        b'{"input_tokens":"12","output_tokens":3.7,"cache_read_input_tokens":true,"iterations":null}},'
+        b'"type":"assistant","requestId":"r","sessionId":"s"}',
+        # not JSON, or not an object
+        b'{"parentUuid":null,"isSidechain":false,"message":{"id":"m"',
+        b"[1, 2]",
+        b'"user"',
+        # a conversation line whose type is not a hot one, found after its message
+        b'{"parentUuid":null,"isSidechain":false,"message":{"role":"user"},"type":"system",'
+        b'"subtype":"compact_boundary","sessionId":"s","compactMetadata":{"trigger":"auto"}}',
+        # the kind names a type the full parser handles: never skipped
+        b'{"type":"summary","summary":"a title","leafUuid":"u","role":"user"}',
+        b'{"type":"custom-title","customTitle":"mine","sessionId":"s"}',
+    ],
+)
+def test_odd_lines_are_decided_by_the_full_parser(line: bytes) -> None:
+    for role in ROLES:
+        full, fast = both(line + b"\n", role)
+        assert fast == full
+
+
+def once_json(capsysbinary, root: Path) -> dict:
+    assert once.run_once(build_parser().parse_args(["--once", "--json", "--no-store", "--claude-dir",
+                                                    str(root)])) == 0  # fmt: skip
+    document = orjson.loads(capsysbinary.readouterr().out)
+    document.pop("generated_at")
+    return document
+
+
+class FullParser(TranscriptParser):
+    """The full parser, taking the reader's ``end`` argument."""
+
+    def feed(self, data: bytes, end: int | None = None) -> list:
+        return super().feed(data if end is None else data[:end])
+
+
+def full_and_fast(capsysbinary, monkeypatch, root: Path) -> tuple[dict, dict]:
+    fast = once_json(capsysbinary, root)
+    with monkeypatch.context() as patch:
+        patch.setattr(reader, "FastTranscriptParser", FullParser)
+        full = once_json(capsysbinary, root)
+    return full, fast
+
+
+@pytest.mark.parametrize("kind", ["2.1.197", "2.1.332", "all"])
+def test_once_json_is_the_same_on_a_generated_tree(kind, tmp_path, monkeypatch, capsysbinary) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / ".config"))
+    use_workers(monkeypatch)
+    built = corpus.build(tmp_path / "tree", 3 * 2**20, seed=5, end=1_790_000_000.0, kind=kind)
+    full, fast = full_and_fast(capsysbinary, monkeypatch, tmp_path / "tree")
+    assert fast == full
+    assert len(fast["sessions"]) == built.sessions
+    assert fast["totals"]["requests"] > 50
+
+
+@pytest.mark.parametrize("root", sorted({p.parents[1] for p in SAMPLES.rglob("projects/*/*.jsonl")}))
+def test_once_json_is_the_same_on_the_samples(root: Path, tmp_path, monkeypatch, capsysbinary) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / ".config"))
+    full, fast = full_and_fast(capsysbinary, monkeypatch, root)
+    assert fast == full
+    assert fast["sessions"]
