@@ -65,6 +65,7 @@ class Measure:
     name: str
     seconds: list[float] = field(default_factory=list)  # one per repeat
     rss_mb: list[float] = field(default_factory=list)  # one per repeat
+    cpu: list[float] = field(default_factory=list)  # user + system seconds, workers included
     peak_rss_mb: float = 0.0
     output: str = ""  # stdout of the last repeat (not saved)
     error: str | None = None  # why the command failed; the other measures still run
@@ -151,7 +152,8 @@ class TreeRssSampler(threading.Thread):
 # A process's ru_maxrss starts at its parent's RSS when it was spawned (the address space is
 # shared or copied until exec), and this process grows as it keeps outputs: commands spawned
 # from here would carry that in their figure. A small launcher runs each command instead and
-# reports the command's own wall time, peak RSS and exit code.
+# reports the command's own wall time, peak RSS, CPU time (user + system, of the command and the
+# processes it waited for: worker pools included) and exit code.
 _LAUNCHER = """
 import os, subprocess, sys, time
 started = time.perf_counter()
@@ -159,15 +161,16 @@ child = subprocess.Popen(sys.argv[2:])
 _, status, usage = os.wait4(child.pid, 0)
 elapsed = time.perf_counter() - started
 with open(sys.argv[1], "w") as report:
-    report.write(f"{elapsed} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)}")
+    cpu = usage.ru_utime + usage.ru_stime
+    report.write(f"{elapsed} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)} {cpu}")
 """
 
 
 def run_child(
     command: list[str], env: dict[str, str] | None = None, cwd: Path = REPO
-) -> tuple[float, float, str]:
+) -> tuple[float, float, str, float]:
     """Wall seconds, peak memory (MB: the larger of the whole process tree's sampled PSS sum and
-    the largest single process's RSS) and stdout of one run."""
+    the largest single process's RSS), stdout and CPU seconds of one run."""
     with tempfile.TemporaryFile() as out, tempfile.NamedTemporaryFile("r") as report:
         launcher = [sys.executable, "-c", _LAUNCHER, report.name, *command]
         process = subprocess.Popen(launcher, stdout=out, stderr=subprocess.PIPE, env=env, cwd=cwd)
@@ -178,14 +181,15 @@ def run_child(
         process.wait()
         tree_kb = sampler.stop()
         figures = report.read().split()
-        if len(figures) != 3:
+        if len(figures) != 4:
             raise ChildFailed(f"the launcher failed: {err.decode(errors='replace').strip()[-1500:]}")
-        elapsed, max_rss_kb, code = float(figures[0]), int(figures[1]), int(figures[2])
+        elapsed, cpu = float(figures[0]), float(figures[3])
+        max_rss_kb, code = int(figures[1]), int(figures[2])
         if code not in (0, 1) or (code == 1 and command[0] != "grep"):
             raise ChildFailed(f"exited {code}: {err.decode(errors='replace').strip()[-1500:]}")
         out.seek(0)
         text = out.read().decode(errors="replace")
-    return elapsed, max(max_rss_kb, tree_kb) / 1024, text
+    return elapsed, max(max_rss_kb, tree_kb) / 1024, text, cpu
 
 
 def run_once(
@@ -195,16 +199,17 @@ def run_once(
     if result.error is not None:
         return
     try:
-        seconds, rss, text = run_child(command, env, cwd)
+        seconds, rss, text, cpu = run_child(command, env, cwd)
     except ChildFailed as exc:
         result.error = str(exc)
         print(f"  {result.name}: FAILED {result.error}", file=sys.stderr, flush=True)
         return
     result.seconds.append(seconds)
     result.rss_mb.append(round(rss, 1))
+    result.cpu.append(round(cpu, 3))
     result.peak_rss_mb = max(result.peak_rss_mb, rss)
     result.output = text
-    print(f"  {result.name}: {seconds:.3f} s, {rss:.0f} MB", file=sys.stderr, flush=True)
+    print(f"  {result.name}: {seconds:.3f} s, {cpu:.2f} s CPU, {rss:.0f} MB", file=sys.stderr, flush=True)
 
 
 def measure(
@@ -311,11 +316,16 @@ class Tree:
     notes: list[str] = field(default_factory=list)
 
 
-def _ratio(cold: Measure, ccusage: Measure | None) -> float | None:
-    """Median of the per-round ratios cctop / ccusage."""
+def _ratio(cold: Measure, ccusage: Measure | None, cpu: bool = False) -> float | None:
+    """Median of the per-round ratios cctop / ccusage (of wall seconds, or of CPU seconds)."""
     if ccusage is None or not cold.ok or not ccusage.ok:
         return None
-    return statistics.median(a / b for a, b in zip(cold.seconds, ccusage.seconds, strict=False))
+    pairs = zip(cold.cpu, ccusage.cpu) if cpu else zip(cold.seconds, ccusage.seconds)  # noqa: B905
+    return statistics.median(a / b for a, b in pairs if b > 0)
+
+
+def _cpu(m: Measure) -> str:
+    return f"{statistics.median(m.cpu):.2f}" if m.ok and m.cpu else ""
 
 
 def _startup(output: str) -> dict[str, Any]:
@@ -384,24 +394,30 @@ def print_tree(tree: Tree, ccusage_note: str, repeat: int) -> None:
     print(f"\ntree {tree.kind}: {tree.path.relative_to(REPO)}, {tree.files} files, {tree.megabytes:.0f} MB, "
           f"{tree.calls} API calls; median of {repeat} interleaved rounds; {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f}")
-    header = f"{'measure':52} {'seconds (range)':>22} {'x ccusage':>10} {'RSS MB':>7}  target"
+    header = (f"{'measure':52} {'seconds (range)':>20} {'x ccusage':>9} {'CPU s':>6} {'x ccusage':>9} "
+              f"{'RSS MB':>6}  target")  # fmt: skip
     print(header)
     print("-" * len(header))
 
-    def row(name: str, seconds: str, ratio: str = "", rss: float | None = None, target: str = "") -> None:
-        print(f"{name:52} {seconds:>22} {ratio:>10} {'' if rss is None else f'{rss:.0f}':>7}  {target}")
+    def row(name: str, seconds: str, ratio: str = "", rss: float | None = None, target: str = "",
+            cpu: str = "", cpu_ratio: str = "") -> None:  # fmt: skip
+        print(f"{name:52} {seconds:>20} {ratio:>9} {cpu:>6} {cpu_ratio:>9} "
+              f"{'' if rss is None else f'{rss:.0f}':>6}  {target}")  # fmt: skip
 
-    row(tree.grep.name, _seconds(tree.grep))
+    row(tree.grep.name, _seconds(tree.grep), cpu=_cpu(tree.grep))
     if tree.ccusage is not None:
-        row(tree.ccusage.name, _seconds(tree.ccusage), "1.00", tree.ccusage.peak_rss_mb)
+        usage = tree.ccusage
+        row(usage.name, _seconds(usage), "1.00", usage.peak_rss_mb, cpu=_cpu(usage), cpu_ratio="1.00")
     else:
         row(ccusage_note, "-")
     for cold in tree.cold:
         ratio = _ratio(cold, tree.ccusage)
+        cpu_ratio = _ratio(cold, tree.ccusage, cpu=True)
         verdict = f"<= {COLD_TARGET_X:g}x, <= {RSS_TARGET_MB:g} MB: " + (
             "ok" if ratio is not None and ratio <= COLD_TARGET_X and cold.peak_rss_mb <= RSS_TARGET_MB
             else "MISS")  # fmt: skip
-        row(cold.name, _seconds(cold), "-" if ratio is None else f"{ratio:.2f}", cold.peak_rss_mb, verdict)
+        row(cold.name, _seconds(cold), "-" if ratio is None else f"{ratio:.2f}", cold.peak_rss_mb, verdict,
+            _cpu(cold), "-" if cpu_ratio is None else f"{cpu_ratio:.2f}")  # fmt: skip
     for start in tree.first_start:
         figures = _startup(start.output)
         live, loaded = figures.get("live_on_screen_s"), figures.get("history_loaded_s")
@@ -412,10 +428,10 @@ def print_tree(tree: Tree, ccusage_note: str, repeat: int) -> None:
             start.peak_rss_mb,
             f"<= {HISTORY_TARGET_S:g} s: " + ("ok" if loaded is not None and loaded <= HISTORY_TARGET_S
                                                 else "MISS"))  # fmt: skip
-    row(tree.fill.name, _seconds(tree.fill), "", tree.fill.peak_rss_mb)
+    row(tree.fill.name, _seconds(tree.fill), "", tree.fill.peak_rss_mb, cpu=_cpu(tree.fill))
     warm_ok = tree.warm.ok and tree.warm.median <= WARM_TARGET_S
     row(tree.warm.name, _seconds(tree.warm), "", tree.warm.peak_rss_mb,
-        f"<= {WARM_TARGET_S:g} s: " + ("ok" if warm_ok else "MISS"))
+        f"<= {WARM_TARGET_S:g} s: " + ("ok" if warm_ok else "MISS"), _cpu(tree.warm))
     for note in tree.notes:
         print(note)
 
@@ -424,7 +440,7 @@ def summary(m: Measure) -> dict[str, Any]:
     if not m.ok:
         return {"name": m.name, "error": m.error}
     return {"name": m.name, "seconds": [round(s, 4) for s in m.seconds], "median_s": round(m.median, 4),
-            "peak_rss_mb": round(m.peak_rss_mb, 1), "rss_mb": m.rss_mb}
+            "cpu_s": m.cpu, "peak_rss_mb": round(m.peak_rss_mb, 1), "rss_mb": m.rss_mb}
 
 
 def tree_results(tree: Tree) -> dict[str, Any]:
@@ -433,7 +449,10 @@ def tree_results(tree: Tree) -> dict[str, Any]:
         "api_calls": tree.calls,
         "grep": summary(tree.grep),
         "ccusage": None if tree.ccusage is None else summary(tree.ccusage),
-        "cold": [dict(summary(m), x_ccusage=_ratio(m, tree.ccusage)) for m in tree.cold],
+        "cold": [
+            dict(summary(m), x_ccusage=_ratio(m, tree.ccusage), cpu_x_ccusage=_ratio(m, tree.ccusage, True))
+            for m in tree.cold
+        ],
         "first_start": [dict(summary(m), **_startup(m.output)) for m in tree.first_start],
         "fill": summary(tree.fill),
         "warm": summary(tree.warm),
