@@ -82,6 +82,25 @@ def test_inert_kinds_make_nothing_in_the_full_parser() -> None:
         b'{"parentUuid":null,"isSidechain":false,"message":{"id":"m","model":"claude-opus-4-8","usage":'
         b'{"input_tokens":"12","output_tokens":3.7,"cache_read_input_tokens":true,"iterations":null}},'
         b'"type":"assistant","requestId":"r","sessionId":"s"}',
+        # the common shapes with odd values: the fast path's own code must read them as the full parser
+        b'{"parentUuid":null,"isSidechain":true,"message":{"id":7,"model":5,"usage":{"input_tokens":-3,'
+        b'"output_tokens":2.9,"cache_creation":[1],"server_tool_use":{"web_search_requests":true},'
+        b'"iterations":null,"speed":1},"content":[{"type":"tool_use","id":"","name":"x"},'
+        b'{"type":"tool_use","id":"t1"},{"type":"thinking"}]},"type":"assistant","requestId":5,'
+        b'"costUSD":true,"sessionId":"s","cwd":"","version":"1","timestamp":"not a time"}',
+        b'{"parentUuid":null,"isSidechain":false,"message":{"id":"m","model":"claude-opus-4-8","usage":'
+        b'{"output_tokens":3,"cache_creation":{"ephemeral_1h_input_tokens":9}}},"type":"assistant",'
+        b'"requestId":"r","sessionId":"s","costUSD":0.5}\n'
+        b'{"parentUuid":null,"isSidechain":false,"message":{"id":"m","model":"claude-opus-4-8","usage":'
+        b'{"output_tokens":3},"stop_reason":"end_turn"},"type":"assistant","requestId":"r","sessionId":"s"}\n'
+        b'{"parentUuid":null,"isSidechain":false,"message":{"id":"m","model":"claude-opus-4-8","usage":'
+        b'{"output_tokens":2},"stop_reason":null},"type":"assistant","requestId":"r","sessionId":"s"}',
+        b'{"parentUuid":null,"isSidechain":false,"type":"user","message":{"content":[{"type":"tool_result",'
+        b'"is_error":"true","tool_use_id":"t1"},{"type":"tool_result"},{"type":"image"}]},"sessionId":"s",'
+        b'"gitBranch":"main","timestamp":"2026-11-20T10:00:00Z"}',
+        b'{"parentUuid":null,"isSidechain":false,"type":"user","message":{"content":[{"type":"tool_result",'
+        b'"tool_use_id":"t1"},{"type":"text","text":"and this"}]},"sessionId":"s","uuid":"u1"}',
+        b'{"parentUuid":null,"isSidechain":false,"message":{"usage":{}},"type":"assistant"}',
         # not JSON, or not an object
         b'{"parentUuid":null,"isSidechain":false,"message":{"id":"m"',
         b"[1, 2]",

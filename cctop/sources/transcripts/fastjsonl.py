@@ -10,9 +10,11 @@ Two means, both measured on real trees (see README, Benchmarks):
    alone, so they are skipped without being decoded or scanned.
 2. ``user`` and ``assistant`` lines (the hot kinds) are decoded by msgspec into structs that
    declare only the fields the parser reads (``Line`` below): tool inputs, tool results and
-   thinking are skipped in C, never made into Python objects. The structs become plain dicts of
-   those fields and go through the full parser's own ``_parse_object``, so every rule (dedupe,
-   attribution, prompts, titles) lives in one place.
+   thinking are skipped in C, never made into Python objects. Their two common shapes (an
+   assistant line with usage and no error; a user line of tool results only: nearly all of
+   them) become records straight from the structs (``_common``, which mirrors the full parser's
+   rules for those shapes); any other shape becomes a plain dict of the declared fields and goes
+   through the full parser's own ``_parse_object``.
 
 Anything else (other kinds, a line msgspec rejects or types differently, a line that does not
 end its object) goes to the full parser line by line, which decides and counts exactly as it
@@ -29,8 +31,15 @@ from typing import Any
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from cctop.model.records import Record
-from cctop.sources.transcripts.jsonl import TranscriptParser, _collapse_calls
+from cctop.model.records import ApiCall, Record, SessionMeta, Source, SubagentMeta, ToolResult, ToolUse
+from cctop.sources.transcripts.jsonl import (
+    TranscriptParser,
+    _collapse_calls,
+    _count,
+    _int,
+    _str,
+    parse_timestamp,
+)
 
 # Record kinds the full parser makes nothing of and keeps no state for (checked against it on
 # the samples by the tests). Any kind not named here is handed to the full parser.
@@ -167,14 +176,117 @@ class FastTranscriptParser(TranscriptParser):
                 else:
                     if kind in HOT:
                         try:
-                            obj = _to_builtins(_decode(view[position:newline]))
+                            decoded = _decode(view[position:newline])
                         except _DecodeFailed:
-                            obj = None
-                        if obj is not None and obj.get("type") in _HOT_TYPES:
-                            parse(obj, out)
+                            decoded = None
+                        if decoded is not None and decoded.type in _HOT_TYPES:
+                            if not self._common(decoded, out):
+                                parse(_to_builtins(decoded), out)
                             position = newline + 1
                             continue
                     out.extend(reference(data[position:newline]))
             position = newline + 1
         view.release()
         return _collapse_calls(out)
+
+    # -- the common shapes of the hot kinds, straight from the structs ------------------------
+    # Each mirrors the full parser's rule for that shape (jsonl.TranscriptParser._meta,
+    # _assistant, _api_call, _user); any other shape goes through the full parser's own code.
+
+    def _common(self, line: Line, out: list[Record]) -> bool:
+        """Records of an assistant line with usage and no error, or of a user line of tool
+        results only; False (and nothing done) for any other shape."""
+        message = line.message
+        if message is UNSET:
+            return False
+        content = message.content
+        if line.type == "assistant":
+            if message.usage is UNSET or line.isApiErrorMessage is True:
+                return False
+        elif type(content) is not list or any(block.type == "text" for block in content):
+            return False  # a prompt, or text beside the results: the full parser's rules
+        session_id = self.role.session_id or _str(line.sessionId)
+        if session_id is None:
+            return True  # the full parser makes nothing of it either
+        timestamp = parse_timestamp(line.timestamp)
+        self._common_meta(line, session_id, timestamp, out)
+        if line.type == "assistant":
+            self._common_call(line, message, session_id, timestamp, out)
+            if type(content) is list:
+                agent_id = self.role.agent_id
+                for block in content:
+                    if block.type == "tool_use":
+                        tool_id = _str(block.id)
+                        if tool_id:
+                            name = _str(block.name) or "?"
+                            out.append(ToolUse(session_id, agent_id, tool_id, name, timestamp))
+        elif type(content) is list:  # always, by the test above
+            for block in content:
+                if block.type == "tool_result":
+                    tool_id = _str(block.tool_use_id)
+                    if tool_id:
+                        out.append(ToolResult(session_id, tool_id, block.is_error is True, timestamp))
+        return True
+
+    def _common_meta(self, line: Line, session_id: str, timestamp: float | None, out: list[Record]) -> None:
+        role = self.role
+        if role.agent_id is not None and not self._subagent_announced:
+            self._subagent_announced = True
+            out.append(SubagentMeta(session_id=session_id, agent_id=role.agent_id))
+        facts = (_str(line.cwd), _str(line.gitBranch), _str(line.version))
+        if facts != self._meta_seen.get(session_id) and any(facts):
+            self._meta_seen[session_id] = facts
+            out.append(SessionMeta(session_id, timestamp, facts[0], facts[1], facts[2]))
+
+    def _common_call(
+        self, line: Line, message: Message, session_id: str, timestamp: float | None, out: list[Record]
+    ) -> None:
+        usage = message.usage
+        assert usage is not UNSET
+        message_id = None if message.id is UNSET else message.id
+        request_id = None if line.requestId is UNSET else line.requestId
+        output = usage.output_tokens
+        output = output if type(output) is int and output >= 0 else _int(output)
+        stop = message.stop_reason
+        final = (stop is not None and stop is not UNSET) or usage.iterations is not UNSET
+        last = self._last_call
+        if (
+            last is not None
+            and message_id
+            and last[0] == message_id
+            and last[1] == request_id
+            and (output < last[2] or (output == last[2] and (last[3] or not final)))
+        ):
+            return
+        self._last_call = (message_id, request_id, output, final)
+        split = usage.cache_creation
+        split = split if type(split) is dict else _EMPTY
+        server = usage.server_tool_use
+        server = server if type(server) is dict else _EMPTY
+        cost = line.costUSD
+        out.append(
+            ApiCall(
+                session_id,
+                self.role.agent_id,
+                _str(message.model) or "",
+                message_id if isinstance(message_id, str) and message_id else None,
+                request_id if isinstance(request_id, str) and request_id else None,
+                timestamp,
+                _count(usage.input_tokens),
+                output,
+                _count(usage.cache_read_input_tokens),
+                _count(usage.cache_creation_input_tokens),
+                _count(split.get("ephemeral_5m_input_tokens")),
+                _count(split.get("ephemeral_1h_input_tokens")),
+                _count(server.get("web_search_requests")),
+                _str(usage.speed),
+                _str(usage.inference_geo),
+                final,
+                line.isSidechain is True,
+                Source.TRANSCRIPT,
+                float(cost) if isinstance(cost, (int, float)) and not isinstance(cost, bool) else None,
+            )
+        )
+
+
+_EMPTY: dict = {}
