@@ -101,6 +101,23 @@ def test_inert_kinds_make_nothing_in_the_full_parser() -> None:
         b'{"parentUuid":null,"isSidechain":false,"type":"user","message":{"content":[{"type":"tool_result",'
         b'"tool_use_id":"t1"},{"type":"text","text":"and this"}]},"sessionId":"s","uuid":"u1"}',
         b'{"parentUuid":null,"isSidechain":false,"message":{"usage":{}},"type":"assistant"}',
+        # who made a call: a fork's copied history (older than the file's birth), another session's
+        # requestSessionId, a requestRef; Claude Code's own <synthetic> line with usage
+        b'{"type":"queue-operation","operation":"enqueue","timestamp":"2026-11-20T10:00:00.000Z","sessionId":"s"}\n'
+        b'{"parentUuid":null,"isSidechain":false,"message":{"id":"m1","model":"claude-opus-4-8","usage":'
+        b'{"output_tokens":3},"content":[{"type":"tool_use","id":"t1","name":"Bash"}]},"type":"assistant",'
+        b'"requestId":"r1","sessionId":"s","cwd":"/w","timestamp":"2026-11-20T09:00:00.000Z"}\n'
+        b'{"parentUuid":null,"isSidechain":false,"type":"user","message":{"content":[{"type":"tool_result",'
+        b'"tool_use_id":"t1"}]},"sessionId":"s","timestamp":"2026-11-20T09:00:01.000Z"}\n'
+        b'{"parentUuid":null,"isSidechain":false,"message":{"id":"m2","model":"claude-opus-4-8","usage":'
+        b'{"output_tokens":3},"content":[{"type":"tool_use","id":"t2","name":"Bash"}]},"type":"assistant",'
+        b'"requestId":"r2","requestSessionId":"parent","sessionId":"s","timestamp":"2026-11-20T09:00:02.000Z"}\n'
+        b'{"parentUuid":null,"isSidechain":false,"message":{"id":"m3","model":"claude-opus-4-8","usage":'
+        b'{"output_tokens":3}},"type":"assistant","requestId":"r3","requestRef":"q3","requestSessionId":"s",'
+        b'"sessionId":"s","cwd":"/x","timestamp":"2026-11-20T10:00:05.000Z"}\n'
+        b'{"parentUuid":null,"isSidechain":false,"message":{"id":"m4","model":"<synthetic>","usage":'
+        b'{"output_tokens":0},"content":[{"type":"text","text":"No response requested."}]},"type":"assistant",'
+        b'"sessionId":"s","timestamp":"2026-11-20T10:00:06.000Z"}',
         # not JSON, or not an object
         b'{"parentUuid":null,"isSidechain":false,"message":{"id":"m"',
         b"[1, 2]",
@@ -151,7 +168,7 @@ def test_once_json_is_the_same_on_a_generated_tree(kind, tmp_path, monkeypatch, 
     full, fast = full_and_fast(capsysbinary, monkeypatch, tmp_path / "tree")
     assert fast == full
     assert len(fast["sessions"]) == built.sessions
-    assert fast["totals"]["requests"] > 50
+    assert fast["totals"]["requests"] > 20
 
 
 @pytest.mark.parametrize("root", sorted({p.parents[1] for p in SAMPLES.rglob("projects/*/*.jsonl")}))

@@ -31,7 +31,18 @@ from typing import Any
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from cctop.model.records import ApiCall, Record, SessionMeta, Source, SubagentMeta, ToolResult, ToolUse
+from cctop.model.pricing import SYNTHETIC_MODEL
+from cctop.model.records import (
+    CONFIRMED,
+    REPLAYED,
+    ApiCall,
+    Record,
+    SessionMeta,
+    Source,
+    SubagentMeta,
+    ToolResult,
+    ToolUse,
+)
 from cctop.sources.transcripts.jsonl import (
     TranscriptParser,
     _collapse_calls,
@@ -208,25 +219,41 @@ class FastTranscriptParser(TranscriptParser):
         session_id = self.role.session_id or _str(line.sessionId)
         if session_id is None:
             return True  # the full parser makes nothing of it either
+        self._opening = False
         timestamp = parse_timestamp(line.timestamp)
         self._common_meta(line, session_id, timestamp, out)
         if line.type == "assistant":
-            self._common_call(line, message, session_id, timestamp, out)
+            # Who made the call: as jsonl.TranscriptParser._assistant decides it.
+            made_by = None if line.requestSessionId is UNSET else line.requestSessionId
+            if made_by is not None and (not isinstance(made_by, str) or not made_by or made_by == session_id):
+                made_by = None
+            evidence = CONFIRMED if made_by is not None or line.requestRef else self._evidence(timestamp)
+            if _str(message.model) != SYNTHETIC_MODEL:
+                self._common_call(line, message, session_id, timestamp, out, evidence, made_by)
             if type(content) is list:
-                agent_id = self.role.agent_id
-                for block in content:
-                    if block.type == "tool_use":
-                        tool_id = _str(block.id)
-                        if tool_id:
-                            name = _str(block.name) or "?"
-                            out.append(ToolUse(session_id, agent_id, tool_id, name, timestamp))
+                self._common_tool_uses(content, session_id, timestamp, evidence, made_by, out)
         elif type(content) is list:  # always, by the test above
+            evidence = self._evidence(timestamp)
             for block in content:
                 if block.type == "tool_result":
                     tool_id = _str(block.tool_use_id)
                     if tool_id:
-                        out.append(ToolResult(session_id, tool_id, block.is_error is True, timestamp))
+                        is_error = block.is_error is True
+                        out.append(ToolResult(session_id, tool_id, is_error, timestamp, evidence=evidence))
         return True
+
+    def _common_tool_uses(
+        self, content: list[Block], session_id: str, timestamp: float | None, evidence: int,
+        made_by: str | None, out: list[Record],
+    ) -> None:  # fmt: skip
+        agent_id = self.role.agent_id
+        for block in content:
+            if block.type == "tool_use":
+                tool_id = _str(block.id)
+                if tool_id:
+                    name = _str(block.name) or "?"
+                    out.append(ToolUse(session_id, agent_id, tool_id, name, timestamp, Source.TRANSCRIPT,
+                                       evidence, made_by))  # fmt: skip
 
     def _common_meta(self, line: Line, session_id: str, timestamp: float | None, out: list[Record]) -> None:
         role = self.role
@@ -236,11 +263,14 @@ class FastTranscriptParser(TranscriptParser):
         facts = (_str(line.cwd), _str(line.gitBranch), _str(line.version))
         if facts != self._meta_seen.get(session_id) and any(facts):
             self._meta_seen[session_id] = facts
-            out.append(SessionMeta(session_id, timestamp, facts[0], facts[1], facts[2]))
+            # A copied line's time is the parent's: it must not date this session.
+            when = None if self._evidence(timestamp) == REPLAYED else timestamp
+            out.append(SessionMeta(session_id, when, facts[0], facts[1], facts[2]))
 
     def _common_call(
-        self, line: Line, message: Message, session_id: str, timestamp: float | None, out: list[Record]
-    ) -> None:
+        self, line: Line, message: Message, session_id: str, timestamp: float | None, out: list[Record],
+        evidence: int, made_by: str | None,
+    ) -> None:  # fmt: skip
         usage = message.usage
         assert usage is not UNSET
         message_id = None if message.id is UNSET else message.id
@@ -285,6 +315,10 @@ class FastTranscriptParser(TranscriptParser):
                 line.isSidechain is True,
                 Source.TRANSCRIPT,
                 float(cost) if isinstance(cost, (int, float)) and not isinstance(cost, bool) else None,
+                None,
+                None,
+                evidence,
+                made_by,
             )
         )
 
