@@ -5,6 +5,7 @@ reads and the fast path misses fails here, on whichever sample has it."""
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -15,8 +16,8 @@ from helpers import use_workers
 from cctop.cli import build_parser
 from cctop.report import once
 from cctop.sources.transcripts import reader
-from cctop.sources.transcripts.fastjsonl import HOT, INERT, FastTranscriptParser, kind_of
-from cctop.sources.transcripts.jsonl import FileRole, TranscriptParser
+from cctop.sources.transcripts.fastjsonl import HOT, INERT, FastTranscriptParser, fast_timestamp, kind_of
+from cctop.sources.transcripts.jsonl import FileRole, TranscriptParser, parse_timestamp
 
 SAMPLES = Path(__file__).parent / "samples"
 EVERY_JSONL = sorted(SAMPLES.rglob("*.jsonl"))
@@ -116,8 +117,12 @@ def test_inert_kinds_make_nothing_in_the_full_parser() -> None:
         b'{"output_tokens":3}},"type":"assistant","requestId":"r3","requestRef":"q3","requestSessionId":"s",'
         b'"sessionId":"s","cwd":"/x","timestamp":"2026-11-20T10:00:05.000Z"}\n'
         b'{"parentUuid":null,"isSidechain":false,"message":{"id":"m4","model":"<synthetic>","usage":'
-        b'{"output_tokens":0},"content":[{"type":"text","text":"No response requested."}]},"type":"assistant",'
-        b'"sessionId":"s","timestamp":"2026-11-20T10:00:06.000Z"}',
+        b'{"output_tokens":0},"content":[{"type":"text","text":"No response requested."}]},'
+        b'"type":"assistant","sessionId":"s","timestamp":"2026-11-20T10:00:06.000Z"}',
+        # queue operations after the first conversation line: nothing, but a cut one is counted
+        b'{"parentUuid":null,"isSidechain":false,"type":"user","message":{"content":"hi"},"sessionId":"s"}\n'
+        b'{"type":"queue-operation","operation":"enqueue","content":"user","timestamp":"2026-11-20T10:00:00Z"}\n'
+        b'{"type":"queue-operation","operation":"enqueue","content":"user","timestamp":"2026-11-20T10:0',
         # not JSON, or not an object
         b'{"parentUuid":null,"isSidechain":false,"message":{"id":"m"',
         b"[1, 2]",
@@ -178,3 +183,31 @@ def test_once_json_is_the_same_on_the_samples(root: Path, tmp_path, monkeypatch,
     full, fast = full_and_fast(capsysbinary, monkeypatch, root)
     assert fast == full
     assert fast["sessions"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-11-20T10:00:00.000Z", "2026-11-20T10:59:59.999Z", "2026-11-20T23:07:08.123Z",
+        "2026-12-31T23:59:59.999Z", "2024-02-29T12:30:45.500Z",  # a leap day
+        "2026-11-20T10:60:00.000Z", "2026-11-20T10:00:60.000Z", "2026-11-20T24:00:00.000Z",
+        "2026-02-30T10:00:00.000Z", "2026-11-20T10:00:00.١٢٣Z", "2026-11-20T10:0a:00.000Z",
+        "2026-11-20 10:00:00.000Z", "2026-W47-4T10:11:12.013Z", "2026-11-20T10:00:00.000+",
+        "2026-11-20T10:00:00Z", "2026-11-20T10:00:00.123456Z", "2026-11-20T10:00:00.000+00:00",
+        "", "Z" * 24, None, 17, 1.5,
+    ],
+)  # fmt: skip
+def test_fast_timestamps_are_the_full_parsers(value) -> None:
+    assert fast_timestamp(value) == parse_timestamp(value)
+    assert fast_timestamp(value) == parse_timestamp(value)  # from the cache of hours too
+
+
+def test_fast_timestamps_of_every_sample_line() -> None:
+    stamps = {
+        match.decode()
+        for path in EVERY_JSONL
+        for match in re.findall(rb'"timestamp":"([^"]*)"', path.read_bytes())
+    }
+    assert len(stamps) > 500
+    for value in sorted(stamps):
+        assert fast_timestamp(value) == parse_timestamp(value), value
