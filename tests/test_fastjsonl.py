@@ -211,3 +211,20 @@ def test_fast_timestamps_of_every_sample_line() -> None:
     assert len(stamps) > 500
     for value in sorted(stamps):
         assert fast_timestamp(value) == parse_timestamp(value), value
+
+
+def test_where_damage_is_read_differently() -> None:
+    """The two documented differences (see fastjsonl's module doc): damage inside a skipped line
+    goes uncounted, and bad UTF-8 in a skipped part of a hot line does not lose the line."""
+    role = ROLES[0]
+    inside = b'{"type":"api-request-blob","body":{"role":"user",' + b"}"  # ends its object, but broken
+    full, fast = both(inside + b"\n", role)
+    assert full == ([], 1) and fast == ([], 0)
+    bad_bytes = (
+        b'{"parentUuid":null,"isSidechain":false,"message":{"id":"m","model":"claude-opus-4-8","usage":'
+        b'{"output_tokens":3},"content":[{"type":"tool_use","id":"t1","name":"Bash","input":{"x":"\xff"}}]},'
+        b'"type":"assistant","requestId":"r","sessionId":"s"}'
+    )
+    full, fast = both(bad_bytes + b"\n", role)
+    assert full == ([], 1)
+    assert fast[1] == 0 and [type(r).__name__ for r in fast[0]] == ["ApiCall", "ToolUse"]
