@@ -24,9 +24,8 @@ A field the full parser starts to read must be declared below, or the fast path 
 the equivalence test fails on any sample that has it.
 
 Damage is where the two may differ, on purpose (checking it would cost the scan its speed): a
-skipped line is only checked to end its object, so damage inside it goes uncounted, and msgspec
-does not check the UTF-8 of what it skips, so a hot line with bad bytes in a tool's input is read
-where the full parser refuses it. Both are in tests/test_fastjsonl.py.
+skipped line is only checked to end its object, so damage inside it goes uncounted
+(tests/test_fastjsonl.py says so too).
 """
 
 from __future__ import annotations
@@ -48,13 +47,15 @@ from cctop.model.records import (
     ToolResult,
     ToolUse,
 )
+from cctop.sources.limits import MAX_COUNT, OutOfRange, checked_seconds
 from cctop.sources.transcripts.jsonl import (
     TranscriptParser,
     _collapse_calls,
     _count,
-    _int,
+    _parse_time,
     _str,
-    parse_timestamp,
+    checked_cost,
+    checked_count,
 )
 
 # Record kinds the full parser makes nothing of and keeps no state for (checked against it on
@@ -145,7 +146,8 @@ class Line(_Fields):
 
 _decode = msgspec.json.Decoder(Line).decode
 _to_builtins = msgspec.to_builtins
-_DecodeFailed = (msgspec.DecodeError, msgspec.ValidationError)
+# On any of these the full parser decides (bad UTF-8 in a kept string raises UnicodeDecodeError).
+_DecodeFailed = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError)
 
 
 def kind_of(data: bytes, start: int = 0, end: int | None = None) -> bytes | None:
@@ -201,8 +203,13 @@ class FastTranscriptParser(TranscriptParser):
                         except _DecodeFailed:
                             decoded = None
                         if decoded is not None and decoded.type in _HOT_TYPES:
-                            if not self._common(decoded, out):
-                                parse(_to_builtins(decoded), out)
+                            mark = len(out)
+                            try:
+                                if not self._common(decoded, out):
+                                    parse(_to_builtins(decoded), out)
+                            except OutOfRange:  # as the full parser: the whole line goes
+                                del out[mark:]
+                                self.rejected += 1
                             position = newline + 1
                             continue
                     out.extend(reference(data[position:newline]))
@@ -230,8 +237,20 @@ class FastTranscriptParser(TranscriptParser):
         if session_id is None:
             return True  # the full parser makes nothing of it either
         self._opening = False
-        timestamp = fast_timestamp(line.timestamp)
-        self._common_meta(line, session_id, timestamp, out)
+        # In the full parser's order, so a value out of range leaves the same state behind.
+        role = self.role
+        if role.agent_id is not None and not self._subagent_announced:
+            self._subagent_announced = True
+            out.append(SubagentMeta(session_id=session_id, agent_id=role.agent_id))
+        facts = (_str(line.cwd), _str(line.gitBranch), _str(line.version))
+        changed = facts != self._meta_seen.get(session_id) and any(facts)
+        if changed:
+            self._meta_seen[session_id] = facts
+        timestamp = checked_seconds(fast_timestamp(line.timestamp), "timestamp")
+        if changed:
+            # A copied line's time is the parent's: it must not date this session.
+            when = None if self._evidence(timestamp) == REPLAYED else timestamp
+            out.append(SessionMeta(session_id, when, facts[0], facts[1], facts[2]))
         if line.type == "assistant":
             # Who made the call: as jsonl.TranscriptParser._assistant decides it.
             made_by = None if line.requestSessionId is UNSET else line.requestSessionId
@@ -265,18 +284,6 @@ class FastTranscriptParser(TranscriptParser):
                     out.append(ToolUse(session_id, agent_id, tool_id, name, timestamp, Source.TRANSCRIPT,
                                        evidence, made_by))  # fmt: skip
 
-    def _common_meta(self, line: Line, session_id: str, timestamp: float | None, out: list[Record]) -> None:
-        role = self.role
-        if role.agent_id is not None and not self._subagent_announced:
-            self._subagent_announced = True
-            out.append(SubagentMeta(session_id=session_id, agent_id=role.agent_id))
-        facts = (_str(line.cwd), _str(line.gitBranch), _str(line.version))
-        if facts != self._meta_seen.get(session_id) and any(facts):
-            self._meta_seen[session_id] = facts
-            # A copied line's time is the parent's: it must not date this session.
-            when = None if self._evidence(timestamp) == REPLAYED else timestamp
-            out.append(SessionMeta(session_id, when, facts[0], facts[1], facts[2]))
-
     def _common_call(
         self, line: Line, message: Message, session_id: str, timestamp: float | None, out: list[Record],
         evidence: int, made_by: str | None,
@@ -286,7 +293,7 @@ class FastTranscriptParser(TranscriptParser):
         message_id = None if message.id is UNSET else message.id
         request_id = None if line.requestId is UNSET else line.requestId
         output = usage.output_tokens
-        output = output if type(output) is int and output >= 0 else _int(output)
+        output = output if type(output) is int and 0 <= output < MAX_COUNT else checked_count(output)
         stop = message.stop_reason
         final = (stop is not None and stop is not UNSET) or usage.iterations is not UNSET
         last = self._last_call
@@ -303,7 +310,7 @@ class FastTranscriptParser(TranscriptParser):
         split = split if type(split) is dict else _EMPTY
         server = usage.server_tool_use
         server = server if type(server) is dict else _EMPTY
-        cost = line.costUSD
+        cost = checked_cost(line.costUSD)
         out.append(
             ApiCall(
                 session_id,
@@ -324,7 +331,7 @@ class FastTranscriptParser(TranscriptParser):
                 final,
                 line.isSidechain is True,
                 Source.TRANSCRIPT,
-                float(cost) if isinstance(cost, (int, float)) and not isinstance(cost, bool) else None,
+                cost,
                 None,
                 None,
                 evidence,
@@ -339,22 +346,23 @@ _HOURS: dict[str, float] = {}
 
 
 def fast_timestamp(value: object) -> float | None:
-    """``parse_timestamp``'s value, the date and hour parsed once per hour instead of once per
-    second (a session's lines rarely share a second). Its ``...T10:00:00.123Z`` form only;
-    anything else, or an hour the full parser would refuse, is left to it."""
+    """The full parser's reading of a time (``jsonl._parse_time``, before its range check), the
+    date and hour parsed once per hour instead of once per second (a session's lines rarely
+    share a second). Its ``...T10:00:00.123Z`` form only; anything else, or an hour the full
+    parser would refuse, is left to it."""
     if type(value) is not str or len(value) != 24 or value[23] != "Z" or value[19] != ".":
-        return parse_timestamp(value)
+        return _parse_time(value)
     minute = _SIXTY.get(value[14:16])
     second = _SIXTY.get(value[17:19])
     millis = value[20:23]
     if minute is None or second is None or value[13] != ":" or value[16] != ":" or not millis.isdigit():
-        return parse_timestamp(value)
+        return _parse_time(value)
     hour = value[:13]
     base = _HOURS.get(hour)
     if base is None:
-        base = parse_timestamp(hour + ":00:00Z")
+        base = _parse_time(hour + ":00:00Z")
         if base is None:
-            return parse_timestamp(value)
+            return _parse_time(value)
         if len(_HOURS) > 4096:
             _HOURS.clear()
         _HOURS[hour] = base
