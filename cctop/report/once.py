@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 import time
@@ -23,6 +24,18 @@ def run_once(args: argparse.Namespace) -> int:
         from cctop.report.requests import run_requests
 
         return run_requests(args)
+    # A one-shot run: the figures it unpickles from the workers and the document it builds
+    # live until it prints; the cycle collector would only walk them again and again.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _run_once(args)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _run_once(args: argparse.Namespace) -> int:
     runtime = make_runtime(args)
     store = open_store(args, runtime.warn)
     saved = load.Saved(_aggregate_key(runtime), _session_document, stats=not args.json)
