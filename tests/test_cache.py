@@ -7,12 +7,12 @@ import json
 import shutil
 import subprocess
 import sys
-from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
+from msgspec.structs import replace
 
 from cctop.model.cache import (
     CAUSES,

@@ -76,9 +76,8 @@ def test_every_order_of_transcripts_and_telemetry_gives_the_same_sessions(batche
 
 
 def test_a_replayed_call_belongs_to_the_session_telemetry_names_in_every_order() -> None:
-    from dataclasses import replace
-
     from helpers import assistant, line
+    from msgspec.structs import replace
 
     from cctop.model.records import Source
     from cctop.sources.transcripts.jsonl import FileRole, TranscriptParser

@@ -25,10 +25,12 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Protocol
+
+from msgspec.structs import replace as replace_struct
 
 from cctop.model.pricing import SYNTHETIC_MODEL, Rates
 from cctop.model.records import (
@@ -985,7 +987,7 @@ def _same_call(entry: _CallEntry, call: ApiCall) -> bool:
 
 
 def _with_timings(call: ApiCall, timed: ApiCall) -> ApiCall:
-    return replace(call, duration_ms=timed.duration_ms, ttft_ms=timed.ttft_ms or call.ttft_ms)
+    return replace_struct(call, duration_ms=timed.duration_ms, ttft_ms=timed.ttft_ms or call.ttft_ms)
 
 
 def _with_span_timing(call: ApiCall, timing: CallTiming) -> ApiCall:
@@ -995,7 +997,7 @@ def _with_span_timing(call: ApiCall, timing: CallTiming) -> ApiCall:
     duration = call.duration_ms if call.duration_ms is not None else timing.duration_ms
     if ttft == call.ttft_ms and duration == call.duration_ms:
         return call
-    return replace(call, ttft_ms=ttft, duration_ms=duration)
+    return replace_struct(call, ttft_ms=ttft, duration_ms=duration)
 
 
 def _better_timing(new: CallTiming, old: CallTiming) -> bool:

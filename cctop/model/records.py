@@ -1,14 +1,19 @@
 """Records: the one vocabulary between sources (transcripts, OTLP) and the model.
 
 Sources turn bytes into these; the ledger dedupes, attributes, prices and aggregates them.
-All are frozen and slotted: cheap to create by the million, safe to share across threads.
+All are frozen msgspec Structs: slotted, compared field by field, safe to share across
+threads, and cheap to create by the million: a cold scan makes one per line, and a frozen
+dataclass's ``__init__`` sets its fields one ``object.__setattr__`` at a time (2.4 us for an
+ApiCall against 0.08 us). ``msgspec.structs.replace`` copies one with changes. They hold only
+atoms (and tuples of them), never a cycle, so the cycle collector skips them (``gc=False``).
 Timestamps are POSIX seconds (float, UTC); ``None`` where the source had none.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
+
+import msgspec
 
 
 class Source(str, Enum):
@@ -28,8 +33,7 @@ CONFIRMED = 2  # the file says who made it (2.1.332+: ``requestRef``, ``requestS
 TELEMETRY = 3  # OTLP: Claude Code's own ``session.id`` for the call (authoritative)
 
 
-@dataclass(frozen=True, slots=True)
-class ApiCall:
+class ApiCall(msgspec.Struct, frozen=True, gc=False):
     """One (possibly partial) sighting of one API response."""
 
     session_id: str
@@ -91,8 +95,7 @@ class ApiCall:
         return max(self.cache_creation_tokens - w1h, self.cache_creation_5m_tokens), w1h
 
 
-@dataclass(frozen=True, slots=True)
-class ToolUse:
+class ToolUse(msgspec.Struct, frozen=True, gc=False):
     session_id: str
     agent_id: str | None
     tool_use_id: str
@@ -107,8 +110,7 @@ class ToolUse:
         return self.made_by or self.session_id
 
 
-@dataclass(frozen=True, slots=True)
-class ToolResult:
+class ToolResult(msgspec.Struct, frozen=True, gc=False):
     session_id: str
     tool_use_id: str
     is_error: bool
@@ -121,8 +123,7 @@ class ToolResult:
     evidence: int = WRITTEN
 
 
-@dataclass(frozen=True, slots=True)
-class Prompt:
+class Prompt(msgspec.Struct, frozen=True, gc=False):
     """A prompt the user typed (not tool results, not meta/slash-command text, not task
     notifications)."""
 
@@ -135,8 +136,7 @@ class Prompt:
     evidence: int = WRITTEN
 
 
-@dataclass(frozen=True, slots=True)
-class Compaction:
+class Compaction(msgspec.Struct, frozen=True, gc=False):
     """A compact boundary: the context was summarised, so the prompt cache restarts."""
 
     session_id: str
@@ -155,8 +155,7 @@ class TitleKind(int, Enum):
     CUSTOM = 4
 
 
-@dataclass(frozen=True, slots=True)
-class SessionMeta:
+class SessionMeta(msgspec.Struct, frozen=True, gc=False):
     """Facts about a session seen on one line. Any field may be None."""
 
     session_id: str
@@ -170,8 +169,7 @@ class SessionMeta:
     origin: str | None = None  # telemetry's terminal / OS / arch: tells OTLP-only sessions apart
 
 
-@dataclass(frozen=True, slots=True)
-class SubagentMeta:
+class SubagentMeta(msgspec.Struct, frozen=True, gc=False):
     """A subagent of a session: from ``agent-<id>.meta.json`` or the first line of its file."""
 
     session_id: str
@@ -180,8 +178,7 @@ class SubagentMeta:
     description: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ApiError:
+class ApiError(msgspec.Struct, frozen=True, gc=False):
     """An API error: an OTLP api_error event, a synthetic transcript error line, or (2.1.332+)
     a ``system``/``api_error`` line for each retried error."""
 
@@ -196,8 +193,7 @@ class ApiError:
     evidence: int = WRITTEN
 
 
-@dataclass(frozen=True, slots=True)
-class ReportedCost:
+class ReportedCost(msgspec.Struct, frozen=True, gc=False):
     """Claude Code's own cumulative cost of a session (2.1.332+ ``cost-state``, written when
     a process exits; a resume continues it). A fork starts from its parent's total, so its
     ``start_time`` (ms) is the parent's: the ledger gives a shared start to one session."""
@@ -207,8 +203,7 @@ class ReportedCost:
     start_time: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class Activity:
+class Activity(msgspec.Struct, frozen=True, gc=False):
     """A telemetry-only fact for a session: a metric delta (lines of code, commits,
     active time, accept/reject decisions ...). ``name`` is Claude Code's metric or
     event name, ``value`` the increment to add."""
@@ -221,8 +216,7 @@ class Activity:
     source: Source = Source.OTLP
 
 
-@dataclass(frozen=True, slots=True)
-class CallTiming:
+class CallTiming(msgspec.Struct, frozen=True, gc=False):
     """Timings of one API call measured by Claude Code (its ``llm_request`` trace span).
 
     Joined to the call by request id, whichever arrives first. It carries no tokens on

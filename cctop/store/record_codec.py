@@ -1,18 +1,18 @@
 """Records <-> compact bytes for the store: one orjson array of positional rows per batch.
 
-Positional rows (type index, then the dataclass fields in declaration order) keep blobs small
+Positional rows (type index, then the record's fields in declaration order) keep blobs small
 and decoding a plain ``cls(*row)``. Enums are written as their values and restored on decode.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import fields
 from enum import Enum
 from operator import attrgetter
 from typing import Any
 
 import orjson
+from msgspec import structs
 
 from cctop.model.records import (
     Activity,
@@ -46,7 +46,7 @@ TYPES: tuple[type, ...] = (
     ReportedCost,
 )
 _INDEX = {cls: i for i, cls in enumerate(TYPES)}
-_FIELDS = [tuple(f.name for f in fields(cls)) for cls in TYPES]
+_FIELDS = [tuple(f.name for f in structs.fields(cls)) for cls in TYPES]
 # One C-level getter per type returns all of a record's fields as a tuple (every type has
 # several): about twice as fast as a getattr per field.
 _GETTERS = {cls: (i, attrgetter(*names)) for i, (cls, names) in enumerate(zip(TYPES, _FIELDS, strict=True))}
