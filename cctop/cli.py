@@ -174,13 +174,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from cctop.report.statusline_cmd import main as statusline_main
 
         return statusline_main(argv[1:])
-    from cctop.report.periods import report_argv
+    if "report" in argv:  # the report command's module is not imported otherwise (warm --once)
+        from cctop.report.periods import report_argv, run_report
 
-    report = report_argv(argv)
-    if report is not None:
-        from cctop.report.periods import run_report
-
-        return run_report(report)
+        report = report_argv(argv)
+        if report is not None:
+            return run_report(report)
     args = build_parser().parse_args(argv)
     if args.json and not args.once:
         build_parser().error("--json goes with --once")

@@ -740,3 +740,35 @@ def test_a_v3_store_reads_present_transcripts_again_and_keeps_deleted_ones(
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION  # and every one since
         assert conn.execute("SELECT count(*) FROM files WHERE mtime = -1").fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM files WHERE gone = 1").fetchone()[0] == 1
+
+
+def test_the_damage_check_skips_a_store_unchanged_since_it_passed(tmp_path: Path, monkeypatch) -> None:
+    """quick_check reads the whole file: a warm --once should not pay it again for a store no
+    one wrote since it last passed, and must pay it again once anything did."""
+    root = sample_tree(tmp_path)
+    db = tmp_path / "s.db"
+    checks: list[Path] = []
+    real_check = Store._quick_check
+
+    def counted(self: Store) -> str | None:
+        checks.append(self.path)
+        return real_check(self)
+
+    monkeypatch.setattr(Store, "_quick_check", counted)
+    store = open_store(db)
+    tracker = FileTracker([root], lambda records: None, print, store)
+    for file in tracker.scan():
+        tracker.update(str(file.path), file.role)
+    assert store.damage() is None and len(checks) == 1
+    assert store.damage() is None and len(checks) == 1  # unchanged: the stamp answers
+    store.close()
+    reopened = open_store(db)
+    assert reopened.damage() is None
+    checks_after_reopen = len(checks)  # closing may checkpoint the log into the file: at most one more
+    assert reopened.damage() is None and len(checks) == checks_after_reopen
+    target = next(root.rglob("*.jsonl"))
+    with open(target, "ab") as handle:
+        handle.write(line(assistant(target.stem, "msg_stamp", "req_stamp")))
+    FileTracker([root], lambda records: None, print, reopened).update(str(target))  # a write
+    assert reopened.damage() is None and len(checks) == checks_after_reopen + 1
+    reopened.close()

@@ -61,6 +61,16 @@ async def wait_for(pilot, condition, timeout: float = 15.0) -> None:
         await pilot.pause(0.05)
 
 
+def summary(app: CctopApp) -> str:
+    """The session screen's summary as shown; empty while a just-pushed screen has no widgets."""
+    from textual.css.query import NoMatches
+
+    try:
+        return str(app.screen.query_one("#summary").render())
+    except NoMatches:
+        return ""
+
+
 def showing(app: CctopApp) -> str | None:
     return app.screen.session_id if isinstance(app.screen, SessionScreen) else None
 
@@ -75,7 +85,7 @@ async def test_latest_switches_to_a_session_that_starts_later_and_says_so(sample
         new_session(ledger, second, now - 1)
         await wait_for(pilot, lambda: showing(app) == second)
         assert any("following 5ec0d000" in notice for notice in app.notices), app.notices
-        await wait_for(pilot, lambda: "following" in str(app.screen.query_one("#summary").render()))
+        await wait_for(pilot, lambda: "following" in summary(app))
 
 
 async def test_f_pins_the_session_shown_and_f_again_follows(sample):
@@ -84,7 +94,7 @@ async def test_f_pins_the_session_shown_and_f_again_follows(sample):
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: showing(app) == NEWEST)
         await pilot.press("f")  # pin
-        await wait_for(pilot, lambda: "pinned" in str(app.screen.query_one("#summary").render()))
+        await wait_for(pilot, lambda: "pinned" in summary(app))
         second = "5ec0d000-0000-4000-8000-000000000003"
         new_session(ledger, second, now - 1)
         await demo.settle(app, pilot)

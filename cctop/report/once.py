@@ -57,7 +57,9 @@ def _run_once(args: argparse.Namespace) -> int:
             if not loaded.files:
                 warnings.append(missing_roots_message(runtime.roots))
             chunks = _json_chunks(snapshot, sessions, warnings, limits)
-            sys.stdout.buffer.writelines(map(fmt.json_safe, chunks))
+            # The session documents were made safe when saved: only the head and tail are new.
+            chunks[0], chunks[-1] = fmt.json_safe(chunks[0]), fmt.json_safe(chunks[-1])
+            sys.stdout.buffer.writelines(chunks)
             return 0
         document = report.document(snapshot, sessions)
         document["warnings"].extend(limits_said)
@@ -149,8 +151,10 @@ class _Summary:
 
 
 def _session_document(stats) -> bytes:
-    """One session as it sits in the --json document: indented two levels deeper."""
-    return orjson.dumps(report.session_json(stats), option=orjson.OPT_INDENT_2).replace(b"\n", b"\n    ")
+    """One session as it sits in the --json document: indented two levels deeper, and safe for
+    a terminal (it is saved so, and spliced in as it is)."""
+    document = orjson.dumps(report.session_json(stats), option=orjson.OPT_INDENT_2)
+    return fmt.json_safe(document.replace(b"\n", b"\n    "))
 
 
 def _json_chunks(snapshot: Snapshot, summaries: list, warnings: list[str], limits=None) -> list[bytes]:

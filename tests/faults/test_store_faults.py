@@ -91,11 +91,10 @@ def small_disk(tmp_path) -> Iterator[Path]:
 
 def fill(disk: Path) -> Path:
     ballast = disk / "ballast"
-    with open(ballast, "wb") as handle:
+    with open(ballast, "wb", buffering=0) as handle:  # unbuffered: nothing left to flush at close
         try:
             while True:
                 handle.write(b"\0" * 65536)
-                handle.flush()
         except OSError:
             pass
     return ballast
