@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import shutil
 import threading
 from pathlib import Path
@@ -11,9 +13,11 @@ import orjson
 
 from cctop.model.ledger import Ledger
 from cctop.model.records import ApiCall
+from cctop.sources.otlp import OtlpConfig, OtlpListener
 from cctop.sources.prices import packaged_pricebook
 from cctop.sources.transcripts.discovery import find_transcripts
 from cctop.sources.transcripts.reader import read_all
+from cctop.store.telemetry import OtlpArchive, archive_sink
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "tests" / "samples"
@@ -158,3 +162,40 @@ def use_workers(monkeypatch, workers: int = 2) -> None:
 
     monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(parallel, "worker_count", lambda: workers)
+
+
+OTLP_CAPTURE = SAMPLES / "claude-code-2.1.197" / "otlp-http-json-capture.jsonl"
+
+
+def replay_capture(port: int, capture: Path = OTLP_CAPTURE) -> None:
+    """Every request of an OTLP HTTP/JSON capture POSTed to ``port``, each answered 200."""
+    for line in capture.read_text().splitlines():
+        exported = json.loads(line)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            body = json.dumps(exported["body"]).encode()
+            headers = {"Content-Type": "application/json"}
+            connection.request("POST", f"/v1/{exported['kind']}", body=body, headers=headers)
+            assert connection.getresponse().status == 200
+        finally:
+            connection.close()
+
+
+def send_capture(sink, capture: Path = OTLP_CAPTURE) -> None:
+    """A capture sent over HTTP to a real listener feeding ``sink``."""
+    listener = OtlpListener(OtlpConfig(http_port=-1, grpc_port=0), sink)
+    assert listener.start() == []
+    try:
+        replay_capture(listener.status.http_port, capture)
+    finally:
+        listener.stop()
+
+
+def archive_capture(store: Path, capture: Path = OTLP_CAPTURE) -> None:
+    """A capture sent to a listener that keeps it in ``store``'s archive (as a live
+    ``cctop --otlp`` does)."""
+    archive = OtlpArchive(store)
+    try:
+        send_capture(archive_sink(lambda records: None, archive, print), capture)
+    finally:
+        archive.close()

@@ -28,7 +28,7 @@ from e2e.attribution_corpus import (
     RETRIED,
     UNICODE_DIR,
 )
-from helpers import REAL_CC, REAL_CC_COSTS, SAMPLES, ledger_for
+from helpers import REAL_CC, REAL_CC_COSTS, SAMPLES, archive_capture, ledger_for
 
 from cctop.model.ledger import Ledger
 from cctop.model.records import Prompt
@@ -305,33 +305,12 @@ def test_telemetry_says_which_subagent_made_a_call() -> None:
 def test_once_joins_kept_telemetry_and_every_call_counts_once_with_its_maker(tmp_path) -> None:
     """Telemetry a live ``cctop --otlp`` kept in the store, joined by ``--once`` to the
     transcripts (stored first, warm after): the /compact calls count, nothing twice."""
-    import http.client
-
-    from cctop.sources.otlp import OtlpConfig, OtlpListener
-    from cctop.store.telemetry import OtlpArchive, archive_sink
-
     store = tmp_path / "store.sqlite3"
     root = tmp_path / "claude" / "projects"
     shutil.copytree(PROJECTS, root)
     first = run_once(root, "--store", str(store))  # transcripts only: marked, not joined
     assert first[COMPACTED]["excludes_unlogged_calls"] is True
-    archive = OtlpArchive(store)
-    sink = archive_sink(lambda records: None, archive, print)
-    listener = OtlpListener(OtlpConfig(http_port=-1, grpc_port=0), sink)
-    assert listener.start() == []
-    try:
-        for line in (CORPUS / "otlp-http-json-capture.jsonl").read_text().splitlines():
-            exported = json.loads(line)
-            connection = http.client.HTTPConnection("127.0.0.1", listener.status.http_port, timeout=5)
-            try:
-                connection.request("POST", f"/v1/{exported['kind']}", body=json.dumps(exported["body"]),
-                                   headers={"Content-Type": "application/json"})  # fmt: skip
-                assert connection.getresponse().status == 200
-            finally:
-                connection.close()
-    finally:
-        listener.stop()
-        archive.close()
+    archive_capture(store, CORPUS / "otlp-http-json-capture.jsonl")
     joined = run_once(root, "--store", str(store))
     truth = billed(with_compactions=True)
     for session_id, expected in truth.items():

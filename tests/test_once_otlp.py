@@ -3,8 +3,6 @@ the same figures as one ledger fed everything, cold store and warm."""
 
 from __future__ import annotations
 
-import http.client
-import json
 import os
 import shutil
 import subprocess
@@ -13,7 +11,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from helpers import REAL_CC, SAMPLES, assistant, write_session
+from helpers import REAL_CC, SAMPLES, archive_capture, assistant, write_session
 
 from cctop import format as fmt
 from cctop.cli import build_parser
@@ -24,12 +22,11 @@ from cctop.model.records import ApiCall, ApiError, Source
 from cctop.report import once
 from cctop.report.sessions import session_json
 from cctop.sources import load
-from cctop.sources.otlp import OtlpConfig, OtlpListener
 from cctop.sources.prices import packaged_pricebook
 from cctop.sources.transcripts.discovery import find_transcripts
 from cctop.sources.transcripts.reader import read_all
 from cctop.store.database import Store
-from cctop.store.telemetry import OtlpArchive, archive_sink
+from cctop.store.telemetry import OtlpArchive
 
 CAPTURE = SAMPLES / "claude-code-2.1.197" / "otlp-http-json-capture.jsonl"
 TOLD = "e59a59f8-31f3-403d-b973-b161a7430aad"  # the session the capture is from
@@ -43,23 +40,7 @@ OTHER = "22222222-2222-4222-8222-222222222222"  # no telemetry
 def captured(tmp_path_factory) -> Path:
     """A store database holding what a real listener archived from the real capture."""
     path = tmp_path_factory.mktemp("archive") / "cctop.sqlite3"
-    archive = OtlpArchive(path)
-    listener = OtlpListener(
-        OtlpConfig(http_port=-1, grpc_port=0), archive_sink(lambda r: None, archive, print)
-    )
-    assert listener.start() == []
-    try:
-        for exported in map(json.loads, CAPTURE.read_text().splitlines()):
-            connection = http.client.HTTPConnection("127.0.0.1", listener.status.http_port, timeout=5)
-            try:
-                connection.request("POST", f"/v1/{exported['kind']}", body=json.dumps(exported["body"]),
-                                   headers={"Content-Type": "application/json"})  # fmt: skip
-                assert connection.getresponse().status == 200
-            finally:
-                connection.close()
-    finally:
-        listener.stop()
-        archive.close()
+    archive_capture(path, CAPTURE)
     return path
 
 

@@ -2,55 +2,20 @@
 
 from __future__ import annotations
 
-import http.client
-import json
 import subprocess
 import sys
 
 import orjson
 import pytest
-from helpers import SAMPLES
+from helpers import SAMPLES, archive_capture, send_capture
 
 from cctop.model.ledger import Ledger
-from cctop.sources.otlp import OtlpConfig, OtlpListener
 from cctop.sources.prices import packaged_pricebook
 from cctop.store.database import Store
 from cctop.store.telemetry import OtlpArchive, archive_sink
 
 CAPTURE = SAMPLES / "claude-code-2.1.197" / "otlp-http-json-capture.jsonl"
 SESSION = "e59a59f8-31f3-403d-b973-b161a7430aad"
-
-
-def replay_capture(port: int) -> None:
-    for line in CAPTURE.read_text().splitlines():
-        exported = json.loads(line)
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        try:
-            body = json.dumps(exported["body"]).encode()
-            headers = {"Content-Type": "application/json"}
-            connection.request("POST", f"/v1/{exported['kind']}", body=body, headers=headers)
-            assert connection.getresponse().status == 200
-        finally:
-            connection.close()
-
-
-def send_capture(sink) -> None:
-    """The real capture sent over HTTP to a listener feeding ``sink``."""
-    listener = OtlpListener(OtlpConfig(http_port=-1, grpc_port=0), sink)
-    assert listener.start() == []
-    try:
-        replay_capture(listener.status.http_port)
-    finally:
-        listener.stop()
-
-
-def archive_capture(store) -> None:
-    """The real capture sent to a listener that keeps it in ``store``'s archive."""
-    archive = OtlpArchive(store)
-    try:
-        send_capture(archive_sink(lambda r: None, archive, print))
-    finally:
-        archive.close()
 
 
 def figures(ledger: Ledger) -> tuple:
