@@ -296,16 +296,8 @@ class FastTranscriptParser(TranscriptParser):
         output = output if type(output) is int and 0 <= output < MAX_COUNT else checked_count(output)
         stop = message.stop_reason
         final = (stop is not None and stop is not UNSET) or usage.iterations is not UNSET
-        last = self._last_call
-        if (
-            last is not None
-            and message_id
-            and last[0] == message_id
-            and last[1] == request_id
-            and (output < last[2] or (output == last[2] and (last[3] or not final)))
-        ):
+        if self._adds_nothing(message_id, request_id, output, final):
             return
-        self._last_call = (message_id, request_id, output, final)
         split = usage.cache_creation
         split = split if type(split) is dict else _EMPTY
         server = usage.server_tool_use

@@ -160,6 +160,22 @@ class TranscriptParser:
         self._birth: float | None = None
         self._opening = True  # no user/assistant line seen yet: the birth can still be set
 
+    def _adds_nothing(self, message_id: object, request_id: object, output: int, final: bool) -> bool:
+        """Whether this line repeats the response just seen without improving on it (Claude
+        Code writes a line per content block, each with the usage so far): a later line counts
+        only with more output, or as the final one with as much. Both parsers' one rule."""
+        last = self._last_call
+        if (
+            last is not None
+            and message_id
+            and last[0] == message_id
+            and last[1] == request_id
+            and (output < last[2] or (output == last[2] and (last[3] or not final)))
+        ):
+            return True
+        self._last_call = (message_id, request_id, output, final)
+        return False
+
     def feed(self, data: bytes) -> list[Record]:
         """Parse complete lines; ``data`` must end at a line boundary (the tailer ensures it)."""
         out: list[Record] = []
@@ -377,16 +393,8 @@ class TranscriptParser:
         output = usage.get("output_tokens")
         output = output if type(output) is int and 0 <= output < MAX_COUNT else checked_count(output)
         final = message.get("stop_reason") is not None or "iterations" in usage
-        last = self._last_call
-        if (
-            last is not None
-            and message_id
-            and last[0] == message_id
-            and last[1] == request_id
-            and (output < last[2] or (output == last[2] and (last[3] or not final)))
-        ):
+        if self._adds_nothing(message_id, request_id, output, final):
             return
-        self._last_call = (message_id, request_id, output, final)
         get = usage.get
         split = get("cache_creation")
         split = split if isinstance(split, dict) else _EMPTY
