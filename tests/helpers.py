@@ -6,6 +6,8 @@ import http.client
 import json
 import shutil
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -199,3 +201,13 @@ def archive_capture(store: Path, capture: Path = OTLP_CAPTURE) -> None:
         send_capture(archive_sink(lambda records: None, archive, print), capture)
     finally:
         archive.close()
+
+
+def eventually(check: Callable[[], bool], timeout: float = 20.0) -> bool:
+    """Whether ``check()`` holds within ``timeout`` seconds (a thread or a process is at work)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.02)
+    return check()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from helpers import REAL_CC, SPOTTER, assistant, ledger_for, line, tool_result
+from helpers import REAL_CC, SPOTTER, assistant, eventually, ledger_for, line, tool_result
 
 from cctop.model.ledger import Ledger
 from cctop.sources.prices import packaged_pricebook
@@ -44,13 +44,6 @@ def figures(ledger: Ledger) -> tuple:
     )
 
 
-def eventually(check: Callable[[], bool], timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.02)
-    return check()
 
 
 class Live:

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import assistant, ledger_for, line, write_session
+from helpers import assistant, eventually, ledger_for, line, write_session
 
 from cctop.model.ledger import Ledger
 from cctop.sources.prices import packaged_pricebook
@@ -31,13 +30,6 @@ def truth(root: Path) -> tuple:
     return figures(ledger_for(root))
 
 
-def eventually(check: Callable[[], bool], timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.02)
-    return check()
 
 
 @contextlib.contextmanager

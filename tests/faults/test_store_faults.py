@@ -10,12 +10,11 @@ import contextlib
 import os
 import random
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import assistant, line, write_session
+from helpers import assistant, eventually, line, write_session
 
 from cctop.launch import _tailer_part
 from cctop.model.ledger import Ledger
@@ -27,13 +26,6 @@ from faults.common import PROJECT, calls, cctop, once_json, totals
 SESSIONS = 40
 
 
-def eventually(check: Callable[[], bool], timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.02)
-    return check()
 
 
 def history(home: Path, sessions: int = SESSIONS) -> Path:
