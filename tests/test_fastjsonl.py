@@ -15,9 +15,17 @@ from helpers import use_workers
 
 from cctop.cli import build_parser
 from cctop.report import once
+from cctop.sources.limits import OutOfRange
 from cctop.sources.transcripts import reader
-from cctop.sources.transcripts.fastjsonl import HOT, INERT, FastTranscriptParser, fast_timestamp, kind_of
-from cctop.sources.transcripts.jsonl import FileRole, TranscriptParser, _parse_time
+from cctop.sources.transcripts.fastjsonl import (
+    HOT,
+    INERT,
+    FastTranscriptParser,
+    checked_timestamp,
+    fast_timestamp,
+    kind_of,
+)
+from cctop.sources.transcripts.jsonl import FileRole, TranscriptParser, _parse_time, checked_time
 
 SAMPLES = Path(__file__).parent / "samples"
 EVERY_JSONL = sorted(SAMPLES.rglob("*.jsonl"))
@@ -155,6 +163,15 @@ def test_inert_kinds_make_nothing_in_the_full_parser() -> None:
         # a conversation line whose type is not a hot one, found after its message
         b'{"parentUuid":null,"isSidechain":false,"message":{"role":"user"},"type":"system",'
         b'"subtype":"compact_boundary","sessionId":"s","compactMetadata":{"trigger":"auto"}}',
+        # a message opening the line while its type, before it, says otherwise: read by its type
+        b'{"parentUuid":null,"isSidechain":false,"type":"progress","message":{"content":"x"},"sessionId":"s"}',
+        b'{"parentUuid":null,"isSidechain":false,"type":"progress","message":{"content":"x"},"sessionId":"s"}'
+        b" ",  # a space after the object: not skipped by its head
+        b'{"parentUuid":null,"isSidechain":false,"type":"progress","message":{"content":"x"},"sessionId":}',
+        b'{"parentUuid":null,"isSidechain":false,"type":"user","attachment":{"type":"x"},"message":'
+        b'{"content":"a prompt"},"sessionId":"s","timestamp":"2026-11-20T10:00:00.000Z"}',
+        b'{"parentUuid":null,"isSidechain":false,"message":{"content":"a prompt"},"type":"attachment",'
+        b'"sessionId":"s","timestamp":"2026-11-20T10:00:00.000Z"}',
         # the kind names a type the full parser handles: never skipped
         b'{"type":"summary","summary":"a title","leafUuid":"u","role":"user"}',
         b'{"type":"custom-title","customTitle":"mine","sessionId":"s"}',
@@ -225,6 +242,27 @@ def test_once_json_is_the_same_on_the_samples(root: Path, tmp_path, monkeypatch,
 def test_fast_timestamps_are_the_full_parsers(value) -> None:
     assert fast_timestamp(value) == _parse_time(value)
     assert fast_timestamp(value) == _parse_time(value)  # from the cache of hours too
+
+
+def read_checked(read, value):
+    try:
+        return read(value)
+    except OutOfRange as exc:
+        return ("out of range", str(exc))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-11-20T10:00:00.000Z", "2000-01-01T00:00:00.000Z", "1999-12-31T23:59:59.999Z",
+        "2099-12-31T23:59:59.999Z", "2100-01-01T00:00:00.000Z", "9999-12-31T23:00:00.000Z",
+        "0001-01-01T00:00:00.000Z", "2026-11-20T10:60:00.000Z", "2026-11-20T10:00:00Z", "", None, 5,
+    ],
+)  # fmt: skip
+def test_checked_timestamps_are_the_full_parsers(value) -> None:
+    """The range check that a cached hour lets the fast path skip, at both ends of the range."""
+    for _ in range(2):  # the second time from the cache of hours
+        assert read_checked(checked_timestamp, value) == read_checked(checked_time, value)
 
 
 def test_fast_timestamps_of_every_sample_line() -> None:

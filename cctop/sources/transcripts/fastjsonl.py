@@ -30,7 +30,7 @@ skipped line is only checked to end its object, so damage inside it goes uncount
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, cast
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -47,15 +47,12 @@ from cctop.model.records import (
     ToolResult,
     ToolUse,
 )
-from cctop.sources.limits import MAX_COUNT, OutOfRange, checked_seconds
+from cctop.sources.limits import EARLIEST, LATEST, MAX_COUNT, OutOfRange, checked_seconds
 from cctop.sources.transcripts.jsonl import (
     TranscriptParser,
     _collapse_calls,
-    _count,
     _parse_time,
-    _str,
     checked_cost,
-    checked_count,
 )
 
 # Record kinds the full parser makes nothing of and keeps no state for (checked against it on
@@ -81,6 +78,10 @@ QUEUE_OPERATION = b"queue-operation"
 MESSAGE = b"<message>"  # a conversation line whose type follows its message: user or assistant
 HOT = frozenset({b"user", b"assistant", MESSAGE})
 _HOT_TYPES = ("user", "assistant")
+_INERT_TYPES = frozenset(kind.decode() for kind in INERT)
+_MESSAGE_OPENS = b'"message":{'
+_ATTACHMENT_OPENS = b'"attachment":{'
+ATTACHMENT = b"attachment"
 _CLOSE = ord("}")
 _METADATA = b'{"type":"'
 _CONVERSATION = b'{"parentUuid":'
@@ -88,33 +89,52 @@ _TYPE = b'"type":"'
 
 
 class _Fields(msgspec.Struct, omit_defaults=True):
-    """Absent fields stay absent (UNSET is dropped by ``to_builtins``), as in the full decode."""
+    """Absent fields stay absent (UNSET is dropped by ``to_builtins``), as in the full decode.
+
+    Fields the common shapes read are typed as the full parser wants them, so msgspec checks
+    them in C; a line where one is of another type is refused and the full parser decides.
+    A count that is absent reads 0 in both parsers, so counts default to 0 (dropped by
+    ``to_builtins`` too, where the full parser reads them with ``.get``: the same 0)."""
+
+
+# A token count as the full parser keeps it unchanged (jsonl._count); any other value, a float
+# or a bool say, is refused here and read by the full parser.
+Count = Annotated[int, msgspec.Meta(ge=0, lt=MAX_COUNT)]
 
 
 class Block(_Fields):
-    type: Any | UnsetType = UNSET
-    id: Any | UnsetType = UNSET
-    name: Any | UnsetType = UNSET
-    tool_use_id: Any | UnsetType = UNSET
+    type: str | UnsetType = UNSET
+    id: str | UnsetType = UNSET
+    name: str | UnsetType = UNSET
+    tool_use_id: str | UnsetType = UNSET
     is_error: Any | UnsetType = UNSET
     text: Any | UnsetType = UNSET
 
 
+class CacheSplit(_Fields):
+    ephemeral_5m_input_tokens: Count = 0
+    ephemeral_1h_input_tokens: Count = 0
+
+
+class ServerTools(_Fields):
+    web_search_requests: Count = 0
+
+
 class Usage(_Fields):
-    input_tokens: Any | UnsetType = UNSET
-    output_tokens: Any | UnsetType = UNSET
-    cache_read_input_tokens: Any | UnsetType = UNSET
-    cache_creation_input_tokens: Any | UnsetType = UNSET
-    cache_creation: Any | UnsetType = UNSET
-    server_tool_use: Any | UnsetType = UNSET
-    speed: Any | UnsetType = UNSET
-    inference_geo: Any | UnsetType = UNSET
-    iterations: Any | UnsetType = UNSET
+    input_tokens: Count = 0
+    output_tokens: Count = 0
+    cache_read_input_tokens: Count = 0
+    cache_creation_input_tokens: Count = 0
+    cache_creation: CacheSplit | None | UnsetType = UNSET
+    server_tool_use: ServerTools | None | UnsetType = UNSET
+    speed: str | None | UnsetType = UNSET
+    inference_geo: str | None | UnsetType = UNSET
+    iterations: Any | UnsetType = UNSET  # its presence marks the end-of-stream line
 
 
 class Message(_Fields):
     id: Any | UnsetType = UNSET
-    model: Any | UnsetType = UNSET
+    model: str | UnsetType = UNSET
     stop_reason: Any | UnsetType = UNSET
     usage: Usage | UnsetType = UNSET
     content: str | list[Block] | UnsetType = UNSET
@@ -123,11 +143,11 @@ class Message(_Fields):
 class Line(_Fields):
     """The fields of a ``user`` or ``assistant`` line that the full parser reads."""
 
-    type: Any | UnsetType = UNSET
-    sessionId: Any | UnsetType = UNSET
-    cwd: Any | UnsetType = UNSET
-    gitBranch: Any | UnsetType = UNSET
-    version: Any | UnsetType = UNSET
+    type: str | UnsetType = UNSET
+    sessionId: str | UnsetType = UNSET
+    cwd: str | UnsetType = UNSET
+    gitBranch: str | UnsetType = UNSET
+    version: str | UnsetType = UNSET
     timestamp: Any | UnsetType = UNSET
     uuid: Any | UnsetType = UNSET
     promptId: Any | UnsetType = UNSET
@@ -166,10 +186,10 @@ def kind_of(data: bytes, start: int = 0, end: int | None = None) -> bytes | None
             quote = data.find(b'"', at + 8, min(at + 72, end))
             return data[at + 8 : quote] if quote > 0 else None
         if nested > 0:
-            if data.endswith(b'"message":{', start, nested + 1):
+            if data.endswith(_MESSAGE_OPENS, start, nested + 1):
                 return MESSAGE  # user or assistant: the type comes after the message
-            if data.endswith(b'"attachment":{', start, nested + 1):
-                return b"attachment"
+            if data.endswith(_ATTACHMENT_OPENS, start, nested + 1):
+                return ATTACHMENT
     return None
 
 
@@ -183,6 +203,8 @@ class FastTranscriptParser(TranscriptParser):
         reference = super().feed
         parse = self._parse_object
         find = data.find
+        startswith = data.startswith
+        endswith = data.endswith
         view = memoryview(data)
         stop = len(data) if end is None else end
         position = 0
@@ -190,29 +212,51 @@ class FastTranscriptParser(TranscriptParser):
             newline = find(b"\n", position, stop)
             if newline < 0:
                 newline = stop
-            if newline > position:
+            if newline <= position:
+                position = newline + 1
+                continue
+            # The commonest line, a conversation line whose first nested object is its
+            # message, is decoded without looking for its type first: msgspec reads it.
+            nested = find(b"{", position + 14, newline) if startswith(_CONVERSATION, position) else -1
+            kind: bytes | None
+            if nested > 0 and endswith(_MESSAGE_OPENS, position, nested + 1):
+                kind = MESSAGE
+            elif (
+                nested > 0
+                and endswith(_ATTACHMENT_OPENS, position, nested + 1)
+                and find(_TYPE, position + 14, nested) < 0
+            ):
+                kind = ATTACHMENT  # kind_of's answer, without finding the first "{" again
+            else:
                 kind = kind_of(data, position, newline)
-                if (kind in INERT or (kind == QUEUE_OPERATION and not self._opening)) and data[
-                    newline - 1
-                ] == _CLOSE:
-                    pass  # a line cut short is left to the full parser, which counts it
-                else:
-                    if kind in HOT:
+            if (
+                kind is not MESSAGE
+                and (kind in INERT or (kind == QUEUE_OPERATION and not self._opening))
+                and data[newline - 1] == _CLOSE
+            ):
+                position = newline + 1
+                continue  # a line cut short is left to the full parser, which counts it
+            if kind in HOT:
+                try:
+                    decoded = _decode(view[position:newline])
+                except _DecodeFailed:
+                    decoded = None
+                if decoded is not None:
+                    line_type = decoded.type
+                    if line_type in _HOT_TYPES:
+                        mark = len(out)
                         try:
-                            decoded = _decode(view[position:newline])
-                        except _DecodeFailed:
-                            decoded = None
-                        if decoded is not None and decoded.type in _HOT_TYPES:
-                            mark = len(out)
-                            try:
-                                if not self._common(decoded, out):
-                                    parse(_to_builtins(decoded), out)
-                            except OutOfRange:  # as the full parser: the whole line goes
-                                del out[mark:]
-                                self.rejected += 1
-                            position = newline + 1
-                            continue
-                    out.extend(reference(data[position:newline]))
+                            if not self._common(decoded, out):
+                                parse(_to_builtins(decoded), out)
+                        except OutOfRange:  # as the full parser: the whole line goes
+                            del out[mark:]
+                            self.rejected += 1
+                        position = newline + 1
+                        continue
+                    if kind is MESSAGE and line_type in _INERT_TYPES:
+                        position = newline + 1
+                        continue  # whole JSON of a kind the full parser makes nothing of
+            out.extend(reference(data[position:newline]))
             position = newline + 1
         view.release()
         return _collapse_calls(out)
@@ -228,12 +272,18 @@ class FastTranscriptParser(TranscriptParser):
         if message is UNSET:
             return False
         content = message.content
-        if line.type == "assistant":
+        assistant = line.type == "assistant"
+        if assistant:
             if message.usage is UNSET or line.isApiErrorMessage is True:
                 return False
-        elif type(content) is not list or any(block.type == "text" for block in content):
-            return False  # a prompt, or text beside the results: the full parser's rules
-        session_id = self.role.session_id or _str(line.sessionId)
+        elif type(content) is not list:
+            return False  # a prompt: the full parser's rules
+        else:
+            for block in content:
+                if block.type == "text":
+                    return False  # text beside the results: the full parser's rules
+        # Typed fields (see _Fields): ``or None`` is the full parser's _str.
+        session_id = self.role.session_id or line.sessionId or None
         if session_id is None:
             return True  # the full parser makes nothing of it either
         self._opening = False
@@ -242,47 +292,36 @@ class FastTranscriptParser(TranscriptParser):
         if role.agent_id is not None and not self._subagent_announced:
             self._subagent_announced = True
             out.append(SubagentMeta(session_id=session_id, agent_id=role.agent_id))
-        facts = (_str(line.cwd), _str(line.gitBranch), _str(line.version))
+        facts = (line.cwd or None, line.gitBranch or None, line.version or None)
         changed = facts != self._meta_seen.get(session_id) and any(facts)
         if changed:
             self._meta_seen[session_id] = facts
-        timestamp = checked_seconds(fast_timestamp(line.timestamp), "timestamp")
+        timestamp = checked_timestamp(line.timestamp)
         if changed:
             # A copied line's time is the parent's: it must not date this session.
             when = None if self._evidence(timestamp) == REPLAYED else timestamp
             out.append(SessionMeta(session_id, when, facts[0], facts[1], facts[2]))
-        if line.type == "assistant":
+        if assistant:
             # Who made the call: as jsonl.TranscriptParser._assistant decides it.
             made_by = None if line.requestSessionId is UNSET else line.requestSessionId
             if made_by is not None and (not isinstance(made_by, str) or not made_by or made_by == session_id):
                 made_by = None
             evidence = CONFIRMED if made_by is not None or line.requestRef else self._evidence(timestamp)
-            if _str(message.model) != SYNTHETIC_MODEL:
+            if message.model != SYNTHETIC_MODEL:
                 self._common_call(line, message, session_id, timestamp, out, evidence, made_by)
             if type(content) is list:
-                self._common_tool_uses(content, session_id, timestamp, evidence, made_by, out)
-        elif type(content) is list:  # always, by the test above
+                agent_id = role.agent_id
+                for block in content:
+                    if block.type == "tool_use" and block.id:
+                        out.append(ToolUse(session_id, agent_id, block.id, block.name or "?", timestamp,
+                                           Source.TRANSCRIPT, evidence, made_by))  # fmt: skip
+        else:  # a list of tool results, by the test above
             evidence = self._evidence(timestamp)
-            for block in content:
-                if block.type == "tool_result":
-                    tool_id = _str(block.tool_use_id)
-                    if tool_id:
-                        is_error = block.is_error is True
-                        out.append(ToolResult(session_id, tool_id, is_error, timestamp, evidence=evidence))
+            for block in cast("list[Block]", content):
+                if block.type == "tool_result" and block.tool_use_id:
+                    out.append(ToolResult(session_id, block.tool_use_id, block.is_error is True, timestamp,
+                                          evidence=evidence))  # fmt: skip
         return True
-
-    def _common_tool_uses(
-        self, content: list[Block], session_id: str, timestamp: float | None, evidence: int,
-        made_by: str | None, out: list[Record],
-    ) -> None:  # fmt: skip
-        agent_id = self.role.agent_id
-        for block in content:
-            if block.type == "tool_use":
-                tool_id = _str(block.id)
-                if tool_id:
-                    name = _str(block.name) or "?"
-                    out.append(ToolUse(session_id, agent_id, tool_id, name, timestamp, Source.TRANSCRIPT,
-                                       evidence, made_by))  # fmt: skip
 
     def _common_call(
         self, line: Line, message: Message, session_id: str, timestamp: float | None, out: list[Record],
@@ -293,33 +332,30 @@ class FastTranscriptParser(TranscriptParser):
         message_id = None if message.id is UNSET else message.id
         request_id = None if line.requestId is UNSET else line.requestId
         output = usage.output_tokens
-        output = output if type(output) is int and 0 <= output < MAX_COUNT else checked_count(output)
         stop = message.stop_reason
         final = (stop is not None and stop is not UNSET) or usage.iterations is not UNSET
         if self._adds_nothing(message_id, request_id, output, final):
             return
-        split = usage.cache_creation
-        split = split if type(split) is dict else _EMPTY
-        server = usage.server_tool_use
-        server = server if type(server) is dict else _EMPTY
+        split = usage.cache_creation or _NO_SPLIT
+        web_searches = usage.server_tool_use.web_search_requests if usage.server_tool_use else 0
         cost = checked_cost(line.costUSD)
         out.append(
             ApiCall(
                 session_id,
                 self.role.agent_id,
-                _str(message.model) or "",
+                message.model or "",
                 message_id if isinstance(message_id, str) and message_id else None,
                 request_id if isinstance(request_id, str) and request_id else None,
                 timestamp,
-                _count(usage.input_tokens),
+                usage.input_tokens,
                 output,
-                _count(usage.cache_read_input_tokens),
-                _count(usage.cache_creation_input_tokens),
-                _count(split.get("ephemeral_5m_input_tokens")),
-                _count(split.get("ephemeral_1h_input_tokens")),
-                _count(server.get("web_search_requests")),
-                _str(usage.speed),
-                _str(usage.inference_geo),
+                usage.cache_read_input_tokens,
+                usage.cache_creation_input_tokens,
+                split.ephemeral_5m_input_tokens,
+                split.ephemeral_1h_input_tokens,
+                web_searches,
+                usage.speed or None,
+                usage.inference_geo or None,
                 final,
                 line.isSidechain is True,
                 Source.TRANSCRIPT,
@@ -332,18 +368,33 @@ class FastTranscriptParser(TranscriptParser):
         )
 
 
-_EMPTY: dict = {}
+_NO_SPLIT = CacheSplit()
 # "MM:SS" -> seconds into the hour, "mmm" -> seconds: one lookup each instead of parsing.
 _CLOCK = {f"{m:02d}:{s:02d}": m * 60 + s for m in range(60) for s in range(60)}
 _MILLIS = {f"{n:03d}": n / 1000 for n in range(1000)}
 _HOURS: dict[str, float] = {}
 
 
+def checked_timestamp(value: object) -> float | None:
+    """``checked_seconds(fast_timestamp(value))``, the full parser's reading of a line's own
+    time, range check included: a time within a cached hour needs no check (see below)."""
+    if type(value) is str and len(value) == 24 and value[23] == "Z" and value[19] == "." and value[13] == ":":
+        base = _HOURS.get(value[:13])
+        if base is not None:
+            clock = _CLOCK.get(value[14:19])
+            millis = _MILLIS.get(value[20:23])
+            if clock is not None and millis is not None:
+                return base + clock + millis
+    return checked_seconds(fast_timestamp(value), "timestamp")
+
+
 def fast_timestamp(value: object) -> float | None:
     """The full parser's reading of a time (``jsonl._parse_time``, before its range check), the
     date and hour parsed once per hour instead of once per second (a session's lines rarely
     share a second). Its ``...T10:00:00.123Z`` form only; anything else, or an hour the full
-    parser would refuse, is left to it."""
+    parser would refuse, is left to it. Only hours wholly inside the range a time must be in
+    (limits.EARLIEST..LATEST, both on the hour) are cached, so no time read from the cache
+    needs that check again."""
     if type(value) is not str or len(value) != 24 or value[23] != "Z" or value[19] != "." or value[13] != ":":
         return _parse_time(value)
     clock = _CLOCK.get(value[14:19])
@@ -356,7 +407,8 @@ def fast_timestamp(value: object) -> float | None:
         base = _parse_time(hour + ":00:00Z")
         if base is None:
             return _parse_time(value)
-        if len(_HOURS) > 4096:
-            _HOURS.clear()
-        _HOURS[hour] = base
+        if base >= EARLIEST and base + 3600 <= LATEST:
+            if len(_HOURS) > 4096:
+                _HOURS.clear()
+            _HOURS[hour] = base
     return base + clock + millis
