@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import orjson
@@ -15,17 +16,10 @@ from helpers import use_workers
 
 from cctop.cli import build_parser
 from cctop.report import once
-from cctop.sources.limits import OutOfRange
+from cctop.sources.limits import OutOfRange, checked_seconds
 from cctop.sources.transcripts import reader
-from cctop.sources.transcripts.fastjsonl import (
-    HOT,
-    INERT,
-    FastTranscriptParser,
-    checked_timestamp,
-    fast_timestamp,
-    kind_of,
-)
-from cctop.sources.transcripts.jsonl import FileRole, TranscriptParser, _parse_time, checked_time
+from cctop.sources.transcripts.fastjsonl import HOT, INERT, FastTranscriptParser, kind_of
+from cctop.sources.transcripts.jsonl import FileRole, TranscriptParser, _parse_iso, _parse_time, checked_time
 
 SAMPLES = Path(__file__).parent / "samples"
 EVERY_JSONL = sorted(SAMPLES.rglob("*.jsonl"))
@@ -227,21 +221,15 @@ def test_once_json_is_the_same_on_the_samples(root: Path, tmp_path, monkeypatch,
     assert fast["sessions"]
 
 
-@pytest.mark.parametrize(
-    "value",
-    [
-        "2026-11-20T10:00:00.000Z", "2026-11-20T10:59:59.999Z", "2026-11-20T23:07:08.123Z",
-        "2026-12-31T23:59:59.999Z", "2024-02-29T12:30:45.500Z",  # a leap day
-        "2026-11-20T10:60:00.000Z", "2026-11-20T10:00:60.000Z", "2026-11-20T24:00:00.000Z",
-        "2026-02-30T10:00:00.000Z", "2026-11-20T10:00:00.١٢٣Z", "2026-11-20T10:0a:00.000Z",
-        "2026-11-20 10:00:00.000Z", "2026-W47-4T10:11:12.013Z", "2026-11-20T10:00:00.000+",
-        "2026-11-20T10:00:00Z", "2026-11-20T10:00:00.123456Z", "2026-11-20T10:00:00.000+00:00",
-        "", "Z" * 24, None, 17, 1.5,
-    ],
-)  # fmt: skip
-def test_fast_timestamps_are_the_full_parsers(value) -> None:
-    assert fast_timestamp(value) == _parse_time(value)
-    assert fast_timestamp(value) == _parse_time(value)  # from the cache of hours too
+def reference_time(value: object) -> float | None:
+    """A time parsed whole, each time, as the parsers always read it: the second by datetime,
+    plus its milliseconds."""
+    if not isinstance(value, str) or not value:
+        return None
+    if len(value) == 24 and value[19] == "." and value[23] == "Z" and value[20:23].isdigit():
+        base = _parse_iso(value[:19] + "Z")
+        return None if base is None else base + int(value[20:23]) / 1000
+    return _parse_iso(value)
 
 
 def read_checked(read, value):
@@ -251,21 +239,34 @@ def read_checked(read, value):
         return ("out of range", str(exc))
 
 
+def checked_reference(value: object) -> float | None:
+    if not isinstance(value, str) or not value:
+        return None
+    return checked_seconds(reference_time(value), "timestamp")
+
+
 @pytest.mark.parametrize(
     "value",
     [
-        "2026-11-20T10:00:00.000Z", "2000-01-01T00:00:00.000Z", "1999-12-31T23:59:59.999Z",
-        "2099-12-31T23:59:59.999Z", "2100-01-01T00:00:00.000Z", "9999-12-31T23:00:00.000Z",
-        "0001-01-01T00:00:00.000Z", "2026-11-20T10:60:00.000Z", "2026-11-20T10:00:00Z", "", None, 5,
+        "2026-11-20T10:00:00.000Z", "2026-11-20T10:59:59.999Z", "2026-11-20T23:07:08.123Z",
+        "2026-12-31T23:59:59.999Z", "2024-02-29T12:30:45.500Z",  # a leap day
+        "2026-11-20T10:60:00.000Z", "2026-11-20T10:00:60.000Z", "2026-11-20T24:00:00.000Z",
+        "2026-02-30T10:00:00.000Z", "2026-11-20T10:00:00.١٢٣Z", "2026-11-20T10:0a:00.000Z",
+        "2026-11-20 10:00:00.000Z", "2026-W47-4T10:11:12.013Z", "2026-11-20T10:00:00.000+",
+        "2026-11-20T10:00:00Z", "2026-11-20T10:00:00.123456Z", "2026-11-20T10:00:00.000+00:00",
+        # both ends of the range a line's time must be in, which a cached hour lets the parser skip
+        "2000-01-01T00:00:00.000Z", "1999-12-31T23:59:59.999Z", "2099-12-31T23:59:59.999Z",
+        "2100-01-01T00:00:00.000Z", "9999-12-31T23:00:00.000Z", "0001-01-01T00:00:00.000Z",
+        "", "Z" * 24, None, 17, 1.5,
     ],
 )  # fmt: skip
-def test_checked_timestamps_are_the_full_parsers(value) -> None:
-    """The range check that a cached hour lets the fast path skip, at both ends of the range."""
+def test_times_read_from_the_cache_of_hours_are_parsed_whole(value) -> None:
     for _ in range(2):  # the second time from the cache of hours
-        assert read_checked(checked_timestamp, value) == read_checked(checked_time, value)
+        assert _parse_time(value) == reference_time(value)
+        assert read_checked(checked_time, value) == read_checked(checked_reference, value)
 
 
-def test_fast_timestamps_of_every_sample_line() -> None:
+def test_times_of_every_sample_line() -> None:
     stamps = {
         match.decode()
         for path in EVERY_JSONL
@@ -273,7 +274,10 @@ def test_fast_timestamps_of_every_sample_line() -> None:
     }
     assert len(stamps) > 500
     for value in sorted(stamps):
-        assert fast_timestamp(value) == _parse_time(value), value
+        assert _parse_time(value) == reference_time(value), value
+        # and within a microsecond of datetime's own reading of the whole string
+        whole = datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        assert abs(_parse_time(value) - whole) < 1e-6
 
 
 def test_where_damage_is_read_differently() -> None:

@@ -47,12 +47,12 @@ from cctop.model.records import (
     ToolResult,
     ToolUse,
 )
-from cctop.sources.limits import EARLIEST, LATEST, MAX_COUNT, OutOfRange, checked_seconds
+from cctop.sources.limits import MAX_COUNT, OutOfRange
 from cctop.sources.transcripts.jsonl import (
     TranscriptParser,
     _collapse_calls,
-    _parse_time,
     checked_cost,
+    checked_time,
 )
 
 # Record kinds the full parser makes nothing of and keeps no state for (checked against it on
@@ -296,7 +296,7 @@ class FastTranscriptParser(TranscriptParser):
         changed = facts != self._meta_seen.get(session_id) and any(facts)
         if changed:
             self._meta_seen[session_id] = facts
-        timestamp = checked_timestamp(line.timestamp)
+        timestamp = checked_time(line.timestamp)
         if changed:
             # A copied line's time is the parent's: it must not date this session.
             when = None if self._evidence(timestamp) == REPLAYED else timestamp
@@ -373,42 +373,3 @@ _NO_SPLIT = CacheSplit()
 _CLOCK = {f"{m:02d}:{s:02d}": m * 60 + s for m in range(60) for s in range(60)}
 _MILLIS = {f"{n:03d}": n / 1000 for n in range(1000)}
 _HOURS: dict[str, float] = {}
-
-
-def checked_timestamp(value: object) -> float | None:
-    """``checked_seconds(fast_timestamp(value))``, the full parser's reading of a line's own
-    time, range check included: a time within a cached hour needs no check (see below)."""
-    if type(value) is str and len(value) == 24 and value[23] == "Z" and value[19] == "." and value[13] == ":":
-        base = _HOURS.get(value[:13])
-        if base is not None:
-            clock = _CLOCK.get(value[14:19])
-            millis = _MILLIS.get(value[20:23])
-            if clock is not None and millis is not None:
-                return base + clock + millis
-    return checked_seconds(fast_timestamp(value), "timestamp")
-
-
-def fast_timestamp(value: object) -> float | None:
-    """The full parser's reading of a time (``jsonl._parse_time``, before its range check), the
-    date and hour parsed once per hour instead of once per second (a session's lines rarely
-    share a second). Its ``...T10:00:00.123Z`` form only; anything else, or an hour the full
-    parser would refuse, is left to it. Only hours wholly inside the range a time must be in
-    (limits.EARLIEST..LATEST, both on the hour) are cached, so no time read from the cache
-    needs that check again."""
-    if type(value) is not str or len(value) != 24 or value[23] != "Z" or value[19] != "." or value[13] != ":":
-        return _parse_time(value)
-    clock = _CLOCK.get(value[14:19])
-    millis = _MILLIS.get(value[20:23])
-    if clock is None or millis is None:
-        return _parse_time(value)
-    hour = value[:13]
-    base = _HOURS.get(hour)
-    if base is None:
-        base = _parse_time(hour + ":00:00Z")
-        if base is None:
-            return _parse_time(value)
-        if base >= EARLIEST and base + 3600 <= LATEST:
-            if len(_HOURS) > 4096:
-                _HOURS.clear()
-            _HOURS[hour] = base
-    return base + clock + millis

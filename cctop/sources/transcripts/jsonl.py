@@ -33,7 +33,7 @@ from cctop.model.records import (
     ToolResult,
     ToolUse,
 )
-from cctop.sources.limits import MAX_COUNT, OutOfRange, checked_seconds, time_in_range
+from cctop.sources.limits import EARLIEST, LATEST, MAX_COUNT, OutOfRange, checked_seconds, time_in_range
 
 # A line is parsed only when it holds one of these; anything else cannot carry usage,
 # tool calls, prompts, titles or compactions. Substring tests run at memchr speed (a regex
@@ -62,11 +62,16 @@ class FileRole:
     agent_id: str | None  # None: the session's main chain
 
 
-_SECOND_CACHE: dict[str, float] = {}
-
 def checked_time(value: object) -> float | None:
     """``parse_timestamp`` for a line's own timestamp: None when absent or unparseable (as
     before), OutOfRange when it parses to a moment before 2000 or from 2100 on."""
+    if type(value) is str and len(value) == 24 and value[23] == "Z" and value[19] == "." and value[13] == ":":
+        base = _HOURS.get(value[:13])
+        if base is not None:
+            clock = _CLOCK.get(value[14:19])
+            millis = _MILLIS.get(value[20:23])
+            if clock is not None and millis is not None:
+                return base + clock + millis  # in range: see _HOURS
     if not isinstance(value, str) or not value:
         return None
     return checked_seconds(_parse_time(value), "timestamp")
@@ -102,21 +107,38 @@ def parse_timestamp(value: object) -> float | None:
     return seconds if seconds is not None and time_in_range(seconds) else None
 
 
+# "MM:SS" -> seconds into the hour, "mmm" -> seconds: one lookup each instead of parsing.
+_CLOCK = {f"{m:02d}:{s:02d}": m * 60 + s for m in range(60) for s in range(60)}
+_MILLIS = {f"{n:03d}": n / 1000 for n in range(1000)}
+# "2026-11-20T10" -> that hour's POSIX seconds. Only hours wholly inside the range a line's time
+# must be in (limits.EARLIEST..LATEST, both on the hour) are kept, so checked_time needs no
+# range check for a time read from here.
+_HOURS: dict[str, float] = {}
+
+
 def _parse_time(value: object) -> float | None:
     """ISO-8601 -> POSIX seconds. Claude Code's ``2026-11-20T10:00:00.123Z`` form takes a fast
-    path: lines of a busy session share their second, so the date part is parsed once."""
+    path, the date and hour parsed once per hour (a session's lines rarely share a second);
+    the sum is the same float as parsing the second and adding the milliseconds."""
+    if type(value) is str and len(value) == 24 and value[23] == "Z" and value[19] == "." and value[13] == ":":
+        clock = _CLOCK.get(value[14:19])
+        millis = _MILLIS.get(value[20:23])
+        if clock is not None and millis is not None:
+            hour = value[:13]
+            base = _HOURS.get(hour)
+            if base is None:
+                base = _parse_iso(hour + ":00:00Z")
+                if base is not None and EARLIEST <= base <= LATEST - 3600:
+                    if len(_HOURS) > 4096:
+                        _HOURS.clear()
+                    _HOURS[hour] = base
+            if base is not None:
+                return base + clock + millis
     if not isinstance(value, str) or not value:
         return None
     if len(value) == 24 and value[19] == "." and value[23] == "Z" and value[20:23].isdigit():
-        base = _SECOND_CACHE.get(value[:19])
-        if base is None:
-            base = _parse_iso(value[:19] + "Z")
-            if base is None:
-                return None
-            if len(_SECOND_CACHE) > 4096:
-                _SECOND_CACHE.clear()
-            _SECOND_CACHE[value[:19]] = base
-        return base + int(value[20:23]) / 1000
+        base = _parse_iso(value[:19] + "Z")  # e.g. non-ASCII digits, which int() reads
+        return None if base is None else base + int(value[20:23]) / 1000
     return _parse_iso(value)
 
 
