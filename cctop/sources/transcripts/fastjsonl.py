@@ -149,8 +149,8 @@ class Line(_Fields):
     gitBranch: str | UnsetType = UNSET
     version: str | UnsetType = UNSET
     timestamp: Any | UnsetType = UNSET
-    uuid: Any | UnsetType = UNSET
-    promptId: Any | UnsetType = UNSET
+    uuid: str | UnsetType = UNSET
+    promptId: str | UnsetType = UNSET
     isSidechain: Any | UnsetType = UNSET
     isMeta: Any | UnsetType = UNSET
     isCompactSummary: Any | UnsetType = UNSET
@@ -267,7 +267,7 @@ class FastTranscriptParser(TranscriptParser):
 
     def _common(self, line: Line, out: list[Record]) -> bool:
         """Records of an assistant line with usage and no error, or of a user line of tool
-        results only; False (and nothing done) for any other shape."""
+        results only or of text (a prompt); False (and nothing done) for any other shape."""
         message = line.message
         if message is UNSET:
             return False
@@ -276,8 +276,10 @@ class FastTranscriptParser(TranscriptParser):
         if assistant:
             if message.usage is UNSET or line.isApiErrorMessage is True:
                 return False
+        elif type(content) is str:
+            pass  # a prompt
         elif type(content) is not list:
-            return False  # a prompt: the full parser's rules
+            return False
         else:
             for block in content:
                 if block.type == "text":
@@ -315,6 +317,9 @@ class FastTranscriptParser(TranscriptParser):
                     if block.type == "tool_use" and block.id:
                         out.append(ToolUse(session_id, agent_id, block.id, block.name or "?", timestamp,
                                            Source.TRANSCRIPT, evidence, made_by))  # fmt: skip
+        elif type(content) is str:
+            meta = line.isMeta is True or line.isCompactSummary is True
+            self._prompt(session_id, content, timestamp, meta, line.promptId or line.uuid or None, out)
         else:  # a list of tool results, by the test above
             evidence = self._evidence(timestamp)
             for block in cast("list[Block]", content):

@@ -483,11 +483,20 @@ class TranscriptParser:
                     texts.append(block["text"])
             if texts and len(texts) == len(content):
                 prompt_text = "\n".join(texts)
-        if prompt_text is None or self.role.agent_id is not None:
-            return  # a subagent's "prompt" is its task, written by the parent
-        if obj.get("isMeta") is True or obj.get("isCompactSummary") is True:
+        if prompt_text is not None:
+            meta = obj.get("isMeta") is True or obj.get("isCompactSummary") is True
+            prompt_id = _str(obj.get("promptId")) or _str(obj.get("uuid"))
+            self._prompt(session_id, prompt_text, timestamp, meta, prompt_id, out)
+
+    def _prompt(
+        self, session_id: str, text: str, timestamp: float | None, meta: bool, prompt_id: str | None,
+        out: list[Record],
+    ) -> None:  # fmt: skip
+        """A user line's text, as a prompt (both parsers' one rule): not a subagent's (its task,
+        written by the parent), not meta or a compaction summary, not a command's output."""
+        if self.role.agent_id is not None or meta:
             return
-        stripped = prompt_text.lstrip()
+        stripped = text.lstrip()
         if stripped.startswith(_NOT_PROMPTS):
             return
         evidence = self._evidence(timestamp)
@@ -495,9 +504,9 @@ class TranscriptParser:
             Prompt(
                 session_id=session_id,
                 # promptId is OTLP's prompt.id: a prompt seen by both counts once.
-                prompt_id=_str(obj.get("promptId")) or _str(obj.get("uuid")) or f"{session_id}:{timestamp}",
+                prompt_id=prompt_id or f"{session_id}:{timestamp}",
                 timestamp=timestamp,
-                length=len(prompt_text),
+                length=len(text),
                 evidence=evidence,
             )
         )
