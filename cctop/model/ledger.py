@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from msgspec.structs import replace as replace_struct
 
@@ -126,7 +126,7 @@ class _CallEntry:
         self.rank = _rank(call)
         self.cost = cost
         self.reported = call.reported_cost_usd
-        self.sources = _source_set(frozenset((call.source,)))
+        self.sources = _ONLY_SOURCE[call.source]
         # Kept beside the call rather than in it, so a better sighting replacing the call
         # keeps the timing.
         self.timing: CallTiming | None = None
@@ -161,6 +161,9 @@ class _ToolEntry:
         if self.use_ts is not None and self.result_ts is not None and self.result_ts >= self.use_ts:
             return (self.result_ts - self.use_ts) * 1000.0
         return None
+
+
+_ToolRecord = TypeVar("_ToolRecord", ToolUse, ToolResult)
 
 
 class _Session:
@@ -466,15 +469,18 @@ class Ledger:
             entry.session_id = session_id
 
     def _tool_entry(
-        self, tool_use_id: str, session_id: str, same: Callable[[_ToolEntry], bool],
-        maker: str | None = None, rank: int = -1,
+        self, tool_use_id: str, session_id: str, same: Callable[[_ToolEntry, _ToolRecord], bool],
+        record: _ToolRecord, maker: str | None = None, rank: int = -1,
     ) -> _ToolEntry:  # fmt: skip
         """Tool ids are deduped globally (replayed history), unless the entry under that id
-        belongs to another session and ``same`` says it is not a copy: then the id was reused.
-        A tool call belongs to the session that made its call (``maker``, with the evidence
-        ``rank`` of the use's line, as for calls); a result never moves it."""
-        entry = self._tools.get(tool_use_id)
-        if entry is not None and (entry.session_id in (session_id, maker) or same(entry)):
+        belongs to another session and ``same(entry, record)`` says it is not a copy: then the
+        id was reused. A tool call belongs to the session that made its call (``maker``, with
+        the evidence ``rank`` of the use's line, as for calls); a result never moves it."""
+        tools = self._tools
+        entry = tools.get(tool_use_id)
+        if entry is None:
+            return self._new_tool(tool_use_id, maker or session_id, rank if maker is not None else -1)
+        if entry.session_id == session_id or entry.session_id == maker or same(entry, record):
             if maker is not None and _outranks(rank, maker, entry.rank, entry.session_id):
                 if maker != entry.session_id:
                     self._session(entry.session_id).tool_ids.remove(tool_use_id)
@@ -482,26 +488,20 @@ class Ledger:
                     entry.session_id = maker
                 entry.rank = rank
             return entry
-        key = tool_use_id if entry is None else f"{tool_use_id}#{maker or session_id}"
-        entry = self._tools.get(key)
+        key = f"{tool_use_id}#{maker or session_id}"
+        entry = tools.get(key)
         if entry is None:
-            owner = maker or session_id
-            entry = self._tools[key] = _ToolEntry(owner, rank if maker is not None else -1)
-            self._session(owner).tool_ids.append(key)
+            entry = self._new_tool(key, maker or session_id, rank if maker is not None else -1)
+        return entry
+
+    def _new_tool(self, key: str, owner: str, rank: int) -> _ToolEntry:
+        entry = self._tools[key] = _ToolEntry(owner, rank)
+        self._session(owner).tool_ids.append(key)
         return entry
 
     def _on_tool_use(self, use: ToolUse) -> None:
         rank = _rank(use)
-        entry = self._tool_entry(
-            use.tool_use_id,
-            use.session_id,
-            # A copy by its line's word; a use known so far only from copies or a result (its
-            # maker's own sighting, telemetry's included, dates it otherwise); the same use.
-            lambda e: rank == REPLAYED
-            or (e.name in (None, use.name) and (e.rank <= REPLAYED or e.use_ts in (None, use.timestamp))),
-            use.maker,
-            rank,
-        )
+        entry = self._tool_entry(use.tool_use_id, use.session_id, _same_use, use, use.maker, rank)
         if entry.name is not None:
             return  # replayed history
         entry.name = use.name
@@ -513,11 +513,7 @@ class Ledger:
             session.touch(use.timestamp)
 
     def _on_tool_result(self, result: ToolResult) -> None:
-        entry = self._tool_entry(
-            result.tool_use_id,
-            result.session_id,
-            lambda e: result.evidence == REPLAYED or not e.done or e.result_ts in (None, result.timestamp),
-        )
+        entry = self._tool_entry(result.tool_use_id, result.session_id, _same_result, result)
         if entry.done and result.duration_ms is None:
             return
         if not entry.done:
@@ -850,20 +846,26 @@ class Ledger:
     def _tool_stats(self, session: _Session) -> tuple[tuple[ToolStats, ...], int, int]:
         by_name: dict[str, _ToolSum] = {}
         calls = errors = 0
+        entries = self._tools
         for tool_id in session.tool_ids:
-            entry = self._tools[tool_id]
-            if entry.name is None:
+            entry = entries[tool_id]
+            name = entry.name
+            if name is None:
                 continue  # a result whose use we have not seen (yet)
+            tool = by_name.get(name)
+            if tool is None:
+                tool = by_name[name] = _ToolSum()
             calls += 1
-            errors += entry.is_error
-            tool = by_name.setdefault(entry.name, _ToolSum())
             tool.calls += 1
-            tool.errors += entry.is_error
+            if entry.is_error:
+                errors += 1
+                tool.errors += 1
             duration = entry.duration if entry.done else None
             if duration is not None:
                 tool.timed += 1
                 tool.total_duration_ms += duration
-                tool.max_duration_ms = max(tool.max_duration_ms, duration)
+                if duration > tool.max_duration_ms:
+                    tool.max_duration_ms = duration
         tools = tuple(
             ToolStats(name, t.calls, t.errors, t.timed, t.total_duration_ms, t.max_duration_ms)
             for name, t in sorted(by_name.items(), key=lambda item: (-item[1].calls, item[0]))
@@ -974,6 +976,9 @@ def _source_set(sources: frozenset[Source]) -> frozenset[Source]:
     return _SOURCE_SETS.setdefault(sources, sources)
 
 
+_ONLY_SOURCE = {source: _source_set(frozenset((source,))) for source in Source}
+
+
 def _same_call(entry: _CallEntry, call: ApiCall) -> bool:
     """Lines of one response carry identical input-side usage; so do replayed copies."""
     if entry.session_id in (call.session_id, call.maker):
@@ -984,6 +989,21 @@ def _same_call(entry: _CallEntry, call: ApiCall) -> bool:
         call.cache_read_tokens,
         call.cache_creation_tokens,
     )
+
+
+def _same_use(entry: _ToolEntry, use: ToolUse) -> bool:
+    """A use under an id another session holds is a copy: by its line's word; when that entry
+    is known so far only from copies or a result (its maker's own sighting, telemetry's
+    included, dates it otherwise); or when it is the same use."""
+    return _rank(use) == REPLAYED or (
+        entry.name in (None, use.name) and (entry.rank <= REPLAYED or entry.use_ts in (None, use.timestamp))
+    )
+
+
+def _same_result(entry: _ToolEntry, result: ToolResult) -> bool:
+    """A result under an id another session holds is a copy: by its line's word, while that
+    entry has no result yet, or when it is the same result."""
+    return result.evidence == REPLAYED or not entry.done or entry.result_ts in (None, result.timestamp)
 
 
 def _with_timings(call: ApiCall, timed: ApiCall) -> ApiCall:
