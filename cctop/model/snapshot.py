@@ -1,7 +1,11 @@
 """Immutable views the ledger publishes: what the UI and the CLI render.
 
 Everything here is frozen; a Snapshot can be handed to another thread and read while the
-ledger goes on ingesting.
+ledger goes on ingesting. The views made per call or per item (a priced call, a cache
+break, a tool's or a subagent's figures, a feed line) are frozen msgspec Structs, as the
+records are: a snapshot makes tens of thousands, and a frozen dataclass sets its fields one
+``object.__setattr__`` at a time (see cctop.model.records). They hold no mutable container,
+so they can be in no cycle and the cycle collector skips them (``gc=False``).
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from datetime import datetime, timezone
 from enum import Enum
 from types import MappingProxyType
 from typing import Any
+
+import msgspec
 
 from cctop.model.records import ApiCall, Source
 
@@ -24,8 +30,7 @@ def hit_rate(input_tokens: int, cache_read: int, cache_creation: int) -> float |
     return cache_read / total if total else None
 
 
-@dataclass(frozen=True, slots=True)
-class PricedCall:
+class PricedCall(msgspec.Struct, frozen=True, gc=False):
     """A deduplicated API call with cctop's price (None = unpriceable model)."""
 
     call: ApiCall
@@ -41,8 +46,7 @@ class PricedCall:
         return hit_rate(c.input_tokens, c.cache_read_tokens, c.cache_creation_tokens)
 
 
-@dataclass(frozen=True, slots=True)
-class ToolStats:
+class ToolStats(msgspec.Struct, frozen=True, gc=False):
     name: str
     calls: int
     errors: int
@@ -56,8 +60,7 @@ class ToolStats:
         return self.total_duration_ms / self.timed if self.timed else None
 
 
-@dataclass(frozen=True, slots=True)
-class SubagentStats:
+class SubagentStats(msgspec.Struct, frozen=True, gc=False):
     agent_id: str
     agent_type: str | None
     description: str | None
@@ -100,8 +103,7 @@ class BreakCause(str, Enum):
     PREFIX_CHANGED = "prefix_changed"
 
 
-@dataclass(frozen=True, slots=True)
-class CacheBreak:
+class CacheBreak(msgspec.Struct, frozen=True, gc=False):
     timestamp: float | None
     agent_id: str | None
     cause: BreakCause
@@ -109,8 +111,7 @@ class CacheBreak:
     extra_cost_usd: float | None  # their price minus what reading them would have cost
 
 
-@dataclass(frozen=True, slots=True)
-class RequestCache:
+class RequestCache(msgspec.Struct, frozen=True, gc=False):
     """One call's cache figures, in the order of SessionDetail.calls."""
 
     read_tokens: int
@@ -317,8 +318,7 @@ class Snapshot:
     unattributed_activity: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
 
 
-@dataclass(frozen=True, slots=True)
-class FeedItem:
+class FeedItem(msgspec.Struct, frozen=True, gc=False):
     """One line of a session's recent-activity feed."""
 
     timestamp: float | None
