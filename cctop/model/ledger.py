@@ -23,7 +23,7 @@ import os
 import statistics
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -180,8 +180,9 @@ class _Session:
         self.title_kind = 0
         self.first_ts: float | None = None
         self.last_ts: float | None = None
-        self.call_keys: list[str] = []
-        self.tool_ids: list[str] = []
+        # Its calls and tool calls themselves, not their keys: figures read every one of them.
+        self.calls: list[_CallEntry] = []
+        self.tools: list[_ToolEntry] = []
         self.prompts: dict[str, tuple[float | None, int]] = {}
         self.errors: dict[str, ApiError] = {}
         self.compactions: list[float] = []
@@ -338,7 +339,7 @@ class Ledger:
         self._index(call, key)
         self._note_copy(call, key)
         session = self._session(entry.session_id)
-        session.call_keys.append(key)
+        session.calls.append(entry)
         session.sources.add(call.source)
         if entry.rank != REPLAYED:  # a copy's time is its maker's, not its holder's
             session.touch(call.timestamp)
@@ -464,8 +465,8 @@ class Ledger:
 
     def _move(self, entry: _CallEntry, session_id: str) -> None:
         if entry.session_id != session_id:
-            self._session(entry.session_id).call_keys.remove(entry.key)
-            self._session(session_id).call_keys.append(entry.key)
+            self._session(entry.session_id).calls.remove(entry)
+            self._session(session_id).calls.append(entry)
             entry.session_id = session_id
 
     def _tool_entry(
@@ -483,8 +484,8 @@ class Ledger:
         if entry.session_id == session_id or entry.session_id == maker or same(entry, record):
             if maker is not None and _outranks(rank, maker, entry.rank, entry.session_id):
                 if maker != entry.session_id:
-                    self._session(entry.session_id).tool_ids.remove(tool_use_id)
-                    self._session(maker).tool_ids.append(tool_use_id)
+                    self._session(entry.session_id).tools.remove(entry)
+                    self._session(maker).tools.append(entry)
                     entry.session_id = maker
                 entry.rank = rank
             return entry
@@ -496,7 +497,7 @@ class Ledger:
 
     def _new_tool(self, key: str, owner: str, rank: int) -> _ToolEntry:
         entry = self._tools[key] = _ToolEntry(owner, rank)
-        self._session(owner).tool_ids.append(key)
+        self._session(owner).tools.append(entry)
         return entry
 
     def _on_tool_use(self, use: ToolUse) -> None:
@@ -703,26 +704,26 @@ class Ledger:
             session = self._fresh_session(session_id, now)
             if session is None or session.stats is None:
                 return None
-            entries = (self._tools[tool_id] for tool_id in session.tool_ids)
-            tools = [(e.use_ts, e.agent_id) for e in entries if e.name is not None]
+            tools = [(e.use_ts, e.agent_id) for e in session.tools if e.name is not None]
             return session.stats, self._priced_calls(session), tools
 
     def _priced_calls(self, session: _Session) -> tuple[PricedCall, ...]:
-        entries = [self._calls[key] for key in session.call_keys]
-        entries.sort(key=lambda e: e.call.timestamp or 0.0)
+        entries = sorted(session.calls, key=lambda e: e.call.timestamp or 0.0)
         return tuple(entry.priced() for entry in entries)
 
     def _session_stats(self, session: _Session, now: float) -> SessionStats:
-        entries = [self._calls[key] for key in session.call_keys]
-        requests = input_t = output_t = read_t = write_t = w5 = w1h = searches = unpriced = 0
+        entries = session.calls
+        input_t = output_t = read_t = write_t = w5 = w1h = searches = unpriced = 0
         cost = 0.0
         reported = 0.0
         reported_seen = False
         lower_bound = False
-        models: Counter[str] = Counter()
-        per_agent: dict[str, list[float | None]] = defaultdict(list)
+        models: dict[str, int] = {}
+        per_agent: dict[str, list[float | None]] = {}
         latest_main: ApiCall | None = None
+        latest_ts = 0.0
         ttfts: list[float] = []
+        # One pass, plain locals: this runs over every call of every changed session.
         for entry in entries:
             call = entry.call
             timing = entry.timing
@@ -730,7 +731,6 @@ class Ledger:
                 ttfts.append(timing.ttft_ms)
             elif call.ttft_ms is not None:
                 ttfts.append(call.ttft_ms)
-            requests += 1
             input_t += call.input_tokens
             output_t += call.output_tokens
             read_t += call.cache_read_tokens
@@ -739,23 +739,29 @@ class Ledger:
             w5 += five
             w1h += hour
             searches += call.web_search_requests
-            if call.model:
-                models[call.model] += 1
+            model = call.model
+            if model:
+                models[model] = models.get(model, 0) + 1
             if not call.final:
                 lower_bound = True
-            if entry.cost is None:
+            call_cost = entry.cost
+            if call_cost is None:
                 unpriced += 1
             else:
-                cost += entry.cost
+                cost += call_cost
             if entry.reported is not None:
                 reported += entry.reported
                 reported_seen = True
-            if call.agent_id is not None:
-                per_agent[call.agent_id].append(entry.cost)
-            elif call.timestamp is not None and (
-                latest_main is None or (latest_main.timestamp or 0.0) <= call.timestamp
-            ):
-                latest_main = call
+            agent_id = call.agent_id
+            if agent_id is not None:
+                agent_costs = per_agent.get(agent_id)
+                if agent_costs is None:
+                    per_agent[agent_id] = [call_cost]
+                else:
+                    agent_costs.append(call_cost)
+            elif call.timestamp is not None and (latest_main is None or latest_ts <= call.timestamp):
+                latest_main, latest_ts = call, call.timestamp
+        requests = len(entries)
         tools, tool_calls, tool_errors = self._tool_stats(session)
         subagents = tuple(
             SubagentStats(
@@ -846,9 +852,7 @@ class Ledger:
     def _tool_stats(self, session: _Session) -> tuple[tuple[ToolStats, ...], int, int]:
         by_name: dict[str, _ToolSum] = {}
         calls = errors = 0
-        entries = self._tools
-        for tool_id in session.tool_ids:
-            entry = entries[tool_id]
+        for entry in session.tools:
             name = entry.name
             if name is None:
                 continue  # a result whose use we have not seen (yet)
@@ -876,8 +880,7 @@ class Ledger:
         items = [
             FeedItem(ts, "prompt", f"prompt ({length:,} chars)") for ts, length in session.prompts.values()
         ]
-        for tool_id in session.tool_ids:
-            entry = self._tools[tool_id]
+        for entry in session.tools:
             if entry.name is not None:
                 who = f" [{entry.agent_id}]" if entry.agent_id else ""
                 items.append(FeedItem(entry.use_ts, "tool", f"{entry.name}{who}", entry.is_error))
@@ -901,8 +904,7 @@ class Ledger:
         for sid, stats in sessions.items():
             if stats.last_ts is None or stats.last_ts < earliest:
                 continue
-            for key in self._sessions[sid].call_keys:
-                entry = self._calls[key]
+            for entry in self._sessions[sid].calls:
                 call = entry.call
                 ts = call.timestamp
                 if ts is None or ts > now:
