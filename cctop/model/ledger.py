@@ -73,6 +73,10 @@ BURN_WINDOW_S = 15 * 60
 # arrive within seconds of their span, so a few thousand cover any real backlog; the
 # oldest are dropped first when spans keep naming calls cctop never sees.
 MAX_PENDING_TIMINGS = 4096
+# Plain globals: an enum member read through its class costs a lookup (50 ns), and ingest
+# tests a record's source several times over.
+_OTLP = Source.OTLP
+_TRANSCRIPT = Source.TRANSCRIPT
 
 
 class Pricer(Protocol):
@@ -97,7 +101,7 @@ class CacheSummarizer(Protocol):
 
 def _rank(record: ApiCall | ToolUse | Prompt | ApiError) -> int:
     """How well a sighting shows who made it: telemetry's session.id, then the file's word."""
-    return TELEMETRY if record.source is Source.OTLP else record.evidence
+    return TELEMETRY if record.source is _OTLP else record.evidence
 
 
 def _outranks(rank: int, session_id: str, old_rank: int, old_session: str) -> bool:
@@ -347,7 +351,7 @@ class Ledger:
     def _note_copy(self, call: ApiCall, key: str) -> None:
         """A sighting its line shows to be a copy of another session's call: where the holder
         was forked from."""
-        if call.source is Source.TRANSCRIPT and (call.evidence == REPLAYED or call.made_by is not None):
+        if call.source is _TRANSCRIPT and (call.evidence == REPLAYED or call.made_by is not None):
             holder = self._sessions.get(call.session_id)
             if holder is None or key not in holder.copies:
                 self._session(call.session_id).copies.add(key)
@@ -356,7 +360,7 @@ class Ledger:
         """cctop's price; but a call known only from telemetry costs what Claude Code said:
         api_request events carry neither the 5m/1h write split nor web searches, so pricing
         them here would understate 1h writes. A transcript line for it later re-prices it."""
-        if call.source is Source.OTLP and call.reported_cost_usd is not None:
+        if call.source is _OTLP and call.reported_cost_usd is not None:
             return call.reported_cost_usd
         return self._pricer.price(call)
 
@@ -429,15 +433,15 @@ class Ledger:
             entry.sources = _source_set(entry.sources | {call.source})
         self._note_copy(call, entry.key)
         rank = _rank(call)
-        same_chain = call.source is Source.OTLP or call.is_sidechain == old.is_sidechain
+        same_chain = call.source is _OTLP or call.is_sidechain == old.is_sidechain
         if same_chain and _outranks(rank, call.maker, entry.rank, entry.session_id):
             self._move(entry, call.maker)
             entry.rank = rank
-        if call.source is Source.OTLP:
+        if call.source is _OTLP:
             # Telemetry adds Claude Code's own cost and timings; transcript tokens stay.
             if call.reported_cost_usd is not None:
                 entry.reported = call.reported_cost_usd
-            if old.source is Source.TRANSCRIPT and old.duration_ms is None:
+            if old.source is _TRANSCRIPT and old.duration_ms is None:
                 entry.call = _with_timings(old, call)
         else:
             parent_wins = old.is_sidechain and not call.is_sidechain  # over a /btw replay
@@ -446,7 +450,7 @@ class Ledger:
                 or (call.output_tokens == old.output_tokens and call.final and not old.final)
             )
             # A transcript line beats telemetry: it has the 5m/1h split and the message id.
-            if old.source is Source.OTLP or parent_wins or better:
+            if old.source is _OTLP or parent_wins or better:
                 if parent_wins:
                     self._move(entry, call.maker)
                     entry.rank = rank
@@ -1042,7 +1046,7 @@ def _unlogged_compactions(session: _Session, subagents: Sequence[SubagentStats])
     """Compaction calls no transcript shows: a main-chain compact boundary without its
     ``agent-acompact-*`` file (Claude Code stopped writing those), in a session telemetry did
     not cover (an ``api_request`` with ``query_source: compact`` counts them there)."""
-    if Source.OTLP in session.sources:
+    if _OTLP in session.sources:
         return 0
     logged = sum(1 for a in subagents if a.is_compaction and a.requests)
     return max(0, len(session.main_compactions) - logged)

@@ -298,7 +298,10 @@ class PriceBook:
 
     def rates_for(self, call: ApiCall) -> Rates | None:
         """Per-token rates for this call after fast / long-context / US-geo modifiers."""
-        price = self.resolve(call.model)
+        try:  # resolve()'s cache, read here: every call of every snapshot comes this way
+            price = self._resolved[call.model]
+        except KeyError:
+            price = self.resolve(call.model)
         if price is None:
             return None
         us = call.inference_geo == "us"
@@ -316,7 +319,8 @@ class PriceBook:
         # A call without a timestamp is taken as current, i.e. after any tier ended.
         if until is not None and (call.timestamp is None or call.timestamp >= until):
             return False
-        prompt = call.input_tokens + sum(call.cache_writes) + call.cache_read_tokens
+        five, hour = call.cache_writes
+        prompt = call.input_tokens + five + hour + call.cache_read_tokens
         return prompt > (price.long_context_threshold or DEFAULT_CONTEXT_WINDOW)
 
     def price(self, call: ApiCall) -> float | None:
