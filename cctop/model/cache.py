@@ -43,6 +43,7 @@ MODEL_CHANGED = BreakCause.MODEL_CHANGED
 COMPACTED = BreakCause.COMPACTED
 PREFIX_CHANGED = BreakCause.PREFIX_CHANGED
 CAUSES = tuple(BreakCause)
+TRANSCRIPT = Source.TRANSCRIPT
 
 RatesFor = Callable[[ApiCall], "Rates | None"]
 
@@ -115,12 +116,14 @@ def _scan(
             sum_saved += saved
 
         ts = call.timestamp
-        agent = agents.get(call.agent_id)
+        agent_id = call.agent_id
+        model = call.model
+        agent = agents.get(agent_id)
         cache_break: CacheBreak | None = None
         if agent is None:
-            agent = agents[call.agent_id] = _Agent()
+            agent = agents[agent_id] = _Agent()
         else:
-            same_model = call.model == agent.model or model_key(call.model) == model_key(agent.model)
+            same_model = model == agent.model or model_key(model) == model_key(agent.model)
             if not same_model and prompt < SIDE_CALL_RATIO * agent.prefix:
                 # A side query on another model: it neither breaks nor replaces this agent's cache.
                 if emit is not None:
@@ -135,8 +138,8 @@ def _scan(
                     or (read < STABLE_RATIO * agent.read and agent.read - read > MIN_LOST_TOKENS)
                 )
                 and (
-                    call.agent_id is not None
-                    or Source.TRANSCRIPT in priced.sources
+                    agent_id is not None
+                    or TRANSCRIPT in priced.sources
                     or prompt >= RESEND_RATIO * agent.prefix
                 )
             ):
@@ -153,10 +156,10 @@ def _scan(
             agent.ttl, agent.ttl_known = TTL_5M, True
         agent.prefix = read + write
         agent.read = read
-        agent.model = call.model
+        agent.model = model
         if ts is not None:
             agent.ts = ts
-        if call.agent_id is None and (read or write):
+        if agent_id is None and (read or write):
             last, last_ttl = call, agent.ttl
         if emit is not None:
             emit(_request(read, w5m, w1h, uncached, saved, rates, cache_break))

@@ -484,8 +484,8 @@ class Ledger:
         tools = self._tools
         entry = tools.get(tool_use_id)
         if entry is None:
-            return self._new_tool(tool_use_id, maker or session_id, rank if maker is not None else -1)
-        if entry.session_id == session_id or entry.session_id == maker or same(entry, record):
+            key = tool_use_id
+        elif entry.session_id == session_id or entry.session_id == maker or same(entry, record):
             if maker is not None and _outranks(rank, maker, entry.rank, entry.session_id):
                 if maker != entry.session_id:
                     self._session(entry.session_id).tools.remove(entry)
@@ -493,14 +493,13 @@ class Ledger:
                     entry.session_id = maker
                 entry.rank = rank
             return entry
-        key = f"{tool_use_id}#{maker or session_id}"
-        entry = tools.get(key)
-        if entry is None:
-            entry = self._new_tool(key, maker or session_id, rank if maker is not None else -1)
-        return entry
-
-    def _new_tool(self, key: str, owner: str, rank: int) -> _ToolEntry:
-        entry = self._tools[key] = _ToolEntry(owner, rank)
+        else:
+            key = f"{tool_use_id}#{maker or session_id}"
+            entry = tools.get(key)
+            if entry is not None:
+                return entry
+        owner = maker or session_id
+        entry = tools[key] = _ToolEntry(owner, rank if maker is not None else -1)
         self._session(owner).tools.append(entry)
         return entry
 
