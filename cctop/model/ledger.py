@@ -712,7 +712,7 @@ class Ledger:
 
     def _priced_calls(self, session: _Session) -> tuple[PricedCall, ...]:
         entries = sorted(session.calls, key=lambda e: e.call.timestamp or 0.0)
-        return tuple(entry.priced() for entry in entries)
+        return tuple([entry.priced() for entry in entries])
 
     def _session_stats(self, session: _Session, now: float) -> SessionStats:
         entries = session.calls
