@@ -265,8 +265,7 @@ def test_without_a_usable_store_the_projects_are_read_from_the_files(tmp_path):
 
 
 def test_the_caption_names_a_few_differing_costs_and_counts_the_rest(tmp_path):
-    from dataclasses import replace
-
+    from msgspec.structs import replace
     from rich.console import Console
 
     from cctop.report.sessions import table

@@ -1,11 +1,13 @@
 """Immutable views the ledger publishes: what the UI and the CLI render.
 
 Everything here is frozen; a Snapshot can be handed to another thread and read while the
-ledger goes on ingesting. The views made per call or per item (a priced call, a cache
-break, a tool's or a subagent's figures, a feed line) are frozen msgspec Structs, as the
-records are: a snapshot makes tens of thousands, and a frozen dataclass sets its fields one
-``object.__setattr__`` at a time (see cctop.model.records). They hold no mutable container,
-so they can be in no cycle and the cycle collector skips them (``gc=False``).
+ledger goes on ingesting. The views made per call, per item or per session (a priced call,
+a cache break, a tool's figures, a session's stats) are frozen msgspec Structs, as the
+records are: a snapshot makes tens of thousands, a frozen dataclass sets its fields one
+``object.__setattr__`` at a time (see cctop.model.records), and worker processes pickle
+every session's stats to the parent (a Struct pickles in a third of the time and unpickles
+in a fifth). Those that hold no mutable container can be in no cycle, so the cycle
+collector skips them (``gc=False``). ``msgspec.structs.replace`` copies one with changes.
 """
 
 from __future__ import annotations
@@ -69,8 +71,7 @@ class SubagentStats(msgspec.Struct, frozen=True, gc=False):
     is_compaction: bool
 
 
-@dataclass(frozen=True, slots=True)
-class TokenTotals:
+class TokenTotals(msgspec.Struct, frozen=True, gc=False):
     requests: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
@@ -123,8 +124,7 @@ class RequestCache(msgspec.Struct, frozen=True, gc=False):
     cache_break: CacheBreak | None
 
 
-@dataclass(frozen=True, slots=True)
-class CacheSummary:
+class CacheSummary(msgspec.Struct, frozen=True):
     """A session's prompt-cache figures (cctop.model.cache.summarize)."""
 
     hit_rate: float | None
@@ -211,8 +211,7 @@ def _from_iso(text: str | None) -> float | None:
     return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-@dataclass(frozen=True, slots=True)
-class SessionStats:
+class SessionStats(msgspec.Struct, frozen=True):
     id: str
     cwd: str | None
     project: str  # basename of cwd, or "?" when no line said
@@ -240,7 +239,7 @@ class SessionStats:
     context_window: int | None
     sources: frozenset[Source]
     files_deleted: bool = False  # every transcript file of it is gone (history)
-    activity: Mapping[str, float] = field(default_factory=dict)  # OTLP metric sums
+    activity: Mapping[str, float] = msgspec.field(default_factory=dict)  # OTLP metric sums
     cache: CacheSummary | None = None  # when the ledger has a cache analysis
     ttft_ms_median: float | None = None  # over calls whose trace span gave a time to first token
     origin: str | None = None  # terminal, OS and arch from telemetry ("xterm, linux/amd64")
