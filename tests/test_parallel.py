@@ -105,3 +105,53 @@ def test_a_fill_gives_what_sessions_by_project_gives_plus_every_file_encoded(tre
         assert whole.offset == result.offset
         assert record_codec.decode(whole.data or b"[]") == result.records
         assert set(dedupe_keys(result.records)) <= set(keys)
+
+
+def test_documents_by_project_carry_what_the_stats_would_print(tree, monkeypatch):
+    from cctop.report.once import _session_document
+    from cctop.store.stats_codec import SessionSummary
+
+    book = packaged_pricebook()
+    now = 1_800_000_000.0
+    files = list(find_transcripts(tree, print))
+    use_workers(monkeypatch)
+
+    def new_ledger() -> Ledger:
+        return Ledger(book, cache_summarizer=make_summarizer(book))
+
+    rendered = parallel.documents_by_project(files, new_ledger, now, _session_document)
+    fanned = parallel.sessions_by_project(files, new_ledger, now)
+    assert rendered is not None and fanned is not None
+    (rows, row_warnings), (sessions, warnings) = rendered, fanned
+    assert row_warnings == warnings
+    assert [row.id for row in rows] == [s.id for s in sessions]
+    for row, stats in zip(rows, sessions, strict=True):
+        assert row.stats is None  # never stored: not encoded
+        assert row.document == _session_document(stats)
+        summary = SessionSummary(row)
+        for name in SessionSummary.__slots__[:-1]:  # all but the document
+            assert getattr(summary, name) == getattr(stats, name), name
+
+
+def test_once_json_through_workers_is_byte_for_byte_a_read_in_process(tree, monkeypatch, capsysbinary):
+    from cctop.cli import main
+
+    monkeypatch.setenv("HOME", str(tree.parent))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tree.parent / ".config"))
+    # An unknown model and a damaged line: warnings from the workers and from this process.
+    write_session(tree.parent, "-home-dev-p4", "s-4", [assistant("s-4", "m4", "r4", model="claude-x-9")])
+    with open(tree / "-home-dev-p4" / "s-4.jsonl", "ab") as handle:
+        handle.write(b'{"type": "assistant", \n')
+    outputs = []
+    for workers in (False, True):
+        with monkeypatch.context() as patch:
+            if workers:
+                use_workers(patch)
+            else:
+                patch.setattr(parallel, "worker_count", lambda: 1)
+            assert main(["--once", "--json", "--no-store", "--claude-dir", str(tree)]) == 0
+        text = capsysbinary.readouterr().out
+        outputs.append(b"\n".join(line for line in text.split(b"\n") if b'"generated_at"' not in line))
+    serial, fanned = outputs
+    assert b"claude-x-9" in serial
+    assert fanned == serial

@@ -128,7 +128,7 @@ def history(
                     failed = f"the store {store.path} is damaged ({exc}); moved it to {aside.name}"
     ledger = new_ledger()  # a clean one: a failed run may have filled some
     files = _walk(roots, ledger.warn)
-    loaded = _from_files(files, ledger, workers, keep)
+    loaded = _from_files(files, ledger, workers, keep, saved)
     loaded.store_failed = failed
     if store is None:
         return loaded
@@ -149,12 +149,26 @@ def _walk(roots: Sequence[Path], warn: Warn) -> list[TranscriptFile]:
 
 
 def _from_files(
-    files: list[TranscriptFile], ledger: Ledger, workers: bool, keep: Callable[[Record], bool] | None
+    files: list[TranscriptFile],
+    ledger: Ledger,
+    workers: bool,
+    keep: Callable[[Record], bool] | None,
+    saved: Saved | None = None,
 ) -> History:
-    """Every transcript read now: by project in worker processes when that pays, else here."""
+    """Every transcript read now: by project in worker processes when that pays, else here.
+    A report that wants only the finished documents (``saved`` without stats) gets them
+    rendered by the workers, as the saved aggregates would give them."""
     from cctop.sources.transcripts import parallel
     from cctop.sources.transcripts.reader import read_all
 
+    if workers and saved is not None and not saved.stats:
+        rendered = parallel.documents_by_project(files, ledger.fresh, time.time(), saved.document)
+        if rendered is not None:
+            rows, warnings = rendered
+            for message in warnings:  # in the ledger, in the order the stats path gives them
+                ledger.warn(message)
+            cached = CachedSessions([], rows)
+            return History(ledger, len(files), cached=cached, bytes_read=sum(f.size for f in files))
     fanned_out = parallel.sessions_by_project(files, ledger.fresh, time.time()) if workers else None
     if fanned_out is None:
         bytes_read = read_all(files, ledger.warn, _sink(ledger, keep))

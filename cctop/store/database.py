@@ -646,15 +646,18 @@ class WholeFile:
         return cls(path, device, inode, size, mtime, offset, data, keys, " ".join(sorted(sessions)))
 
 
-def session_row(s: SessionStats, document: Callable[[SessionStats], bytes]) -> SessionRow:
-    """One session_cache row: the figures a report filters and totals on, the whole stats and
-    the finished report document."""
+def session_row(
+    s: SessionStats, document: Callable[[SessionStats], bytes], with_stats: bool = True
+) -> SessionRow:
+    """One session_cache row: the figures a report filters and totals on, the whole stats
+    (unless not ``with_stats``: a row only printed, never stored) and the finished report
+    document."""
     t = s.tokens
     return SessionRow(
         s.id, s.project, s.cwd, s.last_ts, t.requests, t.input_tokens, t.output_tokens,
         t.cache_read_tokens, t.cache_creation_tokens, t.cost_usd, t.unpriced_requests,
-        s.web_search_requests, s.tool_calls, s.tool_errors, orjson.dumps(stats_to_json(s)),
-        document(s),
+        s.web_search_requests, s.tool_calls, s.tool_errors,
+        orjson.dumps(stats_to_json(s)) if with_stats else None, document(s),
     )  # fmt: skip
 
 

@@ -159,6 +159,12 @@ def _sessions_of(files: list[TranscriptFile]) -> tuple[list[SessionStats], list[
     return list(snapshot.sessions.values()), list(snapshot.warnings), keys
 
 
+def _documents_of(files: list[TranscriptFile]) -> tuple[list[SessionRow], list[str], set[int]]:
+    stats, warnings, keys = _sessions_of(files)
+    document = _WORKER_CONTEXT["document"]
+    return [session_row(s, document, with_stats=False) for s in stats], warnings, keys
+
+
 def sessions_by_project(
     files: Sequence[TranscriptFile], new_ledger: Callable[[], Ledger], now: float
 ) -> tuple[list[SessionStats], list[str]] | None:
@@ -167,31 +173,57 @@ def sessions_by_project(
     fork) and the caller reads in-process."""
     if not pays(files):
         return None
-    workers = worker_count()
     _WORKER_CONTEXT.update(new_ledger=new_ledger, now=now)
-    sessions: dict[str, SessionStats] = {}
+    return _by_project(files, _sessions_of, lambda s: s.id, lambda s: s.tokens.requests)
+
+
+def documents_by_project(
+    files: Sequence[TranscriptFile],
+    new_ledger: Callable[[], Ledger],
+    now: float,
+    document: Callable[[SessionStats], bytes],
+) -> tuple[list[SessionRow], list[str]] | None:
+    """``sessions_by_project`` for a report that prints each session's finished ``document``:
+    the workers render it too and hand back session rows without the stats (see
+    ``store.session_row``). A row pickles as a few numbers and one bytes object, where a
+    SessionStats is a tree of frozen objects that costs about as much to unpickle here as
+    the documents cost to render."""
+    if not pays(files):
+        return None
+    _WORKER_CONTEXT.update(new_ledger=new_ledger, now=now, document=document)
+    return _by_project(files, _documents_of, lambda row: row.id, lambda row: row.requests)
+
+
+def _by_project(
+    files: Sequence[TranscriptFile],
+    read_group: Callable[[list[TranscriptFile]], tuple[list[T], list[str], set[int]]],
+    session_id: Callable[[T], str],
+    requests: Callable[[T], int],
+) -> tuple[list[T], list[str]]:
+    """``read_group`` run by worker processes on whole project groups (``_WORKER_CONTEXT`` set
+    by the caller), merged in group order: the outcome never depends on timing."""
+    workers = worker_count()
+    sessions: dict[str, T] = {}
     warnings: dict[str, None] = {}
     try:
         # A few groups per worker so one big project does not leave a core idle at the end.
         groups = _project_groups(files, workers * 4)
         context = multiprocessing.get_context("fork")
         with _pool(workers, context) as pool:
-            results = list(pool.map(_sessions_of, groups))
+            results = list(pool.map(read_group, groups))
             # Groups holding the same call are read again as one (see linked_groups).
             merged = linked_groups.linked([keys for _, _, keys in results])
             again = [[f for index in component for f in groups[index]] for component in merged]
-            for component, result in zip(merged, pool.map(_sessions_of, again), strict=True):
+            for component, result in zip(merged, pool.map(read_group, again), strict=True):
                 for index in component:
                     results[index] = ([], [], set())
                 results.append(result)
-        for stats, messages, _ in results:
+        for items, messages, _ in results:
             warnings.update(dict.fromkeys(messages))
-            keep_bigger(sessions, [(s.id, s) for s in stats], lambda s: s.tokens.requests)
+            keep_bigger(sessions, [(session_id(item), item) for item in items], requests)
     finally:
         _WORKER_CONTEXT.clear()
     return list(sessions.values()), list(warnings)
-
-
 
 
 def _fill_group(
