@@ -23,7 +23,7 @@ from helpers import (
 
 from cctop.model.records import ApiCall
 from cctop.sources.prices import packaged_pricebook
-from cctop.sources.transcripts.discovery import classify
+from cctop.sources.transcripts.discovery import classify, find_transcripts, project_of
 from cctop.sources.transcripts.jsonl import FileRole, TranscriptParser
 
 SID = "11111111-2222-3333-4444-555555555555"
@@ -181,6 +181,21 @@ def test_classify_paths():
     assert classify(PurePath("-enc/abc/subagents/notes.jsonl")) is None
     assert classify(PurePath("-enc/abc/subagents/agent-1.meta.json")) is None
     assert classify(PurePath("top.jsonl")) is None
+
+
+@pytest.mark.parametrize("relative", [False, True])
+def test_a_files_project_is_its_first_directory_under_the_root(tmp_path, monkeypatch, relative):
+    write_session(tmp_path, "-home-dev-a", "s-1", [assistant("s-1", "m1", "r1")])
+    write_session(tmp_path, "-home-dev-a", "s-1/subagents/agent-x", [assistant("s-1", "m2", "r2")])
+    write_session(tmp_path, "-home-dev-b", "agent-y", [assistant("s-2", "m3", "r3")])
+    monkeypatch.chdir(tmp_path)
+    root = Path("./projects/") if relative else tmp_path / "projects"
+    files = list(find_transcripts(root, print))
+    assert len(files) == 3
+    for file in files:
+        assert file.project == (str(root), file.path.relative_to(root).parts[0])
+        assert file.project == project_of(str(file.path), [root])
+    assert {f.project[1] for f in files} == {"-home-dev-a", "-home-dev-b"}
 
 
 def test_synthetic_lines_cost_nothing_and_count_as_errors(tmp_path):

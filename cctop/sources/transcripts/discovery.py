@@ -123,8 +123,10 @@ class TranscriptFile:
 
     @property
     def project(self) -> tuple[str, str]:
-        """(root, project directory name), as ``project_of`` says."""
-        return str(self.root), self.path.relative_to(self.root).parts[0]
+        """(root, project directory name), as ``project_of`` says. In strings, not
+        ``relative_to``: the worker pool groups thousands of files by it before it forks."""
+        root = str(self.root)
+        return root, str(self.path)[len(os.path.join(root, "")) :].split(os.sep, 1)[0]
 
 
 def find_transcripts(root: Path, warn: Warn) -> Iterator[TranscriptFile]:

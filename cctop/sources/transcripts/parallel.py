@@ -104,8 +104,15 @@ def _read_serially(files, warn, sink, on_file) -> int:
     return consumed
 
 
-# Set in this process just before the pool forks; the workers inherit them.
+# Set in this process just before the pool forks; the workers inherit them. Among them the
+# project ``groups``: a task names its groups by index instead of pickling their files.
 _WORKER_CONTEXT: dict = {}
+
+
+def _files_of(groups: Sequence[int]) -> list[TranscriptFile]:
+    """In a worker: the files of the inherited project groups at these indices."""
+    known = _WORKER_CONTEXT["groups"]
+    return [f for index in groups for f in known[index]]
 
 
 def keep_bigger(into: dict[str, T], items: Iterable[tuple[str, T]], requests: Callable[[T], int]) -> None:
@@ -142,7 +149,7 @@ def _project_groups(files: Sequence[TranscriptFile], groups: int) -> list[list[T
     return [b for b in bins if b]
 
 
-def _sessions_of(files: list[TranscriptFile]) -> tuple[list[SessionStats], list[str], set[int]]:
+def _sessions_of(groups: Sequence[int]) -> tuple[list[SessionStats], list[str], set[int]]:
     # A worker only allocates records and keeps them: the cycle collector finds nothing to
     # free and costs about a sixth of the run.
     gc.disable()
@@ -154,13 +161,14 @@ def _sessions_of(files: list[TranscriptFile]) -> tuple[list[SessionStats], list[
         ledger.ingest(records)
         linked_groups.call_key_hashes(records, keys)
 
-    _read_serially(sorted(files, key=lambda f: f.mtime, reverse=True), ledger.warn, sink, None)
+    files = sorted(_files_of(groups), key=lambda f: f.mtime, reverse=True)
+    _read_serially(files, ledger.warn, sink, None)
     snapshot = ledger.snapshot(context["now"])
     return list(snapshot.sessions.values()), list(snapshot.warnings), keys
 
 
-def _documents_of(files: list[TranscriptFile]) -> tuple[list[SessionRow], list[str], set[int]]:
-    stats, warnings, keys = _sessions_of(files)
+def _documents_of(groups: Sequence[int]) -> tuple[list[SessionRow], list[str], set[int]]:
+    stats, warnings, keys = _sessions_of(groups)
     document = _WORKER_CONTEXT["document"]
     return [session_row(s, document, with_stats=False) for s in stats], warnings, keys
 
@@ -196,11 +204,11 @@ def documents_by_project(
 
 def _by_project(
     files: Sequence[TranscriptFile],
-    read_group: Callable[[list[TranscriptFile]], tuple[list[T], list[str], set[int]]],
+    read_groups: Callable[[Sequence[int]], tuple[list[T], list[str], set[int]]],
     session_id: Callable[[T], str],
     requests: Callable[[T], int],
 ) -> tuple[list[T], list[str]]:
-    """``read_group`` run by worker processes on whole project groups (``_WORKER_CONTEXT`` set
+    """``read_groups`` run by worker processes on whole project groups (``_WORKER_CONTEXT`` set
     by the caller), merged in group order: the outcome never depends on timing."""
     workers = worker_count()
     sessions: dict[str, T] = {}
@@ -208,13 +216,13 @@ def _by_project(
     try:
         # A few groups per worker so one big project does not leave a core idle at the end.
         groups = _project_groups(files, workers * 4)
+        _WORKER_CONTEXT["groups"] = groups
         context = multiprocessing.get_context("fork")
         with _pool(workers, context) as pool:
-            results = list(pool.map(read_group, groups))
+            results = list(pool.map(read_groups, [(index,) for index in range(len(groups))]))
             # Groups holding the same call are read again as one (see linked_groups).
             merged = linked_groups.linked([keys for _, _, keys in results])
-            again = [[f for index in component for f in groups[index]] for component in merged]
-            for component, result in zip(merged, pool.map(read_group, again), strict=True):
+            for component, result in zip(merged, pool.map(read_groups, merged), strict=True):
                 for index in component:
                     results[index] = ([], [], set())
                 results.append(result)
@@ -227,10 +235,11 @@ def _by_project(
 
 
 def _fill_group(
-    files: list[TranscriptFile],
+    groups: Sequence[int],
 ) -> tuple[list[WholeFile], list[tuple[int, str]], list[SessionRow], list[str], set[int]]:
     gc.disable()  # as in _sessions_of
     context = _WORKER_CONTEXT
+    files = _files_of(groups)
     ledger = context["new_ledger"]()
     stored: list[WholeFile] = []
     keys: set[tuple[int, str]] = set()
@@ -291,10 +300,11 @@ def fill_by_project(
         # Smaller groups than sessions_by_project's: each ships its records back encoded, and
         # on 1 GB, 8 per worker kept the peak at ~245 MB against ~315 MB with 4 (and was faster).
         groups = _project_groups(files, workers * 8)
+        _WORKER_CONTEXT["groups"] = groups
         context = multiprocessing.get_context("fork")
         results: list[tuple[list[SessionRow], list[str], set[int]]] = [([], [], set())] * len(groups)
         with _pool(workers, context) as pool:
-            futures = {pool.submit(_fill_group, group): index for index, group in enumerate(groups)}
+            futures = {pool.submit(_fill_group, (index,)): index for index in range(len(groups))}
             # Written as each group finishes, so the writes overlap the reading still going on
             # instead of queueing behind a slow first group.
             try:
@@ -310,13 +320,12 @@ def fill_by_project(
         # Groups holding the same call are summed again as one, from what was just stored.
         merged = linked_groups.linked([links for _, _, links in results])
         if merged:
-            again = [[f for index in component for f in groups[index]] for component in merged]
             # Read back from the store (all stored by now), or without one from the files.
-            stored_paths = frozenset(str(f.path) for group in again for f in group)
+            stored_paths = frozenset(str(f.path) for c in merged for i in c for f in groups[i])
             _WORKER_CONTEXT["replay"] = stored_paths if store_path else frozenset()
             with _pool(workers, context) as pool:
                 for component, (_, _, rows, messages, links) in zip(
-                    merged, pool.map(_fill_group, again), strict=True
+                    merged, pool.map(_fill_group, merged), strict=True
                 ):
                     for index in component:
                         results[index] = ([], [], set())
