@@ -61,9 +61,14 @@ def test_small_trees_stay_in_process(tree):
     assert parallel.sessions_by_project(files, lambda: Ledger(book), 0.0) is None  # well under the threshold
 
 
-def test_projects_are_never_split_between_workers(tree):
+@pytest.mark.parametrize("grouping", ["equal", "shrinking"])
+def test_projects_are_never_split_between_workers(tree, grouping):
     files = list(find_transcripts(tree, print))
-    groups = parallel._project_groups(files, 8)
+    if grouping == "equal":
+        groups = parallel._project_groups(files, 8)
+    else:
+        groups = parallel._shrinking_groups(files, 2)
+        assert len(groups) > 1
     owner = {}
     for index, group in enumerate(groups):
         for file in group:
@@ -155,3 +160,19 @@ def test_once_json_through_workers_is_byte_for_byte_a_read_in_process(tree, monk
     serial, fanned = outputs
     assert b"claude-x-9" in serial
     assert fanned == serial
+
+
+def test_shrinking_groups_end_small_and_stay_under_an_eighth(tmp_path):
+    sizes = [90, 70, 60, 50, 40, 30, 25, 20, 18, 15, 12, 10, 8, 8, 6, 5, 4, 3, 2, 2, 1, 1]
+    for index, size in enumerate(sizes):
+        path = tmp_path / "projects" / f"p{index:02}" / "s.jsonl"
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"x" * size * 1000)
+    files = list(find_transcripts(tmp_path / "projects", print))
+    groups = parallel._shrinking_groups(files, 2)
+    group_sizes = [sum(f.size for f in group) for group in groups]
+    total = sum(group_sizes)
+    assert sorted(f.path for g in groups for f in g) == sorted(f.path for f in files)
+    assert group_sizes[0] == 90_000  # the biggest project first
+    assert all(size <= max(total / 8, 90_000) for size in group_sizes)
+    assert group_sizes[-1] <= total / 32 < group_sizes[0] / 4
