@@ -20,4 +20,4 @@ def main() -> int:
         os._exit(code)
     from cctop.cli import main as cli_main
 
-    return cli_main()
+    return cli_main(skip_teardown=True)

@@ -55,6 +55,29 @@ def test_json_document_schema_and_ground_truth():
     assert doc["totals"]["cost_usd"] == pytest.approx(sum(s["cost_usd"] for s in doc["sessions"]))
 
 
+def test_the_script_ends_a_one_shot_report_without_teardown_and_with_all_its_output(tmp_path):
+    # The interpreter's teardown (atexit handlers, freeing every object) is skipped.
+    script = (
+        "import atexit, sys; atexit.register(lambda: print('teardown', file=sys.stderr)); "
+        "from cctop.entry import main; sys.exit(main())"
+    )
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / ".config"), "COLUMNS": "80"}
+    for args in (["--json"], []):
+        args = ["--once", *args, "--no-store", "--claude-dir", str(REAL_CC)]
+        ended = subprocess.run(
+            [sys.executable, "-c", script, *args], capture_output=True, env=env, timeout=120, check=False
+        )
+        usual = run_cctop(*args, home=tmp_path)
+        assert ended.returncode == usual.returncode == 0, ended.stderr.decode()
+        assert b"teardown" not in ended.stderr
+        assert len(ended.stdout) > 300
+        assert _without_generated_at(ended.stdout) == _without_generated_at(usual.stdout)
+
+
+def _without_generated_at(output: bytes) -> list[bytes]:
+    return [line for line in output.splitlines() if b'"generated_at"' not in line]
+
+
 def test_filters(tmp_path):
     root = spotter_tree(tmp_path)
     write_session(root, "-home-dev-other", "abc-1", [assistant("abc-1", "m", "r", ts="2026-11-25T10:00:00Z")])
