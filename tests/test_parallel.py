@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
+import signal
 
 import orjson
 import pytest
@@ -176,3 +178,51 @@ def test_shrinking_groups_end_small_and_stay_under_an_eighth(tmp_path):
     assert group_sizes[0] == 90_000  # the biggest project first
     assert all(size <= max(total / 8, 90_000) for size in group_sizes)
     assert group_sizes[-1] <= total / 32 < group_sizes[0] / 4
+
+
+def test_forked_map_gives_every_result_in_task_order():
+    from cctop.sources.transcripts.forked import forked_map
+
+    sizes = [5, 1, 4, 1, 3, 2, 2, 1]
+    # Results much bigger than a pipe's buffer, from workers that finish out of order.
+    results = forked_map(lambda i: (os.getpid(), bytes([i]) * sizes[i] * 300_000), len(sizes), 2)
+    assert [data for _, data in results] == [bytes([i]) * size * 300_000 for i, size in enumerate(sizes)]
+    assert len({pid for pid, _ in results}) == 2 and os.getpid() not in {pid for pid, _ in results}
+    assert forked_map(lambda i: i * i, 3, 8) == [0, 1, 4]
+    assert forked_map(lambda i: i, 0, 2) == []
+
+
+def test_forked_map_raises_a_tasks_exception_with_the_workers_traceback():
+    from cctop.sources.transcripts.forked import WorkerError, forked_map
+
+    def work(index: int) -> int:
+        if index == 3:
+            raise KeyError("group 3")
+        return index
+
+    with pytest.raises(KeyError, match="group 3") as caught:
+        forked_map(work, 6, 2)
+    assert isinstance(caught.value.__cause__, WorkerError)
+    assert "in work" in str(caught.value.__cause__)
+
+    class Unpicklable(Exception):
+        def __reduce__(self):
+            raise TypeError("no")
+
+    def unpicklable(index: int) -> int:
+        raise Unpicklable("local")
+
+    with pytest.raises(WorkerError, match="Unpicklable: local"):
+        forked_map(unpicklable, 2, 2)
+
+
+def test_forked_map_says_when_a_worker_dies():
+    from cctop.sources.transcripts.forked import WorkerError, forked_map
+
+    def work(index: int) -> int:
+        if index == 1:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return index
+
+    with pytest.raises(WorkerError, match="killed by signal 9"):
+        forked_map(work, 4, 2)

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 
+import pytest
 from helpers import RecordSink
 from test_otlp_http import api_request_body
 
@@ -68,6 +69,13 @@ time.sleep(120)
 """
 
 
+FORKED_WORKERS = """
+import os, time
+from cctop.sources.transcripts.forked import forked_map
+forked_map(lambda index: (print(os.getpid(), flush=True), time.sleep(120)), 2, 2)
+"""
+
+
 def alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/status") as status:
@@ -76,10 +84,14 @@ def alive(pid: int) -> bool:
         return False
 
 
-def test_workers_exit_when_their_parent_is_killed():
-    parent = subprocess.Popen([sys.executable, "-c", WORKERS], stdout=subprocess.PIPE, text=True)
+@pytest.mark.parametrize("pool", [WORKERS, FORKED_WORKERS], ids=["pool", "forked"])
+def test_workers_exit_when_their_parent_is_killed(pool):
+    parent = subprocess.Popen([sys.executable, "-c", pool], stdout=subprocess.PIPE, text=True)
     try:
-        pids = [int(p) for p in parent.stdout.readline().split()]
+        if pool == WORKERS:
+            pids = [int(p) for p in parent.stdout.readline().split()]
+        else:
+            pids = [int(parent.stdout.readline()) for _ in range(2)]
         assert len(pids) == 2 and all(alive(p) for p in pids)
         os.kill(parent.pid, signal.SIGKILL)
         parent.wait(10)

@@ -9,27 +9,35 @@ process only the writes; ``encode_many`` does that for a live process (the TUI's
 whose threads rule out fork. Replayed history (resumed and
 forked sessions) stays inside its project directory, so deduplication per project is
 deduplication overall, and this process does no per-record work at all.
+
+``sessions_by_project`` (and ``documents_by_project``) run in ``forked.forked_map``, the
+others in a ``ProcessPoolExecutor``.
 """
 
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import replace
-from multiprocessing.context import BaseContext
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from cctop.model.ledger import Ledger
 from cctop.model.records import Record
 from cctop.model.snapshot import SessionStats
 from cctop.sources.transcripts import linked_groups
 from cctop.sources.transcripts.discovery import TranscriptFile, Warn
+from cctop.sources.transcripts.forked import die_with_parent, forked_map
 from cctop.sources.transcripts.reader import FileResult, read_file
 from cctop.store.database import SessionRow, Store, WholeFile, session_row
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing.context import BaseContext
+
+# multiprocessing and concurrent.futures are imported where a pool starts: a cold --once
+# goes through forked_map and does without them (~10 ms of imports).
 
 T = TypeVar("T")
 
@@ -78,6 +86,8 @@ def read_many(
     total = sum(f.size for f in files)
     if workers < 2 or total < PARALLEL_MIN_BYTES:
         return _read_serially(files, warn, sink, on_file)
+    import multiprocessing
+
     consumed = 0
     context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
     with _pool(workers, context) as pool:
@@ -248,12 +258,12 @@ def _by_project(
     try:
         groups = _shrinking_groups(files, workers)
         _WORKER_CONTEXT["groups"] = groups
-        context = multiprocessing.get_context("fork")
-        with _pool(workers, context) as pool:
-            results = list(pool.map(read_groups, [(index,) for index in range(len(groups))]))
-            # Groups holding the same call are read again as one (see linked_groups).
-            merged = linked_groups.linked([keys for _, _, keys in results])
-            for component, result in zip(merged, pool.map(read_groups, merged), strict=True):
+        results = forked_map(lambda index: read_groups((index,)), len(groups), workers)
+        # Groups holding the same call are read again as one (see linked_groups).
+        merged = linked_groups.linked([keys for _, _, keys in results])
+        if merged:
+            again = forked_map(lambda index: read_groups(merged[index]), len(merged), workers)
+            for component, result in zip(merged, again, strict=True):
                 for index in component:
                     results[index] = ([], [], set())
                 results.append(result)
@@ -321,6 +331,9 @@ def fill_by_project(
     nothing was read then."""
     if not pays(files):
         return None
+    import multiprocessing
+    from concurrent.futures import as_completed
+
     workers = worker_count()
     _WORKER_CONTEXT.update(
         new_ledger=new_ledger, now=now, document=document, replay=replay, store_path=store_path
@@ -403,6 +416,9 @@ def encode_many(
     Workers come from a fork server (spawn where there is none), never a fork of the calling
     process: it runs other threads (the UI, file watchers), and a forked child could inherit
     a lock one of them held."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     context: BaseContext
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
@@ -463,25 +479,9 @@ def _start_helper_processes(context) -> bool:
 
 
 def _pool(workers: int, context) -> ProcessPoolExecutor:
+    from concurrent.futures import ProcessPoolExecutor
+
     return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=die_with_parent)
-
-
-def die_with_parent() -> None:
-    """A worker's initializer: exit when the process that started it dies (a kill -9 of cctop
-    left two ~60 MB workers behind forever). Linux only (prctl PR_SET_PDEATHSIG); a fork
-    server's workers die with it, and it exits when cctop goes."""
-    import signal
-
-    parent = os.getppid()
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:  # it died before the signal was armed
-        os._exit(1)
 
 
 def _quiet_worker() -> None:
