@@ -226,3 +226,17 @@ def test_forked_map_says_when_a_worker_dies():
 
     with pytest.raises(WorkerError, match="killed by signal 9"):
         forked_map(work, 4, 2)
+
+
+def test_groups_sharing_a_call_are_linked_whatever_order_they_come_in():
+    from cctop.sources.transcripts.linked_groups import Overlap, linked
+
+    key_sets = [{1, 2}, {3}, {4, 5}, {2, 6}, {7}, {6, 8}, {5}, {9}]
+    expected = [[0, 3, 5], [2, 6]]
+    assert sorted(linked(key_sets)) == expected
+    for order in ([7, 6, 5, 4, 3, 2, 1, 0], [3, 0, 6, 1, 5, 2, 7, 4]):
+        overlap = Overlap()
+        for index in order:
+            overlap.add(key_sets[index])
+        assert sorted(overlap.components(key_sets)) == expected
+    assert linked([{1}, {2}, {3}]) == []

@@ -72,7 +72,8 @@ time.sleep(120)
 FORKED_WORKERS = """
 import os, time
 from cctop.sources.transcripts.forked import forked_map
-forked_map(lambda index: (print(os.getpid(), flush=True), time.sleep(120)), 2, 2)
+# One write each: two prints could interleave their digits and newlines.
+forked_map(lambda index: (os.write(1, b"%d\\n" % os.getpid()), time.sleep(120)), 2, 2)
 """
 
 

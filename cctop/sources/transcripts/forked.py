@@ -14,9 +14,8 @@ import os
 import pickle
 import select
 import signal
-import traceback
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 R = TypeVar("R")
 
@@ -51,17 +50,12 @@ class _Worker:
         self.task = task
         os.write(self.tasks, task.to_bytes(_HEADER, "little"))
 
-    def receive(self) -> object:
+    def receive(self) -> bytes:
+        """The outcome of its task, still pickled."""
         header = _read_exactly(self.results, _HEADER)
         if len(header) < _HEADER:
             raise WorkerError(f"a worker process ended without a result ({self._how_it_ended()})")
-        done, value = pickle.loads(_read_exactly(self.results, int.from_bytes(header, "little")))
-        if done:
-            return value
-        error, text = value
-        if error is None:
-            raise WorkerError(text)
-        raise error from WorkerError(text)
+        return _read_exactly(self.results, int.from_bytes(header, "little"))
 
     def _how_it_ended(self) -> str:
         _, status = os.waitpid(self.pid, 0)
@@ -82,11 +76,19 @@ class _Worker:
 
 
 def forked_map(work: Callable[[int], R], count: int, workers: int) -> list[R]:
-    """``[work(0), ..., work(count - 1)]``, computed by ``workers`` processes forked from this
-    one. Tasks go out in index order, each to the first worker free, so the first ones should
-    be the biggest. A task's exception is raised here, with the worker's traceback as its
-    cause. Only call it from a process without other threads (a fork copies one thread)."""
+    """``[work(0), ..., work(count - 1)]``: ``forked_results`` in task order."""
     results: list = [None] * count
+    for task, result in forked_results(work, count, workers):
+        results[task] = result
+    return results
+
+
+def forked_results(work: Callable[[int], R], count: int, workers: int) -> Iterator[tuple[int, R]]:
+    """``(task, work(task))`` for tasks 0 to ``count - 1`` as they finish, computed by
+    ``workers`` processes forked from this one. Tasks go out in index order, each to the
+    first worker free, so the first ones should be the biggest. A task's exception is raised
+    here, with the worker's traceback as its cause. Only call it from a process without
+    other threads (a fork copies one thread)."""
     pool: list[_Worker] = []
     failed = True
     try:
@@ -99,18 +101,18 @@ def forked_map(work: Callable[[int], R], count: int, workers: int) -> list[R]:
             ready, _, _ = select.select(list(busy), [], [])
             for fd in ready:
                 worker = busy.pop(fd)
-                results[worker.task] = worker.receive()
-                if sent < count:
+                task, outcome = worker.task, worker.receive()
+                if sent < count:  # its next task first: it works while this one is unpickled
                     worker.send(sent)
                     sent += 1
                     busy[fd] = worker
+                yield task, _result(outcome)
         failed = False
     finally:
         for worker in pool:
             worker.close(kill=failed)
         for worker in pool:
             worker.wait()
-    return results
 
 
 def _serve(work: Callable[[int], object], tasks: int, results: int) -> None:
@@ -131,12 +133,25 @@ def _serve(work: Callable[[int], object], tasks: int, results: int) -> None:
         os._exit(code)
 
 
+def _result(outcome: bytes) -> Any:
+    """A task's result from its pickled outcome, or its exception raised."""
+    done, value = pickle.loads(outcome)
+    if done:
+        return value
+    error, text = value
+    if error is None:
+        raise WorkerError(text)
+    raise error from WorkerError(text)
+
+
 def _outcome(work: Callable[[int], object], task: int) -> bytes:
     """(True, the result) or (False, (the exception or None if it does not pickle, its
     traceback)), pickled."""
     try:
         return pickle.dumps((True, work(task)), protocol=pickle.HIGHEST_PROTOCOL)
     except BaseException as exc:  # noqa: BLE001 - handed to the parent, raised there
+        import traceback
+
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         try:
             return pickle.dumps((False, (exc, text)), protocol=pickle.HIGHEST_PROTOCOL)

@@ -33,29 +33,43 @@ def call_key_hashes(records: Iterable[Record], into: set[int]) -> None:
 def linked(key_sets: Sequence[Collection[int]]) -> list[list[int]]:
     """Indexes of groups sharing a key, as connected components of two groups or more
     (usually none: then this costs a few set operations)."""
-    seen: set[int] = set()
-    shared: set[int] = set()
+    overlap = Overlap()
     for keys in key_sets:
+        overlap.add(keys)
+    return overlap.components(key_sets)
+
+
+class Overlap:
+    """``linked`` fed one group at a time (in any order), e.g. as workers finish them."""
+
+    def __init__(self) -> None:
+        self._seen: set[int] = set()
+        self._shared: set[int] = set()  # keys of two groups or more
+
+    def add(self, keys: Collection[int]) -> None:
         keys = keys if isinstance(keys, (set, frozenset)) else set(keys)
-        shared |= keys & seen
-        seen |= keys
-    del seen
-    if not shared:
-        return []
-    parent = list(range(len(key_sets)))
+        self._shared |= keys & self._seen
+        self._seen |= keys
 
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
+    def components(self, key_sets: Sequence[Collection[int]]) -> list[list[int]]:
+        """``linked(key_sets)``, every one of them added before."""
+        shared = self._shared
+        if not shared:
+            return []
+        parent = list(range(len(key_sets)))
 
-    owner: dict[int, int] = {}
-    for index, keys in enumerate(key_sets):
-        for key in shared.intersection(keys):
-            first = owner.setdefault(key, index)
-            parent[root(index)] = root(first)
-    components: dict[int, list[int]] = {}
-    for index in range(len(key_sets)):
-        components.setdefault(root(index), []).append(index)
-    return [c for c in components.values() if len(c) > 1]
+        def root(i: int) -> int:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        owner: dict[int, int] = {}
+        for index, keys in enumerate(key_sets):
+            for key in shared.intersection(keys):
+                first = owner.setdefault(key, index)
+                parent[root(index)] = root(first)
+        components: dict[int, list[int]] = {}
+        for index in range(len(key_sets)):
+            components.setdefault(root(index), []).append(index)
+        return [c for c in components.values() if len(c) > 1]

@@ -28,7 +28,7 @@ from cctop.model.records import Record
 from cctop.model.snapshot import SessionStats
 from cctop.sources.transcripts import linked_groups
 from cctop.sources.transcripts.discovery import TranscriptFile, Warn
-from cctop.sources.transcripts.forked import die_with_parent, forked_map
+from cctop.sources.transcripts.forked import die_with_parent, forked_map, forked_results
 from cctop.sources.transcripts.reader import FileResult, read_file
 from cctop.store.database import SessionRow, Store, WholeFile, session_row
 
@@ -258,9 +258,16 @@ def _by_project(
     try:
         groups = _shrinking_groups(files, workers)
         _WORKER_CONTEXT["groups"] = groups
-        results = forked_map(lambda index: read_groups((index,)), len(groups), workers)
+        results: list = [None] * len(groups)
+        overlap = linked_groups.Overlap()
+        # Each result is taken in as it comes, while the workers read on: only the last one
+        # is left to take in once they are done.
+        for index, result in forked_results(lambda index: read_groups((index,)), len(groups), workers):
+            results[index] = result
+            overlap.add(result[2])
         # Groups holding the same call are read again as one (see linked_groups).
-        merged = linked_groups.linked([keys for _, _, keys in results])
+        merged = overlap.components([keys for _, _, keys in results])
+        del overlap
         if merged:
             again = forked_map(lambda index: read_groups(merged[index]), len(merged), workers)
             for component, result in zip(merged, again, strict=True):
