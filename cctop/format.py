@@ -35,6 +35,8 @@ def safe_text(value: object) -> str:
 
 def json_safe(data: bytes) -> bytes:
     """orjson output safe for a terminal: the characters safe_text neutralises, escaped."""
+    if data.isascii() and b"\x7f" not in data:  # DEL is the one ASCII byte among them
+        return data
     if not _JSON_UNSAFE.search(data):
         return data
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group().decode()):04x}".encode(), data)

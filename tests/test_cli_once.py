@@ -133,6 +133,21 @@ def test_json_output_never_contains_raw_control_bytes(tmp_path):
 
 
 @pytest.mark.parametrize(
+    "text",
+    ["plain ascii", "tab\tnewline\n", "del\x7f", "c1\x85\x9b", "zero\u200bwidth", "rtl\u202eltr",
+     "iso\u2066x\u2069", "sep\u2028\u2029", "é ü 漢字 🙂", "\u2070\u2030 nearby but safe", ""],
+)  # fmt: skip
+def test_json_safe_escapes_what_safe_text_neutralises_and_nothing_else(text):
+    from cctop.format import _JSON_UNSAFE, json_safe
+
+    data = orjson.dumps({"t": text, "n": [1.5, None]})
+    safe = json_safe(data)
+    assert orjson.loads(safe) == orjson.loads(data)
+    assert _JSON_UNSAFE.search(safe) is None and b"\x1b" not in safe
+    assert (safe == data) == (_JSON_UNSAFE.search(data) is None)
+
+
+@pytest.mark.parametrize(
     ("text", "seconds_ago"), [("30m", 1800), ("2h", 7200), ("7d", 7 * 86400), ("1w", 7 * 86400)]
 )
 def test_parse_since_durations(text, seconds_ago):

@@ -85,13 +85,16 @@ def add_to_document(document: dict[str, Any], view: LimitsView | None) -> None:
         session["limit_share"] = share_json(view, session["id"])
 
 
-def with_share(session_document: bytes, view: LimitsView | None, session_id: str) -> bytes:
+def with_share(session_document: bytes, view: LimitsView | None, session_id: str) -> list[memoryview | bytes]:
     """A saved session document (indented two levels deep) with its ``limit_share`` added
-    last, as ``add_to_document`` adds it to a fresh one."""
-    value = orjson.dumps(share_json(view, session_id), option=orjson.OPT_INDENT_2)
+    last, as ``add_to_document`` adds it to a fresh one: in three pieces, written one after
+    the other, not copied into one."""
+    share = share_json(view, session_id)
+    value = b"null" if share is None else orjson.dumps(share, option=orjson.OPT_INDENT_2)
     value = value.replace(b"\n", b"\n      ")
     end = session_document.rindex(b"\n    }")
-    return session_document[:end] + b',\n      "limit_share": ' + value + session_document[end:]
+    document = memoryview(session_document)
+    return [document[:end], b',\n      "limit_share": ' + value, document[end:]]
 
 
 def limits_line(view: LimitsView | None, now: float) -> str | None:
