@@ -8,8 +8,10 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from cctop.model.iso import utc_iso
 
 if TYPE_CHECKING:
     from cctop.model.snapshot import SessionStats
@@ -118,13 +120,7 @@ def duration(seconds: float | None) -> str:
 
 def iso(timestamp: float | None) -> str | None:
     """UTC ISO-8601 with milliseconds, as Claude Code writes them."""
-    if timestamp is None:
-        return None
-    return (
-        datetime.fromtimestamp(timestamp, timezone.utc)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
+    return utc_iso(timestamp)
 
 
 def clock(timestamp: float | None) -> str:

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from enum import Enum
 from types import MappingProxyType
 from typing import Any
 
 import msgspec
 
+from cctop.model.iso import utc_iso
 from cctop.model.records import ApiCall, Source
 
 _EMPTY: Mapping[str, float] = MappingProxyType({})
@@ -155,12 +156,12 @@ class CacheSummary(msgspec.Struct, frozen=True):
             "write_5m_tokens": self.write_5m_tokens,
             "write_1h_tokens": self.write_1h_tokens,
             "ttl_seconds": self.ttl_seconds,
-            "expires_at": _iso(self.expires_at),
+            "expires_at": utc_iso(self.expires_at),
             "rewrite_cost_usd": _round(self.rewrite_cost_usd),
             "breaks_by_cause": {cause.value: n for cause, n in self.breaks_by_cause.items()},
             "breaks": [
                 {
-                    "timestamp": _iso(b.timestamp),
+                    "timestamp": utc_iso(b.timestamp),
                     "agent_id": b.agent_id,
                     "cause": b.cause.value,
                     "tokens": b.tokens,
@@ -198,13 +199,6 @@ class CacheSummary(msgspec.Struct, frozen=True):
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 9)
-
-
-def _iso(timestamp: float | None) -> str | None:
-    if timestamp is None:
-        return None
-    text = datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="milliseconds")
-    return text.replace("+00:00", "Z")
 
 
 def _from_iso(text: str | None) -> float | None:
