@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import re
 import sys
@@ -203,6 +204,7 @@ def main(argv: Sequence[str] | None = None, *, skip_teardown: bool = False) -> i
         return _one_shot_done(run_once(args), skip_teardown)
     from cctop.launch import run_tui
 
+    gc.enable()  # off while the script loaded (see entry.py); a long-lived process needs it
     return run_tui(args)
 
 

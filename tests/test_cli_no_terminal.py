@@ -64,3 +64,22 @@ def test_term_dumb_on_a_real_terminal_prints_the_table(tmp_path):
     assert done.returncode == 0
     assert "TERM=dumb" in done.stderr.decode()
     assert b"proj1" in b"".join(chunks)
+
+
+def test_the_live_view_starts_with_the_cycle_collector_on(monkeypatch):
+    # The script loads its modules with it off (entry.py); a long-lived process needs it.
+    import gc
+
+    from cctop import cli, launch
+
+    seen = []
+    monkeypatch.setattr(cli, "_no_terminal", lambda: None)
+    monkeypatch.setattr(launch, "run_tui", lambda args: seen.append(gc.isenabled()) or 0)
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        assert cli.main(["--no-store"]) == 0
+    finally:
+        if was:
+            gc.enable()
+    assert seen == [True]
