@@ -120,13 +120,12 @@ class TranscriptFile:
     mtime: float
     device: int
     inode: int
+    project_dir: str  # the first directory under ``root``: see ``project``
 
     @property
     def project(self) -> tuple[str, str]:
-        """(root, project directory name), as ``project_of`` says. In strings, not
-        ``relative_to``: the worker pool groups thousands of files by it before it forks."""
-        root = str(self.root)
-        return root, str(self.path)[len(os.path.join(root, "")) :].split(os.sep, 1)[0]
+        """(root, project directory name), as ``project_of`` says."""
+        return str(self.root), self.project_dir
 
 
 def find_transcripts(root: Path, warn: Warn) -> Iterator[TranscriptFile]:
@@ -138,7 +137,7 @@ def find_transcripts(root: Path, warn: Warn) -> Iterator[TranscriptFile]:
         warn(f"cannot read {path}: {exc.strerror or exc}")
         return True
 
-    for entry, _parts, role in walk(str(root), (), say):
+    for entry, parts, role in walk(str(root), (), say):
         try:
             st = entry.stat()
         except OSError as exc:
@@ -147,7 +146,9 @@ def find_transcripts(root: Path, warn: Warn) -> Iterator[TranscriptFile]:
         if not stat.S_ISREG(st.st_mode):  # a FIFO would hang a read, /dev/zero never end
             warn(f"{entry.path}: not a regular file, skipped")
             continue
-        yield TranscriptFile(Path(entry.path), root, role, st.st_size, st.st_mtime, st.st_dev, st.st_ino)
+        yield TranscriptFile(
+            Path(entry.path), root, role, st.st_size, st.st_mtime, st.st_dev, st.st_ino, parts[0]
+        )
 
 
 def quick_scan(roots: Sequence[Path]) -> dict[str, tuple[int, int, int]] | None:
