@@ -501,3 +501,20 @@ def test_rates_for_reports_the_effective_per_token_rates(book: PriceBook) -> Non
     assert astuple(tier) == pytest.approx((6e-6, 22.5e-6, 7.5e-6, 12e-6, 0.6e-6))
     fast_us = book.rates_for(call("claude-opus-4-8", speed="fast", inference_geo="us"))
     assert astuple(fast_us) == pytest.approx((11e-6, 55e-6, 13.75e-6, 22e-6, 1.1e-6))
+
+
+def test_the_packaged_prices_are_read_without_importlib_resources_and_the_same() -> None:
+    import subprocess
+    import sys
+    from importlib import resources
+
+    from cctop.sources import prices
+
+    packaged = resources.files("cctop").joinpath("data").joinpath("prices.toml").read_text(encoding="utf-8")
+    assert prices._packaged_text() == packaged
+    script = (
+        "import sys; from cctop.sources.prices import packaged_pricebook; packaged_pricebook(); "
+        "print('importlib.resources' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

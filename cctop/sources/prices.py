@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-from importlib import resources
 from pathlib import Path
 
 if sys.version_info >= (3, 11):
@@ -29,8 +28,19 @@ def default_user_file() -> Path:
 
 
 def packaged_pricebook() -> PriceBook:
-    text = resources.files("cctop").joinpath("data").joinpath(PACKAGED).read_text(encoding="utf-8")
-    return PriceBook(tomllib.loads(text))
+    return PriceBook(tomllib.loads(_packaged_text()))
+
+
+def _packaged_text() -> str:
+    """The packaged prices.toml, read beside the package: importlib.resources imports ~5 ms
+    of modules (zipfile among them) that a cold --once would wait on before its workers
+    start. Only where that fails (a zipped install) it asks importlib.resources."""
+    try:
+        return (Path(__file__).parent.parent / "data" / PACKAGED).read_text(encoding="utf-8")
+    except OSError:
+        from importlib import resources
+
+        return resources.files("cctop").joinpath("data").joinpath(PACKAGED).read_text(encoding="utf-8")
 
 
 def load_pricebook(user_file: Path | None = None) -> tuple[PriceBook, list[str]]:
