@@ -518,3 +518,20 @@ def test_the_packaged_prices_are_read_without_importlib_resources_and_the_same()
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["2026-03-13", "2026-3-13", "2026-03-1", "2026-02-30", "2026-13-01", "2024-02-29", "2026-03-13T10:00",
+     "20260313", "soon", "", "０２６-03-13", 17],
+)  # fmt: skip
+def test_until_days_read_as_strptime_reads_them(value) -> None:
+    from cctop.model.pricing import _date_to_posix
+
+    try:
+        day = datetime.strptime(str(value)[:10], "%Y-%m-%d")
+    except ValueError:
+        with pytest.raises(ValueError, match="until must be a date"):
+            _date_to_posix(value, "m")
+    else:
+        assert _date_to_posix(value, "m") == day.replace(tzinfo=timezone.utc).timestamp()

@@ -131,10 +131,16 @@ def _rates(table: Mapping[str, Any], where: str, defaults: Rates | None = None) 
     )
 
 
+_PLAIN_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def _date_to_posix(value: Any, where: str) -> float:
     text = value.isoformat() if hasattr(value, "isoformat") else str(value)
     try:
-        day = datetime.strptime(text[:10], "%Y-%m-%d")
+        if _PLAIN_DAY.fullmatch(text[:10]):  # as strptime reads it, without importing it (~1 ms)
+            day = datetime(int(text[:4]), int(text[5:7]), int(text[8:10]))
+        else:
+            day = datetime.strptime(text[:10], "%Y-%m-%d")
     except ValueError:
         raise ValueError(f"{where}: until must be a date YYYY-MM-DD, got {value!r}") from None
     return day.replace(tzinfo=timezone.utc).timestamp()
