@@ -97,15 +97,19 @@ def forked_results(work: Callable[[int], R], count: int, workers: int) -> Iterat
             pool[-1].send(task)
         sent = len(pool)
         busy = {worker.results: worker for worker in pool}
+        ready = select.poll()  # not select(): no limit on the descriptors' numbers
+        for fd in busy:
+            ready.register(fd, select.POLLIN)
         while busy:
-            ready, _, _ = select.select(list(busy), [], [])
-            for fd in ready:
+            for fd, _ in ready.poll():
                 worker = busy.pop(fd)
                 task, outcome = worker.task, worker.receive()
                 if sent < count:  # its next task first: it works while this one is unpickled
                     worker.send(sent)
                     sent += 1
                     busy[fd] = worker
+                else:
+                    ready.unregister(fd)
                 yield task, _result(outcome)
         failed = False
     finally:
