@@ -217,7 +217,7 @@ def _one_shot_done(code: int, skip_teardown: bool) -> int:
     try:
         sys.stdout.flush()
         sys.stderr.flush()
-    except (OSError, ValueError):  # a closed pipe: the usual exit reports it as usual
+    except (OSError, ValueError, AttributeError):  # a closed pipe (or none): the usual exit
         return code
     os._exit(code)
 
