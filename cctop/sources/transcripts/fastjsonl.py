@@ -200,7 +200,7 @@ class FastTranscriptParser(TranscriptParser):
         """The lines of ``data[:end]`` (all of it by default), which must end at a line boundary.
         Lines are located in place: a skipped line is never copied."""
         out: list[Record] = []
-        reference = super().feed
+        parse_line = self._parse_line  # the full parser's, for any line not read here
         parse = self._parse_object
         find = data.find
         startswith = data.startswith
@@ -215,20 +215,28 @@ class FastTranscriptParser(TranscriptParser):
             if newline <= position:
                 position = newline + 1
                 continue
-            # The commonest line, a conversation line whose first nested object is its
-            # message, is decoded without looking for its type first: msgspec reads it.
-            nested = find(b"{", position + 14, newline) if startswith(_CONVERSATION, position) else -1
-            kind: bytes | None
-            if nested > 0 and endswith(_MESSAGE_OPENS, position, nested + 1):
-                kind = MESSAGE
-            elif (
-                nested > 0
-                and endswith(_ATTACHMENT_OPENS, position, nested + 1)
-                and find(_TYPE, position + 14, nested) < 0
-            ):
-                kind = ATTACHMENT  # kind_of's answer, without finding the first "{" again
+            # kind_of's answer, found in place (no call per line; most lines are skipped): the
+            # commonest line, a conversation line whose first nested object is its message, is
+            # decoded without looking for its type first (msgspec reads it), and an
+            # attachment's head is read once.
+            if startswith(_METADATA, position):
+                head_end = position + 64
+                quote = find(b'"', position + 9, head_end if head_end < newline else newline)
+                kind = data[position + 9 : quote] if quote > 0 else None
+            elif startswith(_CONVERSATION, position):
+                nested = find(b"{", position + 14, newline)
+                if nested > 0 and endswith(_MESSAGE_OPENS, position, nested + 1):
+                    kind = MESSAGE
+                elif (
+                    nested > 0
+                    and endswith(_ATTACHMENT_OPENS, position, nested + 1)
+                    and find(_TYPE, position + 14, nested) < 0
+                ):
+                    kind = ATTACHMENT
+                else:
+                    kind = kind_of(data, position, newline)
             else:
-                kind = kind_of(data, position, newline)
+                kind = None
             if (
                 kind is not MESSAGE
                 and (kind in INERT or (kind == QUEUE_OPERATION and not self._opening))
@@ -256,7 +264,7 @@ class FastTranscriptParser(TranscriptParser):
                     if kind is MESSAGE and line_type in _INERT_TYPES:
                         position = newline + 1
                         continue  # whole JSON of a kind the full parser makes nothing of
-            out.extend(reference(data[position:newline]))
+            parse_line(data[position:newline], out)
             position = newline + 1
         view.release()
         return _collapse_calls(out)

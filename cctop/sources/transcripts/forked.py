@@ -124,7 +124,9 @@ def _serve(work: Callable[[int], object], tasks: int, results: int) -> None:
     nothing of the parent's (atexit handlers, buffered output) runs or flushes twice."""
     code = 0
     try:
-        die_with_parent()
+        # No die_with_parent() here (importing ctypes for it costs each worker ~4 ms): only
+        # the parent holds the write end of a worker's task pipe, so when it goes the worker
+        # reads the end of its tasks, or fails to write its result, and exits.
         while True:
             header = _read_exactly(tasks, _HEADER)
             if len(header) < _HEADER:

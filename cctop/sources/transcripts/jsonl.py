@@ -201,33 +201,38 @@ class TranscriptParser:
     def feed(self, data: bytes) -> list[Record]:
         """Parse complete lines; ``data`` must end at a line boundary (the tailer ensures it)."""
         out: list[Record] = []
-        a, u, c, t1, t2, t3 = _MARKERS
+        parse_line = self._parse_line
         for line in data.split(b"\n"):
-            if not (a in line or u in line or c in line or t1 in line or t2 in line or t3 in line):
-                if line.startswith(_COST_STATE) or line.find(_API_ERROR, 0, _API_ERROR_WITHIN) >= 0:
-                    pass  # parsed below
-                elif self._opening and line.startswith(_QUEUE_OPERATION):
-                    self._note_birth(line)
-                    continue
-                else:
-                    continue
-            try:
-                obj = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                obj = lenient_loads(line)  # rare: e.g. a lone surrogate Node wrote
-                if obj is None:
-                    self.malformed += 1
-                    continue
-            if isinstance(obj, dict):
-                mark = len(out)
-                try:
-                    self._parse_object(obj, out)
-                except OutOfRange:
-                    del out[mark:]  # the whole line goes: its other figures are suspect too
-                    self.rejected += 1
-            else:
-                self.malformed += 1
+            parse_line(line, out)
         return _collapse_calls(out)
+
+    def _parse_line(self, line: bytes, out: list[Record]) -> None:
+        """One line, without its newline: its records onto ``out``."""
+        a, u, c, t1, t2, t3 = _MARKERS
+        if not (a in line or u in line or c in line or t1 in line or t2 in line or t3 in line):
+            if line.startswith(_COST_STATE) or line.find(_API_ERROR, 0, _API_ERROR_WITHIN) >= 0:
+                pass  # parsed below
+            elif self._opening and line.startswith(_QUEUE_OPERATION):
+                self._note_birth(line)
+                return
+            else:
+                return
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            obj = lenient_loads(line)  # rare: e.g. a lone surrogate Node wrote
+            if obj is None:
+                self.malformed += 1
+                return
+        if isinstance(obj, dict):
+            mark = len(out)
+            try:
+                self._parse_object(obj, out)
+            except OutOfRange:
+                del out[mark:]  # the whole line goes: its other figures are suspect too
+                self.rejected += 1
+        else:
+            self.malformed += 1
 
     def prime(self, head: bytes) -> None:
         """Before reading a file from past its start: learn when its own life began from its
