@@ -166,6 +166,13 @@ def test_inert_kinds_make_nothing_in_the_full_parser() -> None:
         b'{"content":"a prompt"},"sessionId":"s","timestamp":"2026-11-20T10:00:00.000Z"}',
         b'{"parentUuid":null,"isSidechain":false,"message":{"content":"a prompt"},"type":"attachment",'
         b'"sessionId":"s","timestamp":"2026-11-20T10:00:00.000Z"}',
+        # Claude Code's running cost, read from its own struct: odd values as the full parser reads them
+        b'{"type":"cost-state","totalCostUSD":1.25,"startTime":1763632800000,"sessionId":"s"}',
+        b'{"type":"cost-state","totalCostUSD":"1.25","startTime":"x","sessionId":"s"}',
+        b'{"type":"cost-state","totalCostUSD":-1,"sessionId":"s"}\n{"type":"cost-state","totalCostUSD":1e300}',
+        b'{"type":"cost-state","totalCostUSD":2,"sessionId":5}',
+        b'{"type":"cost-state","totalCostUSD":2,"sessionId":"s","type":"custom-title","customTitle":"t"}',
+        b'{"type":"cost-state","totalCostUSD":2,"sessionId":"s"',
         # the kind names a type the full parser handles: never skipped
         b'{"type":"summary","summary":"a title","leafUuid":"u","role":"user"}',
         b'{"type":"custom-title","customTitle":"mine","sessionId":"s"}',

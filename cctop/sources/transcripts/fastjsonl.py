@@ -75,6 +75,7 @@ INERT = frozenset(
 # A queue operation matters only before a file's first user or assistant line (it dates a fork's
 # birth); after it the full parser makes nothing of one.
 QUEUE_OPERATION = b"queue-operation"
+COST_STATE = b"cost-state"  # read here from a small struct of its own
 MESSAGE = b"<message>"  # a conversation line whose type follows its message: user or assistant
 HOT = frozenset({b"user", b"assistant", MESSAGE})
 _HOT_TYPES = ("user", "assistant")
@@ -164,7 +165,17 @@ class Line(_Fields):
     message: Message | UnsetType = UNSET
 
 
+class CostState(_Fields):
+    """A ``cost-state`` line (one per turn in today's transcripts): Claude Code's running cost."""
+
+    type: str | UnsetType = UNSET
+    sessionId: str | UnsetType = UNSET
+    totalCostUSD: Any | UnsetType = UNSET
+    startTime: Any | UnsetType = UNSET
+
+
 _decode = msgspec.json.Decoder(Line).decode
+_decode_cost_state = msgspec.json.Decoder(CostState).decode
 _to_builtins = msgspec.to_builtins
 # On any of these the full parser decides (bad UTF-8 in a kept string raises UnicodeDecodeError).
 _DecodeFailed = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError)
@@ -244,7 +255,21 @@ class FastTranscriptParser(TranscriptParser):
             ):
                 position = newline + 1
                 continue  # a line cut short is left to the full parser, which counts it
-            if kind in HOT:
+            if kind == COST_STATE:
+                try:
+                    state = _decode_cost_state(view[position:newline])
+                except _DecodeFailed:
+                    state = None
+                if state is not None and state.type == "cost-state":
+                    session_id = self.role.session_id or state.sessionId or None
+                    if session_id is not None:
+                        try:
+                            self._cost_state(session_id, state.totalCostUSD, state.startTime, out)
+                        except OutOfRange:  # as the full parser
+                            self.rejected += 1
+                    position = newline + 1
+                    continue
+            elif kind in HOT:
                 try:
                     decoded = _decode(view[position:newline])
                 except _DecodeFailed:

@@ -296,9 +296,7 @@ class TranscriptParser:
             if self._opening and self._birth is None:
                 self._birth = parse_timestamp(obj.get("timestamp"))
         elif kind == "cost-state":
-            total = checked_cost(obj.get("totalCostUSD"))
-            if total is not None:
-                out.append(ReportedCost(session_id, total, _number(obj.get("startTime"))))
+            self._cost_state(session_id, obj.get("totalCostUSD"), obj.get("startTime"), out)
         elif kind == "system":
             if obj.get("subtype") == "api_error":
                 self._retried_error(obj, session_id, out)
@@ -320,6 +318,12 @@ class TranscriptParser:
         elif self.role.agent_id is None:
             # Titles describe the main session; subagent files carry none worth showing.
             self._title(kind, obj, session_id, out)
+
+    def _cost_state(self, session_id: str, total: object, start: object, out: list[Record]) -> None:
+        """Claude Code's own running cost of a session (both parsers' one rule)."""
+        cost = checked_cost(total)
+        if cost is not None:
+            out.append(ReportedCost(session_id, cost, _number(start)))
 
     def _retried_error(self, obj: dict, session_id: str, out: list[Record]) -> None:
         found = obj.get("error")
