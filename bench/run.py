@@ -56,6 +56,7 @@ COLD_TARGET_X = 1.0
 RSS_TARGET_MB = 200.0
 LIVE_TARGET_S = 0.3
 HISTORY_TARGET_S = 2.0
+HISTORY_TARGET_TREE = "2.1.332"
 WARM_TARGET_S = 0.25
 TREES = ("2.1.197", "2.1.332")
 
@@ -439,10 +440,15 @@ def print_tree(tree: Tree, ccusage_note: str, repeat: int) -> None:
         name = start.name.removesuffix(" (empty store)")
         row(f"{name}: live session on screen", "-" if live is None else f"{live:.3f}", "", None,
             f"<= {LIVE_TARGET_S:g} s: " + ("ok" if live is not None and live <= LIVE_TARGET_S else "MISS"))
+        # The issue sets this target on today's format only (the 2.1.197 tree has ~9x the calls).
+        history_ok = loaded is not None and loaded <= HISTORY_TARGET_S
+        history_verdict = (
+            f"<= {HISTORY_TARGET_S:g} s: " + ("ok" if history_ok else "MISS")
+            if tree.kind == HISTORY_TARGET_TREE
+            else f"(target on {HISTORY_TARGET_TREE} only)"
+        )
         row(f"{name}: whole history in the store", "-" if loaded is None else f"{loaded:.3f}", "",
-            start.peak_rss_mb,
-            f"<= {HISTORY_TARGET_S:g} s: " + ("ok" if loaded is not None and loaded <= HISTORY_TARGET_S
-                                                else "MISS"))  # fmt: skip
+            start.peak_rss_mb, history_verdict)  # fmt: skip
     row(tree.fill.name, _seconds(tree.fill), "", tree.fill.peak_rss_mb, cpu=_cpu(tree.fill))
     warm_ok = tree.warm.ok and tree.warm.median <= WARM_TARGET_S
     row(tree.warm.name, _seconds(tree.warm), "", tree.warm.peak_rss_mb,
