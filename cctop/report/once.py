@@ -52,18 +52,12 @@ def _run_once(args: argparse.Namespace) -> int:
     session_filter = report.SessionFilter(since=args.since, project=args.project, session=args.session)
     sessions = report.select(snapshot, session_filter)
     if args.json:
-        if documents:  # the saved documents are spliced in, not rebuilt
-            warnings = [*snapshot.warnings, *limits_said]
-            if not loaded.files:
-                warnings.append(missing_roots_message(runtime.roots))
-            sys.stdout.buffer.writelines(_json_chunks(snapshot, sessions, warnings, limits))
-            return 0
-        document = report.document(snapshot, sessions)
-        document["warnings"].extend(limits_said)
-        limits_report.add_to_document(document, limits)
-        if not loaded.files:
-            document["warnings"].append(missing_roots_message(runtime.roots))
-        sys.stdout.buffer.write(fmt.json_safe(orjson.dumps(document, option=orjson.OPT_INDENT_2)) + b"\n")
+        try:
+            _write_json(runtime, loaded, snapshot, sessions, documents, limits, limits_said)
+        except BrokenPipeError:  # `| head`: the reader has what it wanted
+            from cctop.report.requests import _silence_stdout
+
+            _silence_stdout()
         return 0
     from rich.console import Console
     from rich.text import Text
@@ -80,6 +74,22 @@ def _run_once(args: argparse.Namespace) -> int:
     for warning in [*snapshot.warnings, *limits_said]:
         err.print(Text(f"warning: {fmt.safe_text(warning)}"), style="yellow", soft_wrap=True)
     return 0
+
+
+def _write_json(runtime: Runtime, loaded: load.History, snapshot: Snapshot, sessions, documents: bool, limits,
+                limits_said: list[str]) -> None:  # fmt: skip
+    if documents:  # the saved documents are spliced in, not rebuilt
+        warnings = [*snapshot.warnings, *limits_said]
+        if not loaded.files:
+            warnings.append(missing_roots_message(runtime.roots))
+        sys.stdout.buffer.writelines(_json_chunks(snapshot, sessions, warnings, limits))
+        return
+    document = report.document(snapshot, sessions)
+    document["warnings"].extend(limits_said)
+    limits_report.add_to_document(document, limits)
+    if not loaded.files:
+        document["warnings"].append(missing_roots_message(runtime.roots))
+    sys.stdout.buffer.write(fmt.json_safe(orjson.dumps(document, option=orjson.OPT_INDENT_2)) + b"\n")
 
 
 def _limits(runtime: Runtime, loaded: load.History, store, warnings: list[str], shares: bool = True):
