@@ -3,9 +3,13 @@ Code starts it after every message, so it must not pay for the main CLI's import
 
 from __future__ import annotations
 
+import errno
 import gc
 import os
 import sys
+
+# Errors of a write that no retry fixes: the output (a file, a pipe to one) has no room.
+_NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
 def main() -> int:
@@ -26,4 +30,15 @@ def main() -> int:
     gc.disable()
     from cctop.cli import main as cli_main
 
-    return cli_main(skip_teardown=True)
+    try:
+        return cli_main(skip_teardown=True)
+    except OSError as exc:
+        if exc.errno not in _NO_ROOM:
+            raise
+        # `cctop --once --json > file` on a full disk: one line, not a traceback.
+        print(f"cctop: cannot write the output: {exc.strerror}", file=sys.stderr)
+        from cctop.report.stdout import quiet_stdout
+
+        quiet_stdout()
+        return 1
+

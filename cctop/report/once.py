@@ -55,9 +55,9 @@ def _run_once(args: argparse.Namespace) -> int:
         try:
             _write_json(runtime, loaded, snapshot, sessions, documents, limits, limits_said)
         except BrokenPipeError:  # `| head`: the reader has what it wanted
-            from cctop.report.requests import _silence_stdout
+            from cctop.report.stdout import quiet_stdout
 
-            _silence_stdout()
+            quiet_stdout()
         return 0
     from rich.console import Console
     from rich.text import Text

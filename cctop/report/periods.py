@@ -171,9 +171,9 @@ def run_report(argv: Sequence[str]) -> int:
             _print_table(report, usage, breakdown, tz, tz_name)
         sys.stdout.flush()
     except BrokenPipeError:
-        from cctop.report.requests import _silence_stdout
+        from cctop.report.stdout import quiet_stdout
 
-        _silence_stdout()
+        quiet_stdout()
         return 0
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)  # paths and names in them are made safe

@@ -22,6 +22,7 @@ from cctop.model.ledger import Ledger
 from cctop.model.records import Prompt, Record, Source, ToolResult, ToolUse
 from cctop.model.snapshot import PricedCall, SessionStats
 from cctop.report.sessions import SessionFilter
+from cctop.report.stdout import quiet_stdout
 from cctop.sources import load
 
 COLUMNS = (
@@ -66,7 +67,7 @@ def run_requests(args: argparse.Namespace) -> int:
             _write_csv(rows, sys.stdout.buffer)
         sys.stdout.flush()
     except BrokenPipeError:  # `| head`: the reader has what it wanted
-        _silence_stdout()
+        quiet_stdout()
         return 0
     for warning in ledger.snapshot().warnings:
         print(f"warning: {fmt.safe_text(warning)}", file=sys.stderr)
@@ -217,12 +218,3 @@ def _write_jsonl(rows: Iterable[dict[str, Any]], out) -> None:
 def _json_lines(rows: Iterable[dict[str, Any]]) -> Iterator[bytes]:
     for row in rows:
         yield fmt.json_safe(orjson.dumps(row)) + b"\n"
-
-
-def _silence_stdout() -> None:
-    """After a broken pipe, point stdout at /dev/null so the flush at exit stays quiet."""
-    import os
-
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)

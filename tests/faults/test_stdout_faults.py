@@ -1,6 +1,6 @@
-"""A reader that goes away (``cctop --once --json | head``) ends cctop quietly: exit 0, no
-traceback, whichever output path wrote (the spliced documents of workers or a store, or one
-document built here)."""
+"""When stdout can take no more: a reader that goes away (``cctop --once --json | head``) ends
+cctop quietly, whichever output path wrote (the spliced documents of workers or a store, or one
+document built here); a full disk under the output is one clear line. Never a traceback."""
 
 from __future__ import annotations
 
@@ -49,3 +49,22 @@ def test_a_reader_that_went_away_ends_cctop_quietly(tmp_path, args, code):
         stderr = done.stderr.decode()
         assert done.returncode == code, stderr
         assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize(
+    "args",
+    [["--once", "--json"], ["--once"], ["--once", "--requests"], ["report", "daily"]],
+    ids=["json", "table", "requests", "report"],
+)
+def test_a_full_disk_under_the_output_is_one_line(tmp_path, args):
+    """``cctop --once --json > file`` with no room left: one clear line and exit 1."""
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    env.pop("CLAUDE_CONFIG_DIR", None)
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "cctop", *args, "--no-store", "--claude-dir", str(PROJECTS)],
+            stdout=full, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env, timeout=120,
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.decode().splitlines() == ["cctop: cannot write the output: No space left on device"]
