@@ -159,17 +159,22 @@ def _from_files(
     A report that wants only the finished documents (``saved`` without stats) gets them
     rendered by the workers, as the saved aggregates would give them."""
     from cctop.sources.transcripts import parallel
+    from cctop.sources.transcripts.forked import WorkerLost
     from cctop.sources.transcripts.reader import read_all
 
-    if workers and saved is not None and not saved.stats:
-        rendered = parallel.documents_by_project(files, ledger.fresh, time.time(), saved.document)
-        if rendered is not None:
-            rows, warnings = rendered
-            for message in warnings:  # in the ledger, in the order the stats path gives them
-                ledger.warn(message)
-            cached = CachedSessions([], rows)
-            return History(ledger, len(files), cached=cached, bytes_read=sum(f.size for f in files))
-    fanned_out = parallel.sessions_by_project(files, ledger.fresh, time.time()) if workers else None
+    fanned_out = None
+    try:
+        if workers and saved is not None and not saved.stats:
+            rendered = parallel.documents_by_project(files, ledger.fresh, time.time(), saved.document)
+            if rendered is not None:
+                rows, warnings = rendered
+                for message in warnings:  # in the ledger, in the order the stats path gives them
+                    ledger.warn(message)
+                cached = CachedSessions([], rows)
+                return History(ledger, len(files), cached=cached, bytes_read=sum(f.size for f in files))
+        fanned_out = parallel.sessions_by_project(files, ledger.fresh, time.time()) if workers else None
+    except WorkerLost as lost:  # e.g. the OOM killer took one: nothing of theirs is kept
+        ledger.warn(f"{lost}; read in this process instead")
     if fanned_out is None:
         bytes_read = read_all(files, ledger.warn, _sink(ledger, keep))
         return History(ledger, len(files), bytes_read=bytes_read)
@@ -210,7 +215,22 @@ def _through_store(
             cached = store.cached_sessions(key, saved.stats)
             if cached is not None:
                 return History(new_ledger(), len(on_disk), cached=cached, bytes_read=bytes_read)
-    return _rebuild(roots, new_ledger, store, saved, key, workers)
+    if not workers:
+        return _rebuild(roots, new_ledger, store, saved, key, workers)
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        return _rebuild(roots, new_ledger, store, saved, key, workers)
+    except BrokenProcessPool as lost:  # e.g. the OOM killer took a worker mid-fill
+        # What the workers stored is whole files, committed group by group: read the rest here.
+        said = f"a worker process ended without a result ({lost}); read in this process instead"
+
+        def saying() -> Ledger:
+            ledger = new_ledger()
+            ledger.warn(said)
+            return ledger
+
+        return _rebuild(roots, saying, store, saved, key, False)
 
 
 def _follow_changes(

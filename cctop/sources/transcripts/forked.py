@@ -29,6 +29,11 @@ class WorkerError(Exception):
     the task's exception, or why it died."""
 
 
+class WorkerLost(WorkerError):
+    """A worker process ended without its result (killed: the OOM killer, a signal), so the
+    caller may do the work another way."""
+
+
 class _Worker:
     """One forked process and its two pipes: task indices in, pickled outcomes out."""
 
@@ -55,7 +60,7 @@ class _Worker:
         """The outcome of its task, still pickled."""
         header = _read_exactly(self.results, _HEADER)
         if len(header) < _HEADER:
-            raise WorkerError(f"a worker process ended without a result ({self._how_it_ended()})")
+            raise WorkerLost(f"a worker process ended without a result ({self._how_it_ended()})")
         return _read_exactly(self.results, int.from_bytes(header, "little"))
 
     def _how_it_ended(self) -> str:
