@@ -242,28 +242,45 @@ def test_groups_sharing_a_call_are_linked_whatever_order_they_come_in():
     assert linked([{1}, {2}, {3}]) == []
 
 
+# Which worker dies, for _dies_on_a_group: set in this process before the workers fork.
+_DYING: dict = {"parent": 0, "group": -1, "real": None}
+
+
+def _dies_on_a_group(groups):
+    """A worker function whose worker is killed on one group (the OOM killer, say). At module
+    level: the store fill's pool pickles the function it runs."""
+    if os.getpid() != _DYING["parent"] and _DYING["group"] in groups:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return _DYING["real"](groups)
+
+
+def once_json(tree, capsysbinary, *args: str) -> dict:
+    from cctop.cli import main
+
+    assert main(["--once", "--json", *args, "--claude-dir", str(tree)]) == 0
+    return orjson.loads(capsysbinary.readouterr().out)
+
+
+def read_here_then_kill_a_worker(tree, monkeypatch, capsysbinary, function: str, group: int) -> dict:
+    """What --once --json prints read in this process (a run that loses a worker must print
+    the same); then worker processes read, and the one running ``group`` through
+    ``parallel.<function>`` is killed."""
+    monkeypatch.setenv("HOME", str(tree.parent))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tree.parent / ".config"))
+    with monkeypatch.context() as serial:
+        serial.setattr(parallel, "worker_count", lambda: 1)
+        expected = once_json(tree, capsysbinary, "--no-store")
+    use_workers(monkeypatch)
+    _DYING.update(parent=os.getpid(), group=group, real=getattr(parallel, function))
+    monkeypatch.setattr(parallel, function, _dies_on_a_group)
+    return expected
+
+
 def test_a_worker_killed_mid_read_leaves_the_read_to_this_process(tree, monkeypatch, capsysbinary):
     """The OOM killer taking a worker must not end --once in a traceback or lose a session:
     the tree is read here instead, and a warning says why."""
-    from cctop.cli import main
-
-    monkeypatch.setenv("HOME", str(tree.parent))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tree.parent / ".config"))
-    monkeypatch.setattr(parallel, "worker_count", lambda: 1)
-    assert main(["--once", "--json", "--no-store", "--claude-dir", str(tree)]) == 0
-    expected = orjson.loads(capsysbinary.readouterr().out)
-    use_workers(monkeypatch)
-    parent = os.getpid()
-    real = parallel._sessions_of
-
-    def killed_once_in_a_worker(groups):
-        if os.getpid() != parent and 0 in groups:
-            os.kill(os.getpid(), signal.SIGKILL)
-        return real(groups)
-
-    monkeypatch.setattr(parallel, "_sessions_of", killed_once_in_a_worker)
-    assert main(["--once", "--json", "--no-store", "--claude-dir", str(tree)]) == 0
-    got = orjson.loads(capsysbinary.readouterr().out)
+    expected = read_here_then_kill_a_worker(tree, monkeypatch, capsysbinary, "_sessions_of", 0)
+    got = once_json(tree, capsysbinary, "--no-store")
     assert [s["id"] for s in got["sessions"]] == [s["id"] for s in expected["sessions"]]
     assert got["totals"] == expected["totals"]
     assert got["warnings"] == [
@@ -271,36 +288,14 @@ def test_a_worker_killed_mid_read_leaves_the_read_to_this_process(tree, monkeypa
     ]
 
 
-_REAL_FILL_GROUP = parallel._fill_group
-_FILLING_PARENT = [0]
-
-
-def _fill_group_killed_in_a_worker(groups):
-    """At module level: the store fill's pool pickles the function it runs."""
-    if os.getpid() != _FILLING_PARENT[0] and 1 in groups:
-        os.kill(os.getpid(), signal.SIGKILL)
-    return _REAL_FILL_GROUP(groups)
-
-
 def test_a_worker_killed_mid_fill_leaves_the_rest_to_this_process(tree, monkeypatch, capsysbinary, tmp_path):
     """The first --once with a store fills it through worker processes; one of them killed
     mid-fill leaves the rest of the reading here, with nothing lost or counted twice."""
-    from cctop.cli import main
-
-    monkeypatch.setenv("HOME", str(tree.parent))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tree.parent / ".config"))
-    monkeypatch.setattr(parallel, "worker_count", lambda: 1)
-    assert main(["--once", "--json", "--no-store", "--claude-dir", str(tree)]) == 0
-    expected = orjson.loads(capsysbinary.readouterr().out)
-    use_workers(monkeypatch)
-    _FILLING_PARENT[0] = os.getpid()
-    monkeypatch.setattr(parallel, "_fill_group", _fill_group_killed_in_a_worker)
-    store = tmp_path / "store.sqlite3"
-    assert main(["--once", "--json", "--store", str(store), "--claude-dir", str(tree)]) == 0
-    got = orjson.loads(capsysbinary.readouterr().out)
+    expected = read_here_then_kill_a_worker(tree, monkeypatch, capsysbinary, "_fill_group", 1)
+    store = str(tmp_path / "store.sqlite3")
+    got = once_json(tree, capsysbinary, "--store", store)
     assert got["sessions"] == expected["sessions"] and got["totals"] == expected["totals"]
     assert any("read in this process instead" in w for w in got["warnings"]), got["warnings"]
-    monkeypatch.setattr(parallel, "_fill_group", _REAL_FILL_GROUP)
-    assert main(["--once", "--json", "--store", str(store), "--claude-dir", str(tree)]) == 0
-    again = orjson.loads(capsysbinary.readouterr().out)  # from the store it filled
+    monkeypatch.setattr(parallel, "_fill_group", _DYING["real"])
+    again = once_json(tree, capsysbinary, "--store", store)  # from the store it filled
     assert again["sessions"] == expected["sessions"] and again["warnings"] == expected["warnings"]

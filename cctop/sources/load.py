@@ -215,15 +215,13 @@ def _through_store(
             cached = store.cached_sessions(key, saved.stats)
             if cached is not None:
                 return History(new_ledger(), len(on_disk), cached=cached, bytes_read=bytes_read)
-    if not workers:
-        return _rebuild(roots, new_ledger, store, saved, key, workers)
-    from concurrent.futures.process import BrokenProcessPool
+    from cctop.sources.transcripts.forked import WorkerLost  # as _rebuild's pools do, not before
 
     try:
         return _rebuild(roots, new_ledger, store, saved, key, workers)
-    except BrokenProcessPool as lost:  # e.g. the OOM killer took a worker mid-fill
+    except WorkerLost as lost:  # e.g. the OOM killer took a worker mid-fill
         # What the workers stored is whole files, committed group by group: read the rest here.
-        said = f"a worker process ended without a result ({lost}); read in this process instead"
+        said = f"{lost}; read in this process instead"
 
         def saying() -> Ledger:
             ledger = new_ledger()

@@ -28,7 +28,7 @@ from cctop.model.records import Record
 from cctop.model.snapshot import SessionStats
 from cctop.sources.transcripts import linked_groups
 from cctop.sources.transcripts.discovery import TranscriptFile, Warn
-from cctop.sources.transcripts.forked import die_with_parent, forked_map, forked_results
+from cctop.sources.transcripts.forked import WorkerLost, die_with_parent, forked_map, forked_results
 from cctop.sources.transcripts.reader import FileResult, read_file
 from cctop.store.database import SessionRow, Store, WholeFile, session_row
 
@@ -340,6 +340,7 @@ def fill_by_project(
         return None
     import multiprocessing
     from concurrent.futures import as_completed
+    from concurrent.futures.process import BrokenProcessPool
 
     workers = worker_count()
     _WORKER_CONTEXT.update(
@@ -384,6 +385,8 @@ def fill_by_project(
         for rows, messages, _ in results:  # in group order: the outcome never depends on timing
             warnings.update(dict.fromkeys(messages))
             keep_bigger(sessions, [(row.id, row) for row in rows], lambda row: row.requests)
+    except BrokenProcessPool as broken:  # said as the forked pool says it, for one handler
+        raise WorkerLost(f"a worker process ended without a result ({broken})") from broken
     finally:
         _WORKER_CONTEXT.clear()
     return list(sessions.values()), list(warnings)
