@@ -261,7 +261,7 @@ def checked_reference(value: object) -> float | None:
         "2026-02-30T10:00:00.000Z", "2026-11-20T10:00:00.١٢٣Z", "2026-11-20T10:0a:00.000Z",
         "2026-11-20 10:00:00.000Z", "2026-W47-4T10:11:12.013Z", "2026-11-20T10:00:00.000+",
         "2026-11-20T10:00:00Z", "2026-11-20T10:00:00.123456Z", "2026-11-20T10:00:00.000+00:00",
-        # both ends of the range a line's time must be in, which a cached hour lets the parser skip
+        # both ends of the range a line's time must be in, read from the cache of hours the second time
         "2000-01-01T00:00:00.000Z", "1999-12-31T23:59:59.999Z", "2099-12-31T23:59:59.999Z",
         "2100-01-01T00:00:00.000Z", "9999-12-31T23:00:00.000Z", "0001-01-01T00:00:00.000Z",
         "", "Z" * 24, None, 17, 1.5,

@@ -33,7 +33,7 @@ from cctop.model.records import (
     ToolResult,
     ToolUse,
 )
-from cctop.sources.limits import EARLIEST, LATEST, MAX_COUNT, OutOfRange, checked_seconds, time_in_range
+from cctop.sources.limits import MAX_COUNT, OutOfRange, checked_seconds, time_in_range
 
 # A line is parsed only when it holds one of these; anything else cannot carry usage,
 # tool calls, prompts, titles or compactions. Substring tests run at memchr speed (a regex
@@ -65,15 +65,6 @@ class FileRole:
 def checked_time(value: object) -> float | None:
     """``parse_timestamp`` for a line's own timestamp: None when absent or unparseable (as
     before), OutOfRange when it parses to a moment before 2000 or from 2100 on."""
-    if type(value) is str and len(value) == 24 and value[23] == "Z" and value[19] == "." and value[13] == ":":
-        base = _HOURS.get(value[:13])
-        if base is not None:
-            clock = _CLOCK.get(value[14:19])
-            millis = _MILLIS.get(value[20:23])
-            if clock is not None and millis is not None:
-                return base + clock + millis  # in range: see _HOURS
-    if not isinstance(value, str) or not value:
-        return None
     return checked_seconds(_parse_time(value), "timestamp")
 
 
@@ -110,9 +101,7 @@ def parse_timestamp(value: object) -> float | None:
 # "MM:SS" -> seconds into the hour, "mmm" -> seconds: one lookup each instead of parsing.
 _CLOCK = {f"{m:02d}:{s:02d}": m * 60 + s for m in range(60) for s in range(60)}
 _MILLIS = {f"{n:03d}": n / 1000 for n in range(1000)}
-# "2026-11-20T10" -> that hour's POSIX seconds. Only hours wholly inside the range a line's time
-# must be in (limits.EARLIEST..LATEST, both on the hour) are kept, so checked_time needs no
-# range check for a time read from here.
+# "2026-11-20T10" -> that hour's POSIX seconds.
 _HOURS: dict[str, float] = {}
 
 
@@ -128,7 +117,7 @@ def _parse_time(value: object) -> float | None:
             base = _HOURS.get(hour)
             if base is None:
                 base = _parse_iso(hour + ":00:00Z")
-                if base is not None and EARLIEST <= base <= LATEST - 3600:
+                if base is not None:
                     if len(_HOURS) > 4096:
                         _HOURS.clear()
                     _HOURS[hour] = base
