@@ -23,6 +23,8 @@ def utc_iso(timestamp: float | None) -> str | None:
     hour, second = divmod(seconds, 3600)
     prefix = _HOURS.get(hour)
     if prefix is None:
+        if len(_HOURS) > 4096:  # a live process over years of history: bounded, as jsonl's
+            _HOURS.clear()
         prefix = _HOURS[hour] = _datetime_iso(hour * 3600.0)[:14]  # 2026-11-20T10:
     clock = _CLOCKS.get(second)
     if clock is None:
