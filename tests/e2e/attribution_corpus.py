@@ -30,7 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from .fake_api import FakeAnthropicApi, Script, Text, ToolCall, Turn, Usage
+from .fake_api import FakeAnthropicApi, Script, Text, ToolCall, Turn, Usage, read_body
 from .harness import ClaudeHome, find_or_install_claude
 
 # Chosen ids, so a fork's id sorts on either side of its parent's.
@@ -154,18 +154,7 @@ class _Capture:
                 pass
 
             def do_POST(self) -> None:  # noqa: N802 - stdlib name
-                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                    parts = []
-                    while True:
-                        size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                        if size == 0:
-                            self.rfile.readline()
-                            break
-                        parts.append(self.rfile.read(size))
-                        self.rfile.readline()
-                    body = b"".join(parts)
-                else:
-                    body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = read_body(self)
                 kind = self.path.rsplit("/", 1)[-1]
                 with contextlib.suppress(ValueError):  # not JSON: not Claude Code's, not kept
                     capture.batches.append({"kind": kind, "transport": "http:application/json",

@@ -305,21 +305,7 @@ class FakeAnthropicApi:
                 self._json(200, {})
 
             def _read_body(self) -> bytes:
-                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                    parts = []
-                    while True:
-                        size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                        if size == 0:
-                            self.rfile.readline()
-                            break
-                        parts.append(self.rfile.read(size))
-                        self.rfile.readline()
-                    data = b"".join(parts)
-                else:
-                    data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if self.headers.get("Content-Encoding", "").lower() == "gzip":
-                    data = gzip.decompress(data)
-                return data
+                return read_body(self)
 
             def _json(self, status: int, payload: Any, extra: Mapping[str, str] | None = None) -> None:
                 data = json.dumps(payload).encode()
@@ -457,3 +443,23 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def read_body(handler: BaseHTTPRequestHandler) -> bytes:
+    """A request's body as Claude Code's HTTP clients send it: by Content-Length or chunked,
+    maybe gzipped."""
+    if handler.headers.get("Transfer-Encoding", "").lower() == "chunked":
+        parts = []
+        while True:
+            size = int(handler.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                handler.rfile.readline()
+                break
+            parts.append(handler.rfile.read(size))
+            handler.rfile.readline()
+        data = b"".join(parts)
+    else:
+        data = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+    if handler.headers.get("Content-Encoding", "").lower() == "gzip":
+        data = gzip.decompress(data)
+    return data
