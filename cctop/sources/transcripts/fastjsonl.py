@@ -55,6 +55,11 @@ from cctop.sources.transcripts.jsonl import (
     checked_time,
 )
 
+try:  # the optional C line finder (built where a compiler is; see _linescan.c)
+    from cctop.sources.transcripts._linescan import interesting_lines
+except ImportError:  # pragma: no cover - tests/test_linescan.py runs both ways
+    interesting_lines = None  # type: ignore[assignment]
+
 # Record kinds the full parser makes nothing of and keeps no state for (checked against it on
 # the samples by the tests). Any kind not named here is handed to the full parser.
 INERT = frozenset(
@@ -72,6 +77,7 @@ INERT = frozenset(
         b"file-history-snapshot",
     }
 )
+_INERT_KINDS = tuple(sorted(INERT))  # as _linescan wants them
 # A queue operation matters only before a file's first user or assistant line (it dates a fork's
 # birth); after it the full parser makes nothing of one.
 QUEUE_OPERATION = b"queue-operation"
@@ -211,13 +217,27 @@ class FastTranscriptParser(TranscriptParser):
         """The lines of ``data[:end]`` (all of it by default), which must end at a line boundary.
         Lines are located in place: a skipped line is never copied."""
         out: list[Record] = []
-        parse_line = self._parse_line  # the full parser's, for any line not read here
-        parse = self._parse_object
+        stop = len(data) if end is None else end
+        view = memoryview(data)
+        read = self._read_line
+        if interesting_lines is not None:  # the C line finder: no Python step per skipped line
+            found = interesting_lines(data, stop, _INERT_KINDS)
+            for index in range(0, len(found), 3):
+                start, newline = found[index], found[index + 1]
+                kind = MESSAGE if found[index + 2] == 0 else kind_of(data, start, newline)
+                read(data, view, start, newline, kind, out)
+        else:
+            self._find_lines(data, view, stop, out)
+        view.release()
+        return _collapse_calls(out)
+
+    def _find_lines(self, data: bytes, view: memoryview, stop: int, out: list[Record]) -> None:
+        """The line finder in Python (as _linescan.c): every line of ``data[:stop]`` that is not
+        skipped by its first bytes goes to ``_read_line``."""
+        read = self._read_line
         find = data.find
         startswith = data.startswith
         endswith = data.endswith
-        view = memoryview(data)
-        stop = len(data) if end is None else end
         position = 0
         while position < stop:
             newline = find(b"\n", position, stop)
@@ -248,51 +268,65 @@ class FastTranscriptParser(TranscriptParser):
                     kind = kind_of(data, position, newline)
             else:
                 kind = None
-            if (
-                kind is not MESSAGE
-                and (kind in INERT or (kind == QUEUE_OPERATION and not self._opening))
-                and data[newline - 1] == _CLOSE
-            ):
-                position = newline + 1
-                continue  # a line cut short is left to the full parser, which counts it
-            if kind == COST_STATE:
-                try:
-                    state = _decode_cost_state(view[position:newline])
-                except _DecodeFailed:
-                    state = None
-                if state is not None and state.type == "cost-state":
-                    session_id = self.role.session_id or state.sessionId or None
-                    if session_id is not None:
-                        try:
-                            self._cost_state(session_id, state.totalCostUSD, state.startTime, out)
-                        except OutOfRange:  # as the full parser
-                            self.rejected += 1
-                    position = newline + 1
-                    continue
-            elif kind in HOT:
-                try:
-                    decoded = _decode(view[position:newline])
-                except _DecodeFailed:
-                    decoded = None
-                if decoded is not None:
-                    line_type = decoded.type
-                    if line_type in _HOT_TYPES:
-                        mark = len(out)
-                        try:
-                            if not self._common(decoded, out):
-                                parse(_to_builtins(decoded), out)
-                        except OutOfRange:  # as the full parser: the whole line goes
-                            del out[mark:]
-                            self.rejected += 1
-                        position = newline + 1
-                        continue
-                    if kind is MESSAGE and line_type in _INERT_TYPES:
-                        position = newline + 1
-                        continue  # whole JSON of a kind the full parser makes nothing of
-            parse_line(data[position:newline], out)
+            if kind is MESSAGE or kind not in INERT or data[newline - 1] != _CLOSE:
+                read(data, view, position, newline, kind, out)
             position = newline + 1
-        view.release()
-        return _collapse_calls(out)
+
+    def _read_line(
+        self,
+        data: bytes,
+        view: memoryview,
+        position: int,
+        newline: int,
+        kind: bytes | None,
+        out: list[Record],
+    ) -> None:
+        """The records of the line ``data[position:newline]`` of ``kind`` (kind_of's answer),
+        which the line finder did not skip."""
+        if kind is MESSAGE:
+            if self._read_hot(view, position, newline, kind, out):
+                return
+            self._parse_line(data[position:newline], out)
+            return
+        if kind == QUEUE_OPERATION and not self._opening and data[newline - 1] == _CLOSE:
+            return
+        if kind == COST_STATE:
+            try:
+                state = _decode_cost_state(view[position:newline])
+            except _DecodeFailed:
+                state = None
+            if state is not None and state.type == "cost-state":
+                session_id = self.role.session_id or state.sessionId or None
+                if session_id is not None:
+                    try:
+                        self._cost_state(session_id, state.totalCostUSD, state.startTime, out)
+                    except OutOfRange:  # as the full parser
+                        self.rejected += 1
+                return
+        elif kind in HOT and self._read_hot(view, position, newline, kind, out):
+            return
+        self._parse_line(data[position:newline], out)  # the full parser's, for any other line
+
+    def _read_hot(
+        self, view: memoryview, position: int, newline: int, kind: bytes, out: list[Record]
+    ) -> bool:
+        """A user or assistant line read from its struct; False when the full parser must."""
+        try:
+            decoded = _decode(view[position:newline])
+        except _DecodeFailed:
+            return False
+        line_type = decoded.type
+        if line_type in _HOT_TYPES:
+            mark = len(out)
+            try:
+                if not self._common(decoded, out):
+                    self._parse_object(_to_builtins(decoded), out)
+            except OutOfRange:  # as the full parser: the whole line goes
+                del out[mark:]
+                self.rejected += 1
+            return True
+        # A whole JSON line of a kind the full parser makes nothing of.
+        return kind is MESSAGE and line_type in _INERT_TYPES
 
     # -- the common shapes of the hot kinds, straight from the structs ------------------------
     # Each mirrors the full parser's rule for that shape (jsonl.TranscriptParser._meta,
@@ -407,7 +441,3 @@ class FastTranscriptParser(TranscriptParser):
 
 
 _NO_SPLIT = CacheSplit()
-# "MM:SS" -> seconds into the hour, "mmm" -> seconds: one lookup each instead of parsing.
-_CLOCK = {f"{m:02d}:{s:02d}": m * 60 + s for m in range(60) for s in range(60)}
-_MILLIS = {f"{n:03d}": n / 1000 for n in range(1000)}
-_HOURS: dict[str, float] = {}
