@@ -29,7 +29,7 @@ from cctop.model.snapshot import SessionStats
 from cctop.sources.transcripts import linked_groups
 from cctop.sources.transcripts.discovery import TranscriptFile, Warn
 from cctop.sources.transcripts.forked import WorkerLost, die_with_parent, forked_map, forked_results
-from cctop.sources.transcripts.reader import FileResult, read_file
+from cctop.sources.transcripts.reader import FileResult, prime_allocator, read_file
 from cctop.store.database import SessionRow, Store, WholeFile, session_row
 
 if TYPE_CHECKING:
@@ -195,6 +195,7 @@ def _sessions_of(groups: Sequence[int]) -> tuple[list[SessionStats], list[str], 
     # A worker only allocates records and keeps them: the cycle collector finds nothing to
     # free and costs about a sixth of the run.
     gc.disable()
+    prime_allocator()
     context = _WORKER_CONTEXT
     ledger = context["new_ledger"]()
     keys: set[int] = set()
@@ -286,6 +287,7 @@ def _fill_group(
     groups: Sequence[int],
 ) -> tuple[list[WholeFile], list[tuple[int, str]], list[SessionRow], list[str], set[int]]:
     gc.disable()  # as in _sessions_of
+    prime_allocator()
     context = _WORKER_CONTEXT
     files = _files_of(groups)
     ledger = context["new_ledger"]()
@@ -496,6 +498,7 @@ def _pool(workers: int, context) -> ProcessPoolExecutor:
 
 def _quiet_worker() -> None:
     die_with_parent()
+    prime_allocator()
     _silence_stderr()
 
 
