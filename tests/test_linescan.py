@@ -1,5 +1,5 @@
 """The C line finder (_linescan.c) against fastjsonl's Python loop it stands in for: the same
-lines handed on, with the same "message first" mark, on every sample and on damaged and
+lines handed on, of the same kinds, on every sample and on damaged and
 unusual lines; and the same records from the parser either way. Where a C compiler is on the
 machine, the extension must have been built (an install that silently lost it would only be
 slower, and nothing else would say so)."""
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from cctop.sources.transcripts import fastjsonl
-from cctop.sources.transcripts.fastjsonl import INERT, MESSAGE, FastTranscriptParser
+from cctop.sources.transcripts.fastjsonl import INERT, FastTranscriptParser
 from cctop.sources.transcripts.jsonl import FileRole, TranscriptParser
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -33,12 +33,12 @@ def test_the_extension_is_built_where_a_compiler_is() -> None:
 
 def handed_on(
     data: bytes, stop: int, use_c: bool, monkeypatch: pytest.MonkeyPatch
-) -> list[tuple[int, int, bool]]:
-    """(start, newline, message first) of every line the finder hands to ``_read_line``."""
-    seen: list[tuple[int, int, bool]] = []
+) -> list[tuple[int, int, bytes | None]]:
+    """(start, newline, kind) of every line the finder hands to ``_read_line``."""
+    seen: list[tuple[int, int, bytes | None]] = []
     parser = FastTranscriptParser(ROLE)
     monkeypatch.setattr(parser, "_read_line", lambda d, v, start, newline, kind, out: seen.append(
-        (start, newline, kind is MESSAGE)))  # fmt: skip
+        (start, newline, kind)))  # fmt: skip
     monkeypatch.setattr(fastjsonl, "interesting_lines", C_FINDER if use_c else None)
     parser.feed(data, stop)
     return seen
