@@ -52,6 +52,17 @@ def install(version: str = VERSION) -> tuple[list[str] | None, str]:
     return command, f"ccusage {version} (npm, native binary)"
 
 
+def binary_alone(command: list[str]) -> list[str] | None:
+    """The same command run on the native binary itself, without npm's Node launcher in front
+    (``node_modules/.bin/ccusage`` starts Node, which starts the binary): what ccusage costs
+    with no start-up of its own packaging. None when the package has no such binary here."""
+    launcher = Path(command[0])
+    for binary in sorted(launcher.parent.parent.glob("@ccusage/ccusage-*/bin/ccusage")):
+        if binary.is_file():
+            return [str(binary), *command[1:]]
+    return None
+
+
 def tokens(output: str) -> dict[str, int]:
     """Token totals of ``ccusage session --json``, named as cctop's JSON names them."""
     totals = json.loads(output)["totals"]

@@ -324,6 +324,7 @@ class Tree:
     megabytes: float
     grep: Measure
     ccusage: Measure | None
+    ccusage_alone: Measure | None  # its native binary without npm's launcher
     cold: list[Measure]  # this checkout's, then --before's
     first_start: list[Measure]  # output: startup_bench's JSON line
     fill: Measure
@@ -364,11 +365,15 @@ def measure_tree(kind: str, args: argparse.Namespace, ccusage_command: list[str]
         subprocess.run(grep_command, stdout=subprocess.DEVNULL)  # the page cache, warm for everyone
         grep = Measure("grep -rc '\"usage\"'")
         usage = Measure(f"ccusage {ccusage.VERSION} session --json --offline") if ccusage_command else None
+        alone_command = ccusage.binary_alone(ccusage_command) if ccusage_command else None
+        alone = Measure("  its native binary alone (no npm launcher)") if alone_command else None
         cold = [Measure(f"{label} --once --json --no-store") for label, _ in checkouts]
         for _ in range(args.repeat):
             run_once(grep, grep_command)
             if usage is not None and ccusage_command is not None:
                 run_once(usage, ccusage_command, dict(env, CLAUDE_CONFIG_DIR=str(corpus)))
+            if alone is not None and alone_command is not None:
+                run_once(alone, alone_command, dict(env, CLAUDE_CONFIG_DIR=str(corpus)))
             for measure_, (_, checkout) in zip(cold, checkouts, strict=True):
                 command = [sys.executable, "-m", "cctop", "--once", "--json", "--no-store", "--claude-dir",
                            str(corpus)]  # fmt: skip
@@ -385,7 +390,7 @@ def measure_tree(kind: str, args: argparse.Namespace, ccusage_command: list[str]
                   "--claude-dir", str(corpus)]  # fmt: skip
         fill = measure("cctop --once --json (fills the store)", stored, 1, env)
         warm = measure("cctop --once --json (warm store)", stored, args.repeat, env)
-    tree = Tree(kind, corpus, files, size / 2**20, grep, usage, cold, first_start, fill, warm)
+    tree = Tree(kind, corpus, files, size / 2**20, grep, usage, alone, cold, first_start, fill, warm)
     totals = [totals_of(m.output) for m in (cold[0], fill, warm) if m.ok]
     tree.calls = totals[0]["requests"] if totals else 0
     if len(totals) != 3 or any(t != totals[0] for t in totals):
@@ -424,6 +429,11 @@ def print_tree(tree: Tree, ccusage_note: str, repeat: int) -> None:
     if tree.ccusage is not None:
         usage = tree.ccusage
         row(usage.name, _seconds(usage), "1.00", usage.peak_rss_mb, cpu=_cpu(usage), cpu_ratio="1.00")
+        alone = tree.ccusage_alone
+        if alone is not None:
+            ratio, cpu_ratio = _ratio(alone, usage), _ratio(alone, usage, cpu=True)
+            row(alone.name, _seconds(alone), "-" if ratio is None else f"{ratio:.2f}", alone.peak_rss_mb,
+                cpu=_cpu(alone), cpu_ratio="-" if cpu_ratio is None else f"{cpu_ratio:.2f}")  # fmt: skip
     else:
         row(ccusage_note, "-")
     for cold in tree.cold:
@@ -453,6 +463,10 @@ def print_tree(tree: Tree, ccusage_note: str, repeat: int) -> None:
     warm_ok = tree.warm.ok and tree.warm.median <= WARM_TARGET_S
     row(tree.warm.name, _seconds(tree.warm), "", tree.warm.peak_rss_mb,
         f"<= {WARM_TARGET_S:g} s: " + ("ok" if warm_ok else "MISS"), _cpu(tree.warm))
+    for cold in tree.cold if tree.ccusage_alone is not None else ():
+        ratio, cpu_ratio = _ratio(cold, tree.ccusage_alone), _ratio(cold, tree.ccusage_alone, cpu=True)
+        if ratio is not None and cpu_ratio is not None:
+            print(f"{cold.name} / ccusage's binary alone: {ratio:.2f}x wall, {cpu_ratio:.2f}x CPU")
     for note in tree.notes:
         print(note)
 
@@ -470,8 +484,10 @@ def tree_results(tree: Tree) -> dict[str, Any]:
         "api_calls": tree.calls,
         "grep": summary(tree.grep),
         "ccusage": None if tree.ccusage is None else summary(tree.ccusage),
+        "ccusage_binary_alone": None if tree.ccusage_alone is None else summary(tree.ccusage_alone),
         "cold": [
-            dict(summary(m), x_ccusage=_ratio(m, tree.ccusage), cpu_x_ccusage=_ratio(m, tree.ccusage, True))
+            dict(summary(m), x_ccusage=_ratio(m, tree.ccusage), cpu_x_ccusage=_ratio(m, tree.ccusage, True),
+                 x_ccusage_binary_alone=_ratio(m, tree.ccusage_alone))
             for m in tree.cold
         ],
         "first_start": [dict(summary(m), **_startup(m.output)) for m in tree.first_start],
