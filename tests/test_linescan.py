@@ -106,26 +106,27 @@ def test_both_finders_agree_on_damaged_and_unusual_lines(seed: int, monkeypatch:
 @needs_c
 def test_the_finder_skips_only_closed_inert_lines() -> None:
     inert = tuple(sorted(INERT))
+    named = (b"cost-state", b"queue-operation")
     lines = [
         b'{"type":"progress","x":1}',  # skipped
         b'{"type":"progress","x":1',  # cut short: read (the full parser counts it)
         b"",  # empty: nothing
         b'{"parentUuid":null,"isSidechain":false,"message":{"role":"user"}}',  # message first
         b'{"parentUuid":null,"isSidechain":false,"attachment":{"type":"x"},"type":"attachment"}',  # skipped
-        b'{"type":"queue-operation","operation":"enqueue"}',  # read: the parser decides
+        b'{"type":"queue-operation","operation":"enqueue"}',  # read, by its name (code 2 + 1)
         b'{"type":"mode',  # no closing quote in the head, no newline after it: read
     ]
     data = b"\n".join(lines)
-    found = C_FINDER(data, len(data), inert)
+    found = C_FINDER(data, len(data), inert, named)
     triples = [tuple(found[i : i + 3]) for i in range(0, len(found), 3)]
     assert [(data[a:b], code) for a, b, code in triples] == [
-        (lines[1], 1), (lines[3], 0), (lines[5], 1), (lines[6], 1)]  # fmt: skip
-    assert C_FINDER(data, 0, inert) == []
-    assert C_FINDER(data, 10**9, inert) == found  # a stop past the end is the end
+        (lines[1], 1), (lines[3], 0), (lines[5], 3), (lines[6], 1)]  # fmt: skip
+    assert C_FINDER(data, 0, inert, named) == []
+    assert C_FINDER(data, 10**9, inert, named) == found  # a stop past the end is the end
     with pytest.raises(TypeError):
-        C_FINDER(data, len(data), list(inert))
+        C_FINDER(data, len(data), list(inert), named)
     with pytest.raises(TypeError):
-        C_FINDER(data, len(data), ("progress",))
+        C_FINDER(data, len(data), inert, ("progress",))
 
 
 @pytest.mark.parametrize("path", EVERY_JSONL, ids=lambda p: str(p.relative_to(SAMPLES)))

@@ -2,15 +2,16 @@
    found without a Python step per line. Optional: when this extension is not built (no
    compiler), fastjsonl's loop does the same work (tests/test_linescan.py holds the two equal).
 
-   interesting_lines(data, stop, inert) -> [start, newline, code, start, newline, code, ...]
+   interesting_lines(data, stop, inert, named) -> [start, newline, code, start, newline, code, ...]
 
    For every non-empty line of data[:stop] that the parser must read: where it starts, where
    its newline stands (stop for a last line without one) and a code: 0 for a conversation line
-   whose first nested object is its "message" (user or assistant: decoded at once), 1 for any
-   other line (the parser finds its kind itself). A line is left out when its kind, read from
-   its first bytes by the rules of fastjsonl.kind_of and FastTranscriptParser.feed, is one of
-   ``inert`` (a tuple of bytes) and it ends its object with "}". Only reads, all within
-   [0, stop): transcripts are untrusted input. */
+   whose first nested object is its "message" (user or assistant: decoded at once), 2 + i for a
+   line whose kind is named[i], 1 for any other line (the parser finds its kind itself). A line
+   is left out when its kind, read from its first bytes by the rules of fastjsonl.kind_of and
+   FastTranscriptParser.feed, is one of ``inert`` and it ends its object with "}". ``inert``
+   and ``named`` are tuples of bytes. Only reads, all within [0, stop): transcripts are
+   untrusted input. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <string.h>
@@ -40,20 +41,23 @@ static int head_ends_with(const char *line, const char *last, const char *suffix
     return (size_t)(last + 1 - line) >= size && memcmp(last + 1 - size, suffix, size) == 0;
 }
 
-static int is_inert(const char *kind, size_t size, PyObject *inert) {
-    Py_ssize_t count = PyTuple_GET_SIZE(inert);
+/* The index of the kind [kind, kind + size) in the tuple of bytes ``names``, or -1. */
+static Py_ssize_t index_of(const char *kind, size_t size, PyObject *names) {
+    Py_ssize_t count = PyTuple_GET_SIZE(names);
     for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *name = PyTuple_GET_ITEM(inert, i);
+        PyObject *name = PyTuple_GET_ITEM(names, i);
         if ((size_t)PyBytes_GET_SIZE(name) == size && memcmp(PyBytes_AS_STRING(name), kind, size) == 0)
-            return 1;
+            return i;
     }
-    return 0;
+    return -1;
 }
 
-enum { READ_MESSAGE = 0, READ_OTHER = 1, SKIP = 2 };
+static int is_inert(const char *kind, size_t size, PyObject *inert) { return index_of(kind, size, inert) >= 0; }
+
+enum { READ_MESSAGE = 0, READ_OTHER = 1, READ_NAMED = 2, SKIP = -1 };
 
 /* What to do with the line [line, end): end is its newline (or stop). */
-static int classify(const char *line, const char *end, PyObject *inert) {
+static Py_ssize_t classify(const char *line, const char *end, PyObject *inert, PyObject *named) {
     const char *kind = NULL, *quote = NULL;
     if (starts_with(line, end, LIT("{\"type\":\""))) {
         kind = line + 9;
@@ -70,21 +74,25 @@ static int classify(const char *line, const char *end, PyObject *inert) {
             return end[-1] == '}' && is_inert(LIT("attachment"), inert) ? SKIP : READ_OTHER;
         }
     }
-    if (quote != NULL && end[-1] == '}' && is_inert(kind, (size_t)(quote - kind), inert))
+    if (quote == NULL)
+        return READ_OTHER;
+    if (end[-1] == '}' && is_inert(kind, (size_t)(quote - kind), inert))
         return SKIP;
-    return READ_OTHER;
+    Py_ssize_t index = index_of(kind, (size_t)(quote - kind), named);
+    return index >= 0 ? READ_NAMED + index : READ_OTHER;
 }
 
 static PyObject *interesting_lines(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 3 || !PyTuple_Check(args[2])) {
-        PyErr_SetString(PyExc_TypeError, "interesting_lines(data, stop, inert: tuple[bytes, ...])");
+    if (nargs != 4 || !PyTuple_Check(args[2]) || !PyTuple_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "interesting_lines(data, stop, inert, named): two tuples of bytes");
         return NULL;
     }
-    Py_ssize_t count = PyTuple_GET_SIZE(args[2]);
-    for (Py_ssize_t i = 0; i < count; i++) {
-        if (!PyBytes_Check(PyTuple_GET_ITEM(args[2], i))) {
-            PyErr_SetString(PyExc_TypeError, "inert kinds must be bytes");
-            return NULL;
+    for (int which = 2; which < 4; which++) {
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args[which]); i++) {
+            if (!PyBytes_Check(PyTuple_GET_ITEM(args[which], i))) {
+                PyErr_SetString(PyExc_TypeError, "kinds must be bytes");
+                return NULL;
+            }
         }
     }
     Py_ssize_t stop = PyLong_AsSsize_t(args[1]);
@@ -106,10 +114,10 @@ static PyObject *interesting_lines(PyObject *module, PyObject *const *args, Py_s
         const char *newline = find_byte(line, limit, '\n');
         const char *end = newline != NULL ? newline : limit;
         if (end > line) {
-            int what = classify(line, end, args[2]);
+            Py_ssize_t what = classify(line, end, args[2], args[3]);
             if (what != SKIP) {
                 PyObject *triple[3] = {PyLong_FromSsize_t(line - data), PyLong_FromSsize_t(end - data),
-                                       PyLong_FromLong(what)};
+                                       PyLong_FromSsize_t(what)};
                 int failed = triple[0] == NULL || triple[1] == NULL || triple[2] == NULL;
                 for (int i = 0; i < 3; i++) {
                     if (!failed && PyList_Append(out, triple[i]) < 0)

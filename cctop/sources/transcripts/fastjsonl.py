@@ -84,6 +84,10 @@ QUEUE_OPERATION = b"queue-operation"
 COST_STATE = b"cost-state"  # read here from a small struct of its own
 MESSAGE = b"<message>"  # a conversation line whose type follows its message: user or assistant
 HOT = frozenset({b"user", b"assistant", MESSAGE})
+# The kinds _read_line tells apart, named to the C line finder so that it says them: its code
+# 0 is MESSAGE, 1 a kind to find here, 2 + i _NAMED_KINDS[i].
+_NAMED_KINDS = (COST_STATE, QUEUE_OPERATION, b"user", b"assistant")
+_KIND_OF_CODE = (MESSAGE, None, *_NAMED_KINDS)
 _HOT_TYPES = ("user", "assistant")
 _INERT_TYPES = frozenset(kind.decode() for kind in INERT)
 _MESSAGE_OPENS = b'"message":{'
@@ -221,10 +225,10 @@ class FastTranscriptParser(TranscriptParser):
         view = memoryview(data)
         read = self._read_line
         if interesting_lines is not None:  # the C line finder: no Python step per skipped line
-            found = interesting_lines(data, stop, _INERT_KINDS)
+            found = interesting_lines(data, stop, _INERT_KINDS, _NAMED_KINDS)
             for index in range(0, len(found), 3):
-                start, newline = found[index], found[index + 1]
-                kind = MESSAGE if found[index + 2] == 0 else kind_of(data, start, newline)
+                start, newline, code = found[index], found[index + 1], found[index + 2]
+                kind = _KIND_OF_CODE[code] if code != 1 else kind_of(data, start, newline)
                 read(data, view, start, newline, kind, out)
         else:
             self._find_lines(data, view, stop, out)
