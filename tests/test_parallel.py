@@ -329,3 +329,22 @@ def test_a_primed_allocator_reuses_a_files_buffer_for_the_next() -> None:
     }
     assert faults["unprimed"] > 900
     assert faults["primed"] < 100
+
+
+def test_read_to_end_reads_what_a_file_gained_after_it_was_measured(tmp_path) -> None:
+    """A cold read takes a file's size from the walk; a file that grew since is read whole
+    (in more than one read), one that shrank to its end, and from an offset only what follows."""
+    from cctop.sources.transcripts.regular import open_regular_fd, read_to_end
+
+    path = tmp_path / "s.jsonl"
+    data = b"".join(b'{"n":%d}\n' % n for n in range(300_000))  # 3 MB: more than one chunk
+    path.write_bytes(data)
+    fd = open_regular_fd(path)
+    try:
+        assert read_to_end(fd, 0, len(data)) == data
+        assert read_to_end(fd, 0, 10) == data  # grew since it was measured
+        assert read_to_end(fd, 0, len(data) + 500) == data  # shrank
+        assert read_to_end(fd, 7, len(data)) == data[7:]
+        assert read_to_end(fd, len(data) + 5, len(data)) == b""  # an offset past its end
+    finally:
+        os.close(fd)

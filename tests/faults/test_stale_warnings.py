@@ -31,7 +31,12 @@ def locked(monkeypatch):
             raise PermissionError(errno.EACCES, "Permission denied", str(path))
         return regular.open_regular(path)
 
-    monkeypatch.setattr(reader, "open_regular", guarded)
+    def guarded_fd(path):
+        if str(path) in paths:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return regular.open_regular_fd(path)
+
+    monkeypatch.setattr(reader, "open_regular_fd", guarded_fd)
     monkeypatch.setattr(tracker, "open_regular", guarded)
     return paths
 

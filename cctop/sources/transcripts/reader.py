@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -11,7 +12,7 @@ from cctop.sources.limits import out_of_range
 from cctop.sources.transcripts.discovery import TranscriptFile, Warn, subagent_meta_path
 from cctop.sources.transcripts.fastjsonl import FastTranscriptParser
 from cctop.sources.transcripts.jsonl import complete_prefix, parse_subagent_meta
-from cctop.sources.transcripts.regular import open_regular, read_regular
+from cctop.sources.transcripts.regular import open_regular_fd, read_regular, read_to_end
 
 # Files are read in blocks so a 1 GB transcript never sits in memory twice; a block is cut
 # at its last newline and the remainder carried into the next one.
@@ -81,22 +82,26 @@ def read_file(file: TranscriptFile, warn: Warn, start: int = 0, include_tail: bo
     offset = start
     failed = False
     try:
-        with open_regular(file.path) as handle:
-            handle.seek(start)
+        fd = open_regular_fd(file.path)
+        try:
             if file.size - start <= WHOLE:
-                data = handle.read()
+                data = read_to_end(fd, start, file.size)
                 lines = data.rfind(b"\n") + 1
                 records.extend(parser.feed(data, lines))
                 offset += lines
                 rest = data[lines:]
             else:
-                blocks = LineBlocks(handle)
-                for whole in blocks:
-                    records.extend(parser.feed(whole))
-                    offset += len(whole)
-                rest = blocks.rest
+                with os.fdopen(fd, "rb", closefd=False) as handle:
+                    handle.seek(start)
+                    blocks = LineBlocks(handle)
+                    for whole in blocks:
+                        records.extend(parser.feed(whole))
+                        offset += len(whole)
+                    rest = blocks.rest
             if rest and include_tail:
                 records.extend(parser.feed_tail(rest))
+        finally:
+            os.close(fd)
     except OSError as exc:
         warn(f"cannot read {file.path}: {exc.strerror or exc}")
         failed = True

@@ -36,6 +36,38 @@ def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
         raise
 
 
+def open_regular_fd(path: str | os.PathLike[str]) -> int:
+    """``open_regular`` without the file object: the descriptor, for a caller that reads it
+    with ``read_to_end`` and closes it (a cold scan opens thousands of files)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotRegular(path)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_to_end(fd: int, start: int, expected: int) -> bytes:
+    """Everything from ``start`` to the end of the regular file ``fd``, which is ``expected``
+    bytes long if it did not grow meanwhile: then in one read (a short read of a regular file
+    is its end), else in as many as it takes."""
+    want = max(expected - start, 0) + 1  # one byte more tells whether it grew
+    data = os.pread(fd, want, start)
+    if len(data) < want:
+        return data
+    chunks = [data]
+    start += len(data)
+    while chunk := os.pread(fd, _CHUNK, start):
+        chunks.append(chunk)
+        start += len(chunk)
+    return b"".join(chunks)
+
+
+_CHUNK = 1024 * 1024
+
+
 def read_regular(path: str | os.PathLike[str]) -> bytes:
     """The whole content of a small regular file (``*.meta.json``); OSError otherwise."""
     with open_regular(path) as handle:
