@@ -70,5 +70,8 @@ _CHUNK = 1024 * 1024
 
 def read_regular(path: str | os.PathLike[str]) -> bytes:
     """The whole content of a small regular file (``*.meta.json``); OSError otherwise."""
-    with open_regular(path) as handle:
-        return handle.read()
+    fd = open_regular_fd(path)
+    try:
+        return read_to_end(fd, 0, os.fstat(fd).st_size)
+    finally:
+        os.close(fd)
