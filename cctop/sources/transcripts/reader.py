@@ -52,9 +52,9 @@ def prime_allocator() -> None:
     its mmap threshold (128 KB at first) from fresh pages, each faulted in as the read fills
     it and unmapped when freed, and raises the threshold only when such a block is freed, up
     to 32 MB. One 31 MB block, allocated and freed here (calloc: its pages are never touched),
-    raises it at once. Measured on the bench trees: 0.06 s less system time per GB of today's
-    transcripts, 0.37 s less on the 2.1.197 tree. Elsewhere (musl, macOS) it costs one
-    allocation. Not for the live view's process: it keeps freed memory for reuse."""
+    raises it at once. Measured on the bench trees, read in one process: 0.06 s less system
+    time per GB of today's transcripts, 0.37 s less on the 2.1.197 tree. Elsewhere (musl,
+    macOS) it costs one allocation. Not for the live view's process: it keeps freed memory for reuse."""
     global _primed
     if not _primed:
         _primed = True

@@ -26,10 +26,8 @@ def is_regular(mode: int) -> bool:
 def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
     """``open(path, "rb")`` that never blocks on a FIFO and refuses anything but a regular
     file (raises NotRegular, an OSError whose ``strerror`` says so)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    fd = open_regular_fd(path)
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise NotRegular(path)
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
@@ -37,8 +35,8 @@ def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
 
 
 def open_regular_fd(path: str | os.PathLike[str]) -> int:
-    """``open_regular`` without the file object: the descriptor, for a caller that reads it
-    with ``read_to_end`` and closes it (a cold scan opens thousands of files)."""
+    """``open_regular``'s descriptor, without the file object: for a caller that reads it with
+    ``read_to_end`` and closes it (a cold scan opens thousands of files)."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
