@@ -6,9 +6,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from cctop import format as fmt
 from cctop.format import safe_text
@@ -24,15 +25,14 @@ if TYPE_CHECKING:
     from cctop.store.telemetry import OtlpArchive
 
 
-@dataclass
-class Runtime:
+class Runtime(msgspec.Struct):
     """What every front end starts from: the price book, where transcripts live, and what was
     said so far (price file, store), which every ledger made here starts with."""
 
     pricebook: PriceBook
     roots: list[Path]
     summarizer: CacheSummarizer
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = msgspec.field(default_factory=list)
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)

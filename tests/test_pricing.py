@@ -4,11 +4,11 @@ the user override file, and Claude Code's own reported costs as ground truth."""
 from __future__ import annotations
 
 import json
-from dataclasses import astuple
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from msgspec.structs import astuple
 
 from cctop.model.pricing import PriceBook, Rates
 from cctop.model.records import ApiCall, Source

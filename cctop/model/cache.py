@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+
+import msgspec
 
 from cctop.model.pricing import PriceBook, Rates
 from cctop.model.records import ApiCall, Source
@@ -67,8 +68,7 @@ class _Agent:
         self.ttl_known = False  # set once a write reported its 5m/1h split
 
 
-@dataclass(frozen=True, slots=True)
-class _Totals:
+class _Totals(msgspec.Struct, frozen=True):
     uncached: int
     read: int
     w5m: int

@@ -25,11 +25,12 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, fields
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
 
+import msgspec
+from msgspec.structs import fields as struct_fields
 from msgspec.structs import replace as replace_struct
 
 from cctop.model.pricing import SYNTHETIC_MODEL, Rates
@@ -939,8 +940,7 @@ class Ledger:
         )
 
 
-@dataclass(slots=True)
-class _ToolSum:
+class _ToolSum(msgspec.Struct):
     calls: int = 0
     errors: int = 0
     timed: int = 0
@@ -948,8 +948,7 @@ class _ToolSum:
     max_duration_ms: float = 0.0
 
 
-@dataclass(slots=True)
-class _WindowSum:
+class _WindowSum(msgspec.Struct):
     """Spend inside a time window, summed call by call (see WindowTotals)."""
 
     cost_usd: float = 0.0
@@ -969,7 +968,7 @@ class _WindowSum:
         self.saved_usd += saved
 
     def frozen(self) -> WindowTotals:
-        return WindowTotals(**{f.name: getattr(self, f.name) for f in fields(self)})
+        return WindowTotals(**{f.name: getattr(self, f.name) for f in struct_fields(self)})
 
 
 # Every call holds the set of sources that saw it; there are only a few such sets, so they

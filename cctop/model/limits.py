@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
+
+import msgspec
 
 from cctop.model.limit_sample import LimitSample, WindowSample
 
@@ -35,8 +36,7 @@ MIN_PACE_SPAN_S = 120.0  # a rate over less than this is noise
 DEFAULT_THRESHOLDS = (80.0, 95.0)
 
 
-@dataclass(frozen=True, slots=True)
-class WindowView:
+class WindowView(msgspec.Struct, frozen=True):
     name: str
     used_percentage: float
     resets_at: float | None
@@ -51,13 +51,12 @@ class WindowView:
         return self.runs_out_at is not None
 
 
-@dataclass(frozen=True, slots=True)
-class LimitsView:
+class LimitsView(msgspec.Struct, frozen=True):
     five_hour: WindowView | None = None
     seven_day: WindowView | None = None
     spend_limit: WindowView | None = None
     # session id -> window name -> percentage points of the current window attributed to it
-    shares: Mapping[str, Mapping[str, float]] = field(default_factory=lambda: MappingProxyType({}))
+    shares: Mapping[str, Mapping[str, float]] = msgspec.field(default_factory=lambda: MappingProxyType({}))
     samples: int = 0
 
     def window(self, name: str) -> WindowView | None:
@@ -69,8 +68,7 @@ class LimitsView:
         return any(self.window(n) is not None for n in (*WINDOWS, SPEND_LIMIT))
 
 
-@dataclass(frozen=True, slots=True)
-class Alert:
+class Alert(msgspec.Struct, frozen=True):
     key: tuple[str, str]  # (window, what): said once per window (see first_time)
     resets_at: float | None
     text: str

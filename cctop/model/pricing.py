@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
+
+import msgspec
+from msgspec.structs import force_setattr
 
 from cctop.model.records import ApiCall
 
@@ -26,8 +28,7 @@ DEFAULT_CONTEXT_WINDOW = 200_000
 ONE_MILLION_BETA = "context-1m"  # the beta header prefix that opens a model's full window
 
 
-@dataclass(frozen=True, slots=True)
-class Rates:
+class Rates(msgspec.Struct, frozen=True):
     """Effective USD per token for one call, after tier/fast/geo modifiers."""
 
     input: float
@@ -46,8 +47,7 @@ class Rates:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class ModelPrice:
+class ModelPrice(msgspec.Struct, frozen=True):
     """One model's entry. Rates are per token; variants are precomputed for speed."""
 
     name: str
@@ -72,7 +72,7 @@ class ModelPrice:
         for plain, us in (("base", "base_us"), ("long_context", "long_context_us"), ("fast", "fast_us")):
             rates = getattr(self, plain)
             if getattr(self, us) is None and rates is not None:
-                object.__setattr__(self, us, rates.scaled(geo) if self.us_geo else rates)
+                force_setattr(self, us, rates.scaled(geo) if self.us_geo else rates)
 
 
 _RATE_KEYS = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read")

@@ -13,7 +13,6 @@ collector skips them (``gc=False``). ``msgspec.structs.replace`` copies one with
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from types import MappingProxyType
@@ -265,8 +264,7 @@ class SessionStats(msgspec.Struct, frozen=True):
         return sum(1 for s in self.subagents if not s.is_compaction)
 
 
-@dataclass(frozen=True, slots=True)
-class WindowTotals:
+class WindowTotals(msgspec.Struct, frozen=True):
     """Spend inside a time window ending at the snapshot's clock."""
 
     cost_usd: float = 0.0
@@ -292,8 +290,7 @@ def sum_tokens(totals: Sequence[TokenTotals]) -> TokenTotals:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Totals:
+class Totals(msgspec.Struct, frozen=True):
     all_time: TokenTotals
     today: WindowTotals
     last_hour: WindowTotals
@@ -301,14 +298,13 @@ class Totals:
     sessions: int
 
 
-@dataclass(frozen=True, slots=True)
-class Snapshot:
+class Snapshot(msgspec.Struct, frozen=True):
     version: int
     generated_at: float
     sessions: Mapping[str, SessionStats]
     totals: Totals
     warnings: tuple[str, ...] = ()
-    unattributed_activity: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
+    unattributed_activity: Mapping[str, float] = msgspec.field(default_factory=lambda: _EMPTY)
 
 
 class FeedItem(msgspec.Struct, frozen=True, gc=False):
@@ -320,8 +316,7 @@ class FeedItem(msgspec.Struct, frozen=True, gc=False):
     is_error: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class SessionDetail:
+class SessionDetail(msgspec.Struct, frozen=True):
     stats: SessionStats
     calls: tuple[PricedCall, ...]  # oldest first
     compaction_times: tuple[float, ...]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from cctop import format as fmt
 from cctop.model.snapshot import SessionStats, Snapshot, sum_tokens
@@ -13,8 +14,7 @@ from cctop.report.text_table import Column, render, widths
 JSON_SCHEMA_VERSION = 1
 
 
-@dataclass(frozen=True, slots=True)
-class SessionFilter:
+class SessionFilter(msgspec.Struct, frozen=True):
     since: float | None = None
     project: str | None = None  # substring of project or cwd, case-insensitive
     session: str | None = None  # id prefix

@@ -9,15 +9,14 @@ column gives way first, then the other text columns, each down to its minimum.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+import msgspec
 from rich.cells import cell_len, set_cell_size
 
 ELLIPSIS = "…"
 
 
-@dataclass(frozen=True, slots=True)
-class Column:
+class Column(msgspec.Struct, frozen=True):
     header: str
     min_width: int
     numeric: bool = False

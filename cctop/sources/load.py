@@ -31,10 +31,11 @@ import sqlite3
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from cctop import __version__
 from cctop.model.ledger import Ledger
@@ -74,8 +75,7 @@ AGGREGATE_FORMAT = 1
 PARTIAL_MAX_SHARE = 0.2
 
 
-@dataclass(frozen=True, slots=True)
-class Saved:
+class Saved(msgspec.Struct, frozen=True):
     """The saved per-session aggregates a report may answer from: ``key`` (see
     ``aggregate_key``) says what they depend on, ``document`` renders one session's finished
     report document (saved beside it), ``stats`` False skips decoding full SessionStats."""
@@ -85,8 +85,7 @@ class Saved:
     stats: bool = True
 
 
-@dataclass(slots=True)
-class History:
+class History(msgspec.Struct):
     ledger: Ledger
     files: int  # transcripts found on disk
     # Finished figures of the sessions not in ``ledger``: from worker processes

@@ -25,10 +25,10 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from hashlib import blake2b
 from pathlib import Path
 
+import msgspec
 import orjson
 
 from cctop.model.records import ApiCall, Record, ToolResult, ToolUse
@@ -182,8 +182,7 @@ class StoreError(Exception):
     """The store cannot be used; the message says why and what to do."""
 
 
-@dataclass(frozen=True, slots=True)
-class StoredFile:
+class StoredFile(msgspec.Struct, frozen=True):
     path: str
     device: int
     inode: int
@@ -622,8 +621,7 @@ class CachedSessions:
         return [SessionSummary(row) for row in self._rows]
 
 
-@dataclass(frozen=True, slots=True)
-class WholeFile:
+class WholeFile(msgspec.Struct, frozen=True):
     """One transcript read from byte 0, ready to store: ``data`` is its records encoded with
     record_codec (None: no records), ``sessions`` the space-separated ids they feed."""
 

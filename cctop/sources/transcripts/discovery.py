@@ -7,8 +7,9 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path, PurePath
+
+import msgspec
 
 from cctop.sources.transcripts.jsonl import FileRole
 
@@ -111,8 +112,7 @@ def walk(
                 yield entry, found, role
 
 
-@dataclass(frozen=True, slots=True)
-class TranscriptFile:
+class TranscriptFile(msgspec.Struct, frozen=True):
     path: Path
     root: Path
     role: FileRole

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from datetime import datetime
 
+import msgspec
 import orjson
 
 from cctop.format import shorten
@@ -54,8 +54,7 @@ _API_ERROR = b'"subtype":"api_error"'
 _API_ERROR_WITHIN = 400
 
 
-@dataclass(frozen=True, slots=True)
-class FileRole:
+class FileRole(msgspec.Struct, frozen=True):
     """What a transcript file is, from its path alone (never from the encoded dir name)."""
 
     session_id: str | None  # None: legacy flat agent file, session comes from its lines

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import BinaryIO
+
+import msgspec
 
 from cctop.model.records import Record
 from cctop.sources.limits import out_of_range
@@ -65,8 +66,7 @@ def prime_allocator() -> None:
 _primed = False
 
 
-@dataclass(slots=True)
-class FileResult:
+class FileResult(msgspec.Struct):
     records: list[Record]
     offset: int  # bytes consumed: the end of the last complete line
     malformed: int
