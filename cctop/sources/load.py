@@ -26,7 +26,6 @@ telemetry joined, whose sessions then replace the same ids among ``finished``.
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 import sys
 import time
@@ -200,6 +199,8 @@ def _through_store(
         bytes_read = feed_through_store(roots, files, files, ledger, _sink(ledger, keep), store)
         return History(ledger, len(files), bytes_read=bytes_read)
     # Saved aggregates answer for the roots they were built from, and only those.
+    import hashlib  # here: it loads OpenSSL (~2.5 ms), which a read without a store never needs
+
     key = hashlib.sha256(repr((saved.key, sorted(str(r) for r in roots))).encode()).hexdigest()
     on_disk = quick_scan(roots)
     if on_disk is not None and store.cache_key() == key:
@@ -537,6 +538,8 @@ def aggregate_key(pricebook: object, summarizer: bool, *modules: ModuleType) -> 
     """What saved aggregates depend on besides the transcripts: the prices, and the source of
     the code that turns records into output (the ledger, the cache summary, ``modules``...),
     so a price fix or an edited formula invalidates them."""
+    import hashlib  # as in _through_store
+
     models = getattr(pricebook, "models", {})
     text = repr((__version__, AGGREGATE_FORMAT, summarizer, sorted(models.items())))
     digest = hashlib.sha256(text.encode())

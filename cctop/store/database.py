@@ -25,7 +25,6 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from hashlib import blake2b
 from pathlib import Path
 
 import msgspec
@@ -661,6 +660,9 @@ def session_row(
 
 def dedupe_keys(records: Sequence[Record]) -> list[tuple[int, str]]:
     """(key hash, session) pairs for the ids the ledger dedupes on across sessions."""
+    # Imported here: hashlib loads OpenSSL (~2.5 ms), which a read without a store never needs.
+    from hashlib import blake2b
+
     keys: set[tuple[str, str]] = set()
     for r in records:
         if isinstance(r, ApiCall):
@@ -670,12 +672,11 @@ def dedupe_keys(records: Sequence[Record]) -> list[tuple[int, str]]:
                 keys.add(("r:" + r.request_id, r.session_id))
         elif isinstance(r, (ToolUse, ToolResult)):
             keys.add(("t:" + r.tool_use_id, r.session_id))
-    return [(key_hash(key), session) for key, session in keys]
-
-
-def key_hash(key: str) -> int:
-    """A stable signed 64-bit hash (SQLite's INTEGER), the same in every process."""
-    return int.from_bytes(blake2b(key.encode(), digest_size=8).digest(), "little", signed=True)
+    # A stable signed 64-bit hash (SQLite's INTEGER), the same in every process.
+    return [
+        (int.from_bytes(blake2b(key.encode(), digest_size=8).digest(), "little", signed=True), session)
+        for key, session in keys
+    ]
 
 
 def _insert_keys(db: sqlite3.Connection, keys: list[tuple[int, str]], ordered: bool = False) -> None:
