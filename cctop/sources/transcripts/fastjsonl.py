@@ -223,8 +223,8 @@ class FastTranscriptParser(TranscriptParser):
         out: list[Record] = []
         stop = len(data) if end is None else end
         view = memoryview(data)
-        read = self._read_line
         if interesting_lines is not None:  # the C line finder: no Python step per skipped line
+            read = self._read_line
             found = interesting_lines(data, stop, _INERT_KINDS, _NAMED_KINDS)
             for index in range(0, len(found), 3):
                 start, newline, code = found[index], found[index + 1], found[index + 2]
@@ -287,11 +287,6 @@ class FastTranscriptParser(TranscriptParser):
     ) -> None:
         """The records of the line ``data[position:newline]`` of ``kind`` (kind_of's answer),
         which the line finder did not skip."""
-        if kind is MESSAGE:
-            if self._read_hot(view, position, newline, kind, out):
-                return
-            self._parse_line(data[position:newline], out)
-            return
         if kind == QUEUE_OPERATION and not self._opening and data[newline - 1] == _CLOSE:
             return
         if kind == COST_STATE:
