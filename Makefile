@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 
 .PHONY: run test lint bench screenshots clean
 
-$(BIN)/cctop: pyproject.toml setup.py cctop/sources/transcripts/_linescan.c
+$(BIN)/cctop: pyproject.toml setup.py cctop/sources/transcripts/_linescan.c cctop/sources/transcripts/_isotime.c
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'

@@ -1,0 +1,3 @@
+from collections.abc import Callable
+
+def line_seconds(value: object, slow: Callable[[object], float | None], /) -> float | None: ...
