@@ -1,6 +1,6 @@
-"""The C timestamp reader (_isotime.c) against jsonl.checked_time, which it stands in for on the
-cold scan: the same float, bit for bit, or the same refusal, on real timestamps and on
-generated near-misses (bad dates, leap days, the range's edges, damaged characters)."""
+"""The C timestamp reader (_isotime.c) against jsonl.checked_time_in_python, which it stands in
+for: the same float, bit for bit, or the same refusal, on real timestamps and on generated
+near-misses (bad dates, leap days, the range's edges, damaged characters)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from cctop.sources.limits import OutOfRange
-from cctop.sources.transcripts import fastjsonl
-from cctop.sources.transcripts.jsonl import FileRole, checked_time
+from cctop.sources.transcripts import fastjsonl, jsonl
+from cctop.sources.transcripts.jsonl import FileRole, checked_time, checked_time_in_python
 
 try:
     from cctop.sources.transcripts._isotime import line_seconds
@@ -26,9 +26,9 @@ needs_c = pytest.mark.skipif(line_seconds is None, reason="the C timestamp reade
 def test_the_extension_is_built_where_a_compiler_is() -> None:
     compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
     if shutil.which(compiler) is None:
-        pytest.skip(f"no C compiler ({compiler}): checked_time reads alone")
+        pytest.skip(f"no C compiler ({compiler}): checked_time_in_python reads alone")
     assert line_seconds is not None, "a compiler is here but _isotime was not built: reinstall (make)"
-    assert fastjsonl.line_seconds is line_seconds
+    assert jsonl.line_seconds is fastjsonl.line_seconds is line_seconds
 
 
 def _outcome(read, value: object) -> tuple[str, str]:
@@ -39,7 +39,7 @@ def _outcome(read, value: object) -> tuple[str, str]:
 
 
 def _c(value: object) -> float | None:
-    return line_seconds(value, checked_time)
+    return line_seconds(value, checked_time_in_python)
 
 
 def _stamps(seed: int, count: int) -> list[str]:
@@ -61,7 +61,7 @@ def _stamps(seed: int, count: int) -> list[str]:
 def test_the_same_seconds_or_refusal_as_checked_time(seed: int) -> None:
     stamps = _stamps(seed, 20_000)
     outcomes = [_outcome(_c, stamp) for stamp in stamps]
-    assert outcomes == [_outcome(checked_time, stamp) for stamp in stamps]
+    assert outcomes == [_outcome(checked_time_in_python, stamp) for stamp in stamps]
     assert sum(kind == "ok" and text != "None" for kind, text in outcomes) > 2_000  # the fast path ran
 
 
@@ -85,7 +85,7 @@ def test_the_same_seconds_or_refusal_as_checked_time(seed: int) -> None:
     ],
 )
 def test_edges_and_other_forms(value: object) -> None:
-    assert _outcome(_c, value) == _outcome(checked_time, value)
+    assert _outcome(_c, value) == _outcome(checked_time, value) == _outcome(checked_time_in_python, value)
 
 
 @needs_c
@@ -95,5 +95,6 @@ def test_the_parser_makes_the_same_records_either_way(path: Path, monkeypatch: p
     end = data.rfind(b"\n") + 1
     role = FileRole("11111111-2222-4333-8444-555555555555", None)
     with_c = fastjsonl.FastTranscriptParser(role).feed(data, end)
-    monkeypatch.setattr(fastjsonl, "line_seconds", fastjsonl.python_line_seconds)
+    for module in (jsonl, fastjsonl):
+        monkeypatch.setattr(module, "line_seconds", jsonl.python_line_seconds)
     assert fastjsonl.FastTranscriptParser(role).feed(data, end) == with_c

@@ -20,7 +20,6 @@ Thread-safe: sources ingest from their threads, the UI takes snapshots from its 
 from __future__ import annotations
 
 import os
-import statistics
 import threading
 import time
 from collections import defaultdict
@@ -821,7 +820,7 @@ class Ledger:
             files_deleted=session.files_deleted,
             activity=dict(session.activity),  # a private copy; plain so stats pickle
             cache=cache,
-            ttft_ms_median=statistics.median(ttfts) if ttfts else None,
+            ttft_ms_median=_median(ttfts) if ttfts else None,
             origin=session.origin,
             forked_from=forked_from,
             unlogged_compactions=_unlogged_compactions(session, subagents),
@@ -1032,6 +1031,13 @@ def _better_timing(new: CallTiming, old: CallTiming) -> bool:
 
 def _timing_rank(timing: CallTiming) -> tuple[bool, float, float]:
     return (timing.ttft_ms is not None, timing.timestamp or 0.0, timing.ttft_ms or 0.0)
+
+
+def _median(values: list[float]) -> float:
+    """statistics.median, whose import (fractions, decimal, random) every start would pay."""
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def _sum_known(costs: Sequence[float | None]) -> float | None:

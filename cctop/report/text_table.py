@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import msgspec
-from rich.cells import cell_len, set_cell_size
 
 ELLIPSIS = "…"
 
@@ -25,7 +24,11 @@ class Column(msgspec.Struct, frozen=True):
 
 
 def _width(text: str) -> int:
-    return len(text) if text.isascii() else cell_len(text)
+    if text.isascii():
+        return len(text)
+    from rich.cells import cell_len  # here: a --json run never needs it (~1 ms of imports)
+
+    return cell_len(text)
 
 
 def _fit(text: str, width: int, right: bool) -> str:
@@ -33,6 +36,8 @@ def _fit(text: str, width: int, right: bool) -> str:
     if size > width:
         if text.isascii():
             return text[: width - 1] + ELLIPSIS if width > 0 else ""
+        from rich.cells import set_cell_size  # as in _width
+
         return set_cell_size(text, width - 1) + ELLIPSIS if width > 0 else ""
     pad = " " * (width - size)
     return pad + text if right else text + pad

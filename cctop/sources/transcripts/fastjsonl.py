@@ -30,7 +30,6 @@ skipped line is only checked to end its object, so damage inside it goes uncount
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any, cast
 
 import msgspec
@@ -53,24 +52,14 @@ from cctop.sources.transcripts.jsonl import (
     TranscriptParser,
     _collapse_calls,
     checked_cost,
-    checked_time,
+    checked_time_in_python,
+    line_seconds,
 )
 
 try:  # the optional C line finder (built where a compiler is; see _linescan.c)
     from cctop.sources.transcripts._linescan import interesting_lines
 except ImportError:  # pragma: no cover - tests/test_linescan.py runs both ways
     interesting_lines = None  # type: ignore[assignment]
-
-
-def python_line_seconds(value: object, slow: Callable[[object], float | None], /) -> float | None:
-    """What the optional C timestamp reader (_isotime.c) stands in for."""
-    return slow(value)
-
-
-try:
-    from cctop.sources.transcripts._isotime import line_seconds
-except ImportError:  # pragma: no cover - tests/test_isotime.py runs both ways
-    line_seconds = python_line_seconds
 
 # Record kinds the full parser makes nothing of and keeps no state for (checked against it on
 # the samples by the tests). Any kind not named here is handed to the full parser.
@@ -376,7 +365,7 @@ class FastTranscriptParser(TranscriptParser):
         changed = facts != self._meta_seen.get(session_id) and any(facts)
         if changed:
             self._meta_seen[session_id] = facts
-        timestamp = line_seconds(line.timestamp, checked_time)
+        timestamp = line_seconds(line.timestamp, checked_time_in_python)
         if changed:
             # A copied line's time is the parent's: it must not date this session.
             when = None if self._evidence(timestamp) == REPLAYED else timestamp

@@ -7,8 +7,10 @@ matter (progress mirrors, file-history snapshots, queue operations, attachments 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+from collections.abc import Callable
 from datetime import datetime
 
 import msgspec
@@ -64,7 +66,24 @@ class FileRole(msgspec.Struct, frozen=True):
 def checked_time(value: object) -> float | None:
     """``parse_timestamp`` for a line's own timestamp: None when absent or unparseable (as
     before), OutOfRange when it parses to a moment before 2000 or from 2100 on."""
+    return line_seconds(value, checked_time_in_python)
+
+
+def checked_time_in_python(value: object) -> float | None:
+    """``checked_time`` without the C reader: every form, and the judge of any value it
+    does not take."""
     return checked_seconds(_parse_time(value), "timestamp")
+
+
+def python_line_seconds(value: object, slow: Callable[[object], float | None], /) -> float | None:
+    """What the optional C timestamp reader (_isotime.c) stands in for."""
+    return slow(value)
+
+
+try:  # Claude Code's one timestamp form read in C (built where a compiler is; see _isotime.c)
+    from cctop.sources.transcripts._isotime import line_seconds
+except ImportError:  # pragma: no cover - tests/test_isotime.py runs both ways
+    line_seconds = python_line_seconds
 
 
 def checked_count(value: object) -> int:
@@ -97,9 +116,14 @@ def parse_timestamp(value: object) -> float | None:
     return seconds if seconds is not None and time_in_range(seconds) else None
 
 
-# "MM:SS" -> seconds into the hour, "mmm" -> seconds: one lookup each instead of parsing.
-_CLOCK = {f"{m:02d}:{s:02d}": m * 60 + s for m in range(60) for s in range(60)}
-_MILLIS = {f"{n:03d}": n / 1000 for n in range(1000)}
+@functools.cache
+def _clock_tables() -> tuple[dict[str, int], dict[str, float]]:
+    """"MM:SS" -> seconds into the hour, "mmm" -> seconds: one lookup each instead of
+    parsing. Built on first use: with the C reader, a cold scan never needs them."""
+    clock = {f"{m:02d}:{s:02d}": m * 60 + s for m in range(60) for s in range(60)}
+    return clock, {f"{n:03d}": n / 1000 for n in range(1000)}
+
+
 # "2026-11-20T10" -> that hour's POSIX seconds.
 _HOURS: dict[str, float] = {}
 
@@ -109,8 +133,9 @@ def _parse_time(value: object) -> float | None:
     path, the date and hour parsed once per hour (a session's lines rarely share a second);
     the sum is the same float as parsing the second and adding the milliseconds."""
     if type(value) is str and len(value) == 24 and value[23] == "Z" and value[19] == "." and value[13] == ":":
-        clock = _CLOCK.get(value[14:19])
-        millis = _MILLIS.get(value[20:23])
+        clocks, milliseconds = _clock_tables()
+        clock = clocks.get(value[14:19])
+        millis = milliseconds.get(value[20:23])
         if clock is not None and millis is not None:
             hour = value[:13]
             base = _HOURS.get(hour)
