@@ -193,7 +193,7 @@ def test_a_files_project_is_its_first_directory_under_the_root(tmp_path, monkeyp
     files = list(find_transcripts(root, print))
     assert len(files) == 3
     for file in files:
-        assert file.project == (str(root), file.path.relative_to(root).parts[0])
+        assert file.project == (str(root), Path(file.path).relative_to(root).parts[0])
         assert file.project == project_of(str(file.path), [root])
     assert {f.project[1] for f in files} == {"-home-dev-a", "-home-dev-b"}
 

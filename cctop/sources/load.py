@@ -293,13 +293,13 @@ def _rebuild(
         unknown = [f for f in files if f.project not in changed]
         if parallel.pays(unknown):
             known = [f for f in files if f.project in changed]
-            replay = frozenset(stored) & {str(f.path) for f in unknown}
+            replay = frozenset(stored) & {f.path for f in unknown}
         else:
             unknown = []
     bytes_read = feed_through_store(roots, files, known, ledger, ledger.ingest, store, skip=replay)
     snapshot = ledger.snapshot()
     warnings = [w for w in snapshot.warnings if w not in before]
-    states = _unless_unreadable({str(f.path): (f.device, f.inode, f.size) for f in files}, warnings)
+    states = _unless_unreadable({f.path: (f.device, f.inode, f.size) for f in files}, warnings)
     if not unknown:
         store.save_sessions(key, list(snapshot.sessions.values()), warnings, saved.document, states)
         return History(ledger, len(files), bytes_read=bytes_read)
@@ -371,24 +371,24 @@ def feed_through_store(
     warn = ledger.warn
     tracker = FileTracker(list(roots), sink, warn, store, ledger.mark_files_deleted, include_tail=True)
     tracker.retract = ledger.forget_sessions  # a file rewritten since it was stored
-    tracker.load_store(present={str(f.path) for f in files}, skip=skip)
+    tracker.load_store(present={f.path for f in files}, skip=skip)
     fresh = [f for f in known if tracker.needs_full_read(f)]
     fresh_paths = {f.path for f in fresh}
     for file in fresh:  # replaced or shrunk since stored: its stored records no longer hold
-        tracker.take_back(str(file.path))
+        tracker.take_back(file.path)
 
     def commit(file: TranscriptFile, result: FileResult) -> None:
         if result.failed:
             return  # unknown to the store, so the next run reads it again
         store.commit(
-            str(file.path), file.device, file.inode, file.size, file.mtime, 0, result.offset, result.records
+            file.path, file.device, file.inode, file.size, file.mtime, 0, result.offset, result.records
         )
 
     # Discovery order, as the --no-store path reads: the ledger keeps the same first sightings.
     bytes_read = parallel.read_many(fresh, warn, sink, on_file=commit)
     for file in sorted(known, key=lambda f: f.mtime, reverse=True):
         if file.path not in fresh_paths:
-            tracker.update(str(file.path), file.role)
+            tracker.update(file.path, file.role)
     return bytes_read + tracker.bytes_read
 
 
@@ -425,7 +425,7 @@ def _changed_projects(
     """Projects the store holds something of that is not exactly what is on disk: a file new,
     replaced, grown, gone or with a last line not stored yet. The others are either unknown
     to the store or stored whole."""
-    on_disk = {str(f.path): f for f in files}
+    on_disk = {f.path: f for f in files}
     changed: set[tuple[str, str] | None] = set()
     for path, known in stored.items():
         project = project_of(path, roots)

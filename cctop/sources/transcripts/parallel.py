@@ -296,11 +296,11 @@ def _fill_group(
     keys: set[tuple[int, str]] = set()
     replay: frozenset[str] = context["replay"]
     # Its own connection: one opened before the fork must not be used in a child.
-    store = Store.attach(context["store_path"]) if replay & {str(f.path) for f in files} else None
+    store = Store.attach(context["store_path"]) if replay & {f.path for f in files} else None
     links: set[int] = set()  # call ids, to find groups that must be read together
     for file in sorted(files, key=lambda f: f.mtime, reverse=True):
-        if store is not None and str(file.path) in replay:
-            records = store.load_file(str(file.path))
+        if store is not None and file.path in replay:
+            records = store.load_file(file.path)
             ledger.ingest(records)
             linked_groups.call_key_hashes(records, links)
             continue
@@ -310,7 +310,7 @@ def _fill_group(
         if result.failed:
             continue  # not stored: the next run tries it again
         whole = WholeFile.of(
-            str(file.path), file.device, file.inode, file.size, file.mtime, result.offset, result.records
+            file.path, file.device, file.inode, file.size, file.mtime, result.offset, result.records
         )
         keys.update(whole.keys)
         stored.append(replace(whole, keys=[]))  # shipped once, for the group, below
@@ -376,7 +376,7 @@ def fill_by_project(
         merged = linked_groups.linked([links for _, _, links in results])
         if merged:
             # Read back from the store (all stored by now), or without one from the files.
-            stored_paths = frozenset(str(f.path) for c in merged for i in c for f in groups[i])
+            stored_paths = frozenset(f.path for c in merged for i in c for f in groups[i])
             _WORKER_CONTEXT["replay"] = stored_paths if store_path else frozenset()
             with _pool(workers, context) as pool:
                 for component, (_, _, rows, messages, links) in zip(
@@ -412,7 +412,7 @@ def _encode_batch(files: Sequence[TranscriptFile]) -> tuple[list[WholeFile], lis
         warnings.extend(said)
         # The file may have grown since it was listed: its size is at least what was read.
         size = max(file.size, result.offset)
-        path = str(file.path)
+        path = file.path
         encoded.append(
             WholeFile.of(path, file.device, file.inode, size, file.mtime, result.offset, result.records)
         )

@@ -52,7 +52,7 @@ class Prefill:
         self._files = list(files)
         self._warn = warn
         self._lock = lock
-        self._pending = {str(f.path) for f in self._files}
+        self._pending = {f.path for f in self._files}
         self._stored: list[Prefilled] = []
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="cctop-prefill", daemon=True)

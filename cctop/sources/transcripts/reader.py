@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import BinaryIO
 
 import msgspec
@@ -118,7 +119,7 @@ def _subagent_meta(file: TranscriptFile) -> list[Record]:
     if role.agent_id is None or role.session_id is None:
         return []
     try:
-        data = read_regular(subagent_meta_path(file.path))
+        data = read_regular(subagent_meta_path(Path(file.path)))
     except OSError:
         return []
     meta = parse_subagent_meta(role.session_id, role.agent_id, data)

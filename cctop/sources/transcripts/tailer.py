@@ -332,7 +332,7 @@ class Tailer:
     def _start_prefill(self, files, rest: list[tuple[str, StoredFile | None]]) -> None:
         """Files the store has never seen (all of them without a store), if there are enough of
         them, go to worker processes."""
-        by_path = {str(f.path): f for f in files}
+        by_path = {f.path: f for f in files}
         unseen = [by_path[path] for path, stored in rest if stored is None and path in by_path]
         if prefill.worth_it(unseen):
             store_path = self._store.path if self._store is not None else None
@@ -453,7 +453,7 @@ class Tailer:
 
         on_disk = quick_scan(self._roots)
         if on_disk is None:  # some dir unreadable: the careful scan warns about it
-            on_disk = {str(f.path): (f.device, f.inode, f.size) for f in self._tracker.scan()}
+            on_disk = {f.path: (f.device, f.inode, f.size) for f in self._tracker.scan()}
         with self._lock:
             backfilling = bool(self._backfill)
         for path, identity in on_disk.items():

@@ -190,10 +190,10 @@ class FileTracker:
             except sqlite3.Error as exc:
                 self._store_failed(exc)
         self.adopt([f for f in stored.values() if not f.gone])
-        present = {str(f.path): f for f in files}
+        present = {f.path: f for f in files}
         for path in [p for p in self._files if p not in present]:
             self.forget(path)
-        entries = [(f.mtime, str(f.path), stored.get(str(f.path))) for f in files]
+        entries = [(f.mtime, f.path, stored.get(f.path)) for f in files]
         entries += [
             (f.mtime, f.path, f)
             for f in stored.values()
@@ -596,7 +596,7 @@ class FileTracker:
 
     def needs_full_read(self, file: TranscriptFile) -> bool:
         """Unknown, replaced or shrunk since the store last read it."""
-        state = self._files.get(str(file.path))
+        state = self._files.get(file.path)
         return (
             state is None
             or (file.device, file.inode) != (state.device, state.inode)
