@@ -504,20 +504,29 @@ class Ledger:
         return entry
 
     def _on_tool_use(self, use: ToolUse) -> None:
-        rank = _rank(use)
-        entry = self._tool_entry(use.tool_use_id, use.session_id, _same_use, use, use.maker, rank)
-        if entry.name is not None:
-            return  # replayed history
+        rank = TELEMETRY if use.source is _OTLP else use.evidence  # _rank, inlined: the commonest record
+        entry = self._tools.get(use.tool_use_id)
+        if entry is None:  # a new tool call (nearly all): _tool_entry's first case, inlined
+            owner = use.made_by or use.session_id
+            entry = self._tools[use.tool_use_id] = _ToolEntry(owner, rank)
+            session = self._session(owner)
+            session.tools.append(entry)
+        else:
+            entry = self._tool_entry(use.tool_use_id, use.session_id, _same_use, use, use.maker, rank)
+            if entry.name is not None:
+                return  # replayed history
+            session = self._session(entry.session_id)
         entry.name = use.name
         entry.agent_id = use.agent_id
         entry.use_ts = use.timestamp
-        session = self._session(entry.session_id)
         session.sources.add(use.source)
         if rank != REPLAYED:
             session.touch(use.timestamp)
 
     def _on_tool_result(self, result: ToolResult) -> None:
-        entry = self._tool_entry(result.tool_use_id, result.session_id, _same_result, result)
+        entry = self._tools.get(result.tool_use_id)
+        if entry is None or entry.session_id != result.session_id:  # else _tool_entry's answer
+            entry = self._tool_entry(result.tool_use_id, result.session_id, _same_result, result)
         if entry.done and result.duration_ms is None:
             return
         if not entry.done:
