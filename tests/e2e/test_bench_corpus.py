@@ -77,7 +77,7 @@ def test_every_copy_is_a_distinct_session_and_call(built) -> None:
         ledger.ingest(records)
         if file.role.agent_id is None:
             main_sessions.add(file.role.session_id)
-        for line in file.path.read_bytes().splitlines():
+        for line in Path(file.path).read_bytes().splitlines():
             record = orjson.loads(line)
             message = record.get("message")
             if (
