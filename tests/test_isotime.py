@@ -5,11 +5,10 @@ near-misses (bad dates, leap days, the range's edges, damaged characters)."""
 from __future__ import annotations
 
 import random
-import shutil
-import sysconfig
 from pathlib import Path
 
 import pytest
+from helpers import skip_without_a_compiler
 
 from cctop.sources.limits import OutOfRange
 from cctop.sources.transcripts import fastjsonl, jsonl
@@ -24,9 +23,7 @@ needs_c = pytest.mark.skipif(line_seconds is None, reason="the C timestamp reade
 
 
 def test_the_extension_is_built_where_a_compiler_is() -> None:
-    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
-    if shutil.which(compiler) is None:
-        pytest.skip(f"no C compiler ({compiler}): checked_time_in_python reads alone")
+    skip_without_a_compiler("checked_time_in_python reads")
     assert line_seconds is not None, "a compiler is here but _isotime was not built: reinstall (make)"
     assert jsonl.line_seconds is fastjsonl.line_seconds is line_seconds
 

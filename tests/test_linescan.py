@@ -7,11 +7,10 @@ slower, and nothing else would say so)."""
 from __future__ import annotations
 
 import random
-import shutil
-import sysconfig
 from pathlib import Path
 
 import pytest
+from helpers import skip_without_a_compiler
 
 from cctop.sources.transcripts import fastjsonl
 from cctop.sources.transcripts.fastjsonl import INERT, FastTranscriptParser
@@ -25,9 +24,7 @@ needs_c = pytest.mark.skipif(C_FINDER is None, reason="the C line finder is not 
 
 
 def test_the_extension_is_built_where_a_compiler_is() -> None:
-    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
-    if shutil.which(compiler) is None:
-        pytest.skip(f"no C compiler ({compiler}): the Python loop reads alone")
+    skip_without_a_compiler("the Python loop reads")
     assert C_FINDER is not None, "a compiler is here but _linescan was not built: reinstall (make)"
 
 
