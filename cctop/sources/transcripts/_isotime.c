@@ -4,11 +4,12 @@
    line_seconds(value, slow) -> float | None
 
    For a str of exactly that form, a real date and time from 2000 up to (not including) 2100,
-   the same float jsonl.checked_time gives: the hour's POSIX seconds, plus the minutes and
-   seconds, plus the milliseconds as n / 1000, added in that order. Any other value (not a str,
-   another form, another range, an impossible date) is slow(value): jsonl.checked_time decides
-   it, so the two never differ. Optional, as _linescan: without it fastjsonl calls
-   checked_time itself (tests/test_isotime.py holds the two equal). */
+   the same float jsonl.checked_time_in_python gives: the hour's POSIX seconds, plus the
+   minutes and seconds, plus the milliseconds as n / 1000, added in that order. Any other value
+   (not a str, another form, another range, an impossible date) is slow(value), which that
+   function is: it decides, so the two never differ. Optional, as _linescan: without it
+   jsonl.checked_time calls checked_time_in_python itself (tests/test_isotime.py holds the two
+   equal, bit for bit). */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
@@ -27,12 +28,12 @@ static int digits(const char *at, int count, int *value) {
 }
 
 /* Days from 1970-01-01 to the given proleptic Gregorian date (H. Hinnant's days_from_civil). */
-static long days_from_civil(int year, int month, int day) {
+static long long days_from_civil(int year, int month, int day) {
     year -= month <= 2;
-    const long era = year / 400; /* years >= 2000 here: no negative division */
-    const long year_of_era = year - era * 400;
-    const long day_of_year = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
-    const long day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    const long long era = year / 400; /* years >= 2000 here: no negative division */
+    const long long year_of_era = year - era * 400;
+    const long long day_of_year = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+    const long long day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
     return era * 146097 + day_of_era - 719468;
 }
 
@@ -56,7 +57,8 @@ static int parse(const char *text, double *seconds) {
         day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 59)
         return 0;
     /* As jsonl._parse_time: (hour's seconds + clock) + millis, each step a double. */
-    double base = (double)(days_from_civil(year, month, day) * 86400L + hour * 3600L);
+    /* long long: a long is 32 bits on Windows, and 2100's seconds need 33. */
+    double base = (double)(days_from_civil(year, month, day) * 86400LL + hour * 3600LL);
     *seconds = base + (double)(minute * 60 + second) + (double)millis / 1000;
     return 1;
 }
