@@ -607,3 +607,31 @@ async def test_a_redraw_while_widgets_are_taken_down_draws_nothing(sample):
         app.redraw()
         await pilot.pause()
         assert app._exception is None
+
+
+async def test_while_the_history_loads_the_first_sessions_show_without_waiting_for_the_frame_gap(
+    sample, monkeypatch
+) -> None:
+    """A start: the table is empty while the tailer reads. The first sessions read go up at the
+    next fast check (FIRST_DATA_WAKE_S), whatever the gap between frames; once they are up, the
+    gap holds again. Here the gap and the other timers are a minute: only the fast check can
+    show them."""
+    from cctop.ui import app as app_module
+
+    projects, _, now = sample
+    monkeypatch.setattr(app_module, "MIN_FRAME_GAP_S", 60.0)
+    monkeypatch.setattr(app_module, "WAKE_INTERVAL_S", 60.0)
+    ledger = demo.make_ledger()
+    app = CctopApp(ledger, roots=[projects], now=lambda: now, refresh=60.0, backfilling=lambda: True)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)  # mounted, its first frame (empty) shown
+        assert not row_keys(table_of(app))
+        demo.load(projects, ledger)  # the tailer's first files
+        deadline = time.monotonic() + 10
+        while not row_keys(table_of(app)) and time.monotonic() < deadline:
+            await pilot.pause(0.02)
+        assert NEWEST in row_keys(table_of(app))
+        frames = app.frames
+        ledger.ingest([SessionMeta(NEWEST, now, title="renamed", title_kind=TitleKind.CUSTOM)])
+        await pilot.pause(0.3)
+        assert app.frames == frames  # the gap holds again: that change waits for its turn

@@ -43,6 +43,9 @@ from cctop.ui.theme import role_styles
 
 WAKE_INTERVAL_S = 0.15  # how often the (cheap) version check runs
 MIN_FRAME_GAP_S = 0.25  # at most 4 data frames a second in a burst
+# Until the first sessions are on screen (a start, the history still loading): the check runs
+# this often and no gap holds their frame back, so a live session shows as soon as it is read.
+FIRST_DATA_WAKE_S = 0.02
 WINDOW_REFRESH_S = 30.0  # header windows (last hour, burn rate) move with the clock
 LIMITS_REFRESH_S = 30.0  # session shares follow calls that reach the transcripts late
 LIMITS_HISTORY_S = 8 * 86400.0
@@ -105,6 +108,8 @@ class CctopApp(App):
         self._last_frame = 0.0
         self._last_window = 0.0
         self._tick_timer: Timer | None = None
+        self._first_data: Timer | None = None  # the fast check of a start (FIRST_DATA_WAKE_S)
+        self._snapshot_again = False  # a snapshot was asked for while one was being taken
         self.frames = 0  # snapshots applied (tests, benchmarks)
         # Subscription limits: samples from the statusline (posted by limits_poll), the view
         # computed from them with the snapshot, and the alerts already given.
@@ -127,6 +132,7 @@ class CctopApp(App):
         self.push_screen(MainScreen())
         self._tick_timer = self.set_interval(self.refresh_interval, self._tick)
         self.set_interval(WAKE_INTERVAL_S, self._wake)
+        self._first_data = self.set_interval(FIRST_DATA_WAKE_S, self._wake)
         for warning in self._startup_warnings:
             self.notify(fmt.safe_text(warning), severity="warning", markup=False, timeout=10)
         self.request_snapshot()
@@ -163,9 +169,16 @@ class CctopApp(App):
         if self.snapshot_running:
             return
         if self.ledger.version == self._seen_version and self._limits_version == self._seen_limits_version:
+            if self._first_data is not None and not self.backfilling():
+                self._stop_first_data()  # the history is in and holds no session: nothing to come
             return
-        if time.monotonic() - self._last_frame >= MIN_FRAME_GAP_S:
+        if self._first_data is not None or time.monotonic() - self._last_frame >= MIN_FRAME_GAP_S:
             self.request_snapshot()
+
+    def _stop_first_data(self) -> None:
+        if self._first_data is not None:
+            self._first_data.stop()
+            self._first_data = None
 
     def _tick(self) -> None:
         """Clock-driven: relative times, cache countdowns, the header's time windows."""
@@ -178,8 +191,10 @@ class CctopApp(App):
             self.redraw()
 
     def request_snapshot(self) -> None:
-        """Start a snapshot unless one is being taken (a burst of changes waits for it)."""
+        """Start a snapshot; while one is being taken, another follows it (a burst of changes
+        waits for it, and a session screen opened meanwhile still gets its detail)."""
         if self.snapshot_running:
+            self._snapshot_again = True
             return
         screen = self._visible_screen()
         detail_id = screen.session_id if isinstance(screen, SessionScreen) else None
@@ -210,6 +225,9 @@ class CctopApp(App):
             return SnapshotFailed(f"{type(exc).__name__}: {exc}")
 
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
+        # Its worker is done but may not have said so yet: a snapshot asked for from here on
+        # (a session screen this frame opens) must start, not wait for the next change.
+        self._snapshot_worker = None
         frame = message.frame
         self._seen_version = frame.snapshot.version
         self._last_frame = time.monotonic()
@@ -220,11 +238,19 @@ class CctopApp(App):
             self._limits_at = frame.now
             self._alert(view)
         self.frames += 1
+        if self._first_data is not None and (frame.snapshot.sessions or not self.backfilling()):
+            self._stop_first_data()  # the first sessions are up (or there are none to come)
         if self._visible_screen() is None:
             return  # shutting down: a snapshot taken meanwhile has no one to show it
         self.frame = frame  # the screens watching it diff it in
         self._maybe_open_requested()
         self._warm_history()
+        self._asked_meanwhile()
+
+    def _asked_meanwhile(self) -> None:
+        if self._snapshot_again:
+            self._snapshot_again = False
+            self.request_snapshot()
 
     def _warm_history(self) -> None:
         """Once the history is read: turn it into the history screen's facts and sums in
@@ -273,8 +299,10 @@ class CctopApp(App):
         return self.screen if self.screen_stack else None
 
     def on_snapshot_failed(self, message: SnapshotFailed) -> None:
+        self._snapshot_worker = None  # as in on_snapshot_ready
         self._last_frame = time.monotonic()
         self.notify(fmt.safe_text(message.error), title="snapshot failed", severity="error", markup=False)
+        self._asked_meanwhile()
 
     def redraw(self) -> None:
         """The same data at the clock's time now: relative times and countdowns move."""
