@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import re
 import sys
@@ -204,7 +203,8 @@ def main(argv: Sequence[str] | None = None, *, skip_teardown: bool = False) -> i
         return _one_shot_done(run_once(args), skip_teardown)
     from cctop.launch import run_tui
 
-    gc.enable()  # off while the script loaded (see entry.py); a long-lived process needs it
+    # The cycle collector stays off (see entry.py) until the history is loaded: the tailer
+    # turns it on then (launch._collect_from_now_on).
     return run_tui(args)
 
 

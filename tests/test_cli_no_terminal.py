@@ -66,20 +66,40 @@ def test_term_dumb_on_a_real_terminal_prints_the_table(tmp_path):
     assert b"proj1" in b"".join(chunks)
 
 
-def test_the_live_view_starts_with_the_cycle_collector_on(monkeypatch):
-    # The script loads its modules with it off (entry.py); a long-lived process needs it.
+def test_the_live_view_turns_the_cycle_collector_on_once_the_history_is_in(monkeypatch, tmp_path):
+    """The script loads its modules with the collector off (entry.py). The live view keeps it
+    off while the history loads (every full pass over the growing ledger froze the UI, up to
+    0.2 s on 1 GB) and the tailer turns it on, the history frozen, once it is in: a
+    long-lived process needs it."""
+    import contextlib
     import gc
+
+    from helpers import eventually
 
     from cctop import cli, launch
 
-    seen = []
+    seen: list[bool] = []
+
+    def live_view(args) -> int:  # run_tui without drawing: its sources, then the wait
+        seen.append(gc.isenabled())
+        with contextlib.ExitStack() as stack:
+            app = launch.tui_app(args, stack)
+            assert eventually(lambda: not app.backfilling() and gc.isenabled(), timeout=30)
+            seen.append(gc.isenabled())
+        return 0
+
+    monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setattr(cli, "_no_terminal", lambda: None)
-    monkeypatch.setattr(launch, "run_tui", lambda args: seen.append(gc.isenabled()) or 0)
-    was = gc.isenabled()
+    monkeypatch.setattr(launch, "run_tui", live_view)
+    was, frozen = gc.isenabled(), gc.get_freeze_count()
     gc.disable()
     try:
-        assert cli.main(["--no-store"]) == 0
+        assert cli.main(["--no-store", "--claude-dir", str(PROJECTS)]) == 0
+        assert gc.get_freeze_count() > frozen  # the history's objects left the collector's care
     finally:
+        gc.unfreeze()
         if was:
             gc.enable()
-    assert seen == [True]
+        else:
+            gc.disable()
+    assert seen == [False, True]

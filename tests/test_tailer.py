@@ -336,6 +336,40 @@ def test_backfilling_until_start_up_has_planned_so_a_requested_session_is_not_gi
         tailer.stop()
 
 
+@pytest.mark.parametrize("history", [True, False], ids=["with history", "without"])
+def test_the_history_loaded_hook_runs_once_when_the_backfill_is_done(tmp_path: Path, history: bool) -> None:
+    """What turns the cycle collector on in the live view (launch._collect_from_now_on): once,
+    after the last history file is in, and for an empty tree too."""
+    root = tmp_path / "projects"
+    root.mkdir()
+    if history:
+        shutil.copytree(REAL_CC / "projects", root, dirs_exist_ok=True)
+    expected = len(ledger_for(root).snapshot().sessions)
+    ledger = Ledger(packaged_pricebook())
+    seen: list[tuple[int, bool]] = []  # (sessions then, still backfilling)
+    tailer: Tailer | None = None
+
+    def loaded() -> None:
+        assert tailer is not None
+        seen.append((len(ledger.snapshot().sessions), tailer._backfill_done < tailer._backfill_total))
+
+    tailer = Tailer([root], ledger.ingest, lambda message: None, on_history_loaded=loaded)
+    tailer.start()
+    try:
+        assert tailer.wait_idle(20)
+        assert eventually(lambda: bool(seen))
+        if history:  # news after the start does not call it again
+            path = next(root.rglob("*.jsonl"))
+            with path.open("ab") as handle:
+                handle.write(line(assistant(path.stem, "msg_after_start", "req_after_start")))
+            tailer.touch(path)
+            assert tailer.wait_idle(20)
+    finally:
+        tailer.stop()
+    assert seen == [(expected, False)]
+    assert (expected > 0) == history
+
+
 def test_a_file_rewritten_in_place_with_the_same_size_is_read_again(tmp_path: Path) -> None:
     """The race behind a root deleted and made again: the new file can get the old one's inode
     back and have its size, so (device, inode, size) alone says 'unchanged'. Rewriting one file

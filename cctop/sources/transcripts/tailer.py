@@ -68,9 +68,11 @@ class Tailer:
         store_state: str | None = None,
         unwarn: Callable[[str], None] | None = None,
         retract: Callable[[set[str]], set[str]] | None = None,
+        on_history_loaded: Callable[[], None] | None = None,
     ) -> None:
         """``store_state``: what opening the store ran into, for the header (e.g. it was
-        damaged and rebuilt, or could not be used at all)."""
+        damaged and rebuilt, or could not be used at all). ``on_history_loaded`` is called
+        once, from the tailer's thread, when the start's backfill is done."""
         self._warn = warn
         self._store = store
         self._tracker = FileTracker(
@@ -102,6 +104,7 @@ class Tailer:
         self._errors = 0
         self._next_store_retry = 0.0
         self._store_replaced: Store | None = None  # the fresh store put in a damaged one's place
+        self._on_history_loaded = on_history_loaded
 
     # -- public ---------------------------------------------------------------------
 
@@ -237,6 +240,7 @@ class Tailer:
             with self._lock:
                 self._busy = False
                 self._planned = True
+                self._history_maybe_loaded()
                 self._lock.notify_all()
         while True:
             try:
@@ -327,6 +331,7 @@ class Tailer:
             self._backfill_done = len(live)
             self._planned = True
             self._busy = False
+            self._history_maybe_loaded()
             self._lock.notify_all()
 
     def _start_prefill(self, files, rest: list[tuple[str, StoredFile | None]]) -> None:
@@ -404,8 +409,15 @@ class Tailer:
                 with self._lock:
                     if backfill is not None:
                         self._backfill_done += 1
+                        self._history_maybe_loaded()
                     self._busy = False
                     self._lock.notify_all()
+
+    def _history_maybe_loaded(self) -> None:
+        """With the lock held: ``on_history_loaded`` once the start's backfill is done."""
+        if self._on_history_loaded is not None and self._planned and not self._backfill:
+            loaded, self._on_history_loaded = self._on_history_loaded, None
+            loaded()
 
     def _backfill_one(self, path: str, stored: StoredFile | None) -> None:
         read = self._prefilled.pop(path, None)
