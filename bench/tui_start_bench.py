@@ -40,6 +40,7 @@ LIVE_ID = "2da9138a-9060-4234-9110-d4601e2b59d1"  # a real session, copied as th
 SIZE = (80, 24)
 PROBE_S = 0.010
 KEY_EVERY_S = 0.100
+LOOK_EVERY_S = 0.005  # how often the table is looked at: the live session's time is this exact
 KEY_P95_S, KEY_MAX_S = 0.100, 0.250
 
 
@@ -108,7 +109,7 @@ async def _run(corpus: Path, live: Path, store: Path, timeout: float, after: flo
 
             probing = asyncio.ensure_future(probe())
             live_s = history_s = None
-            down = True
+            down, last_key = True, 0.0
             try:
                 while time.monotonic() - started < timeout:
                     now = time.monotonic() - started
@@ -120,11 +121,12 @@ async def _run(corpus: Path, live: Path, store: Path, timeout: float, after: flo
                         history_s = now
                     if live_s is not None and history_s is not None and now - history_s >= after:
                         break
-                    if not pressed:  # as a terminal does: the key goes in as a message
-                        pressed.append(time.monotonic())
+                    if not pressed and time.monotonic() - last_key >= KEY_EVERY_S:
+                        last_key = time.monotonic()
+                        pressed.append(last_key)  # as a terminal does: the key goes in as a message
                         app.simulate_key("down" if down else "up")
                         down = not down
-                    await asyncio.sleep(KEY_EVERY_S)
+                    await asyncio.sleep(LOOK_EVERY_S)
             finally:
                 probing.cancel()
     end_of_fill = history_s if history_s is not None else float("inf")
@@ -139,7 +141,7 @@ async def _run(corpus: Path, live: Path, store: Path, timeout: float, after: flo
     }
 
 
-def _live_copy(into: Path) -> None:
+def live_copy(into: Path) -> None:
     """The sample session with every timestamp moved to now, written a moment ago: a session
     the live view must show at once, as a running claude's."""
     now = time.time()
@@ -158,7 +160,7 @@ def _fresh_process(corpus: Path, timeout: float, after: float) -> dict:
         home = Path(scratch)
         live = home / "live" / "projects" / "-home-dev-live"
         live.mkdir(parents=True)
-        _live_copy(live)
+        live_copy(live)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE", "CCTOP"))}
         env.update(HOME=str(home), XDG_DATA_HOME=str(home / "data"), XDG_CONFIG_HOME=str(home / "config"))
         store = home / "store.sqlite3"
@@ -210,7 +212,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.one:  # one measurement, in a fresh process like a real start
         corpus, live, store = (Path(p) for p in args.one)
-        since = args.since if args.since is not None else time.monotonic()
+        launched = os.environ.get("CCTOP_BENCH_LAUNCHED_AT")  # bench/run.py's launcher
+        since = args.since if args.since is not None else float(launched) if launched else time.monotonic()
         print(json.dumps(asyncio.run(_run(corpus, live, store, args.timeout, args.seconds_after, since))))
         return 0
     trees = _trees(args.corpus)

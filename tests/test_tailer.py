@@ -336,6 +336,25 @@ def test_backfilling_until_start_up_has_planned_so_a_requested_session_is_not_gi
         tailer.stop()
 
 
+def test_wait_live_returns_once_the_sessions_written_lately_are_read(tmp_path: Path) -> None:
+    """What the live view's start waits on (briefly) before importing its UI."""
+    root = tmp_path / "projects"
+    shutil.copytree(REAL_CC / "projects", root)
+    for path in root.rglob("*.jsonl"):
+        os.utime(path, (1_700_000_000, 1_700_000_000))  # history
+    live = next(p for p in sorted(root.rglob("*.jsonl")) if p.parent.parent == root)
+    os.utime(live)  # written just now
+    ledger = Ledger(packaged_pricebook())
+    tailer = Tailer([root], ledger.ingest, lambda message: None)
+    assert not tailer.wait_live(0.01)  # not started
+    tailer.start()
+    try:
+        assert tailer.wait_live(20)
+        assert live.stem in ledger.snapshot().sessions
+    finally:
+        tailer.stop()
+
+
 @pytest.mark.parametrize("history", [True, False], ids=["with history", "without"])
 def test_the_history_loaded_hook_runs_once_when_the_backfill_is_done(tmp_path: Path, history: bool) -> None:
     """What turns the cycle collector on in the live view (launch._collect_from_now_on): once,

@@ -105,6 +105,7 @@ class Tailer:
         self._next_store_retry = 0.0
         self._store_replaced: Store | None = None  # the fresh store put in a damaged one's place
         self._on_history_loaded = on_history_loaded
+        self._live_read = threading.Event()  # start-up has read the sessions written lately
 
     # -- public ---------------------------------------------------------------------
 
@@ -154,6 +155,12 @@ class Tailer:
                 store_state=self._tracker.store_state,
                 errors=self._errors,
             )
+
+    def wait_live(self, timeout: float) -> bool:
+        """Block until start-up has read the sessions written in the last minutes (or given
+        up on it), at most ``timeout`` seconds: a caller about to do heavy work of its own (the
+        UI's imports) lets this thread have the interpreter for them first."""
+        return self._live_read.wait(timeout)
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until the backfill is done and no file is waiting to be read (for tests and
@@ -237,6 +244,7 @@ class Tailer:
             self._startup()
         except Exception as exc:  # noqa: BLE001 - report, and follow what can be followed
             self._failed("start-up", exc)
+            self._live_read.set()
             with self._lock:
                 self._busy = False
                 self._planned = True
@@ -318,6 +326,7 @@ class Tailer:
         live = [entry for entry in plan if entry[0] in live_paths]
         for entry in live:
             self._tracker.backfill(*entry)
+        self._live_read.set()
         self._watch_roots()
         with self._lock:
             # What they gained before the watches were up is picked up as an ordinary change.

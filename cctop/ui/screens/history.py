@@ -22,12 +22,13 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
-from textual_plotext import PlotextPlot
 
 from cctop import format as fmt
 from cctop.model.periods import LocalTime, Report, Usage, period_range, summarize, within
 
 if TYPE_CHECKING:
+    from textual_plotext import PlotextPlot
+
     from cctop.ui.app import CctopApp
 
 RECOMPUTE_GAP_S = 5.0  # at most this often while the ledger keeps moving
@@ -35,6 +36,14 @@ SPANS = {"daily": 30, "weekly": 12, "monthly": 12}  # periods on the x axis, at 
 CELLS_PER_BAR = 3  # a narrower screen shows fewer periods, so bars stay apart
 BLOCK_DAYS = 3  # the 5-hour blocks of this many last days
 TOP_PARTS = 5  # models (or projects) stacked by name; the rest as "other"
+def _plot() -> type[PlotextPlot]:
+    """textual-plotext's chart widget, imported when a chart is first made: plotext takes ~15 ms
+    to import, on the path of every start that never opens this screen."""
+    from textual_plotext import PlotextPlot
+
+    return PlotextPlot
+
+
 # Distinct plotext colours, one per stacked part ("other" last, grey).
 COLORS = ("cyan", "orange", "green", "magenta", "blue", "gray")
 
@@ -149,12 +158,13 @@ class HistoryScreen(Screen):
         self.draws = 0  # charts drawn (tests, benchmarks)
 
     def compose(self) -> ComposeResult:
+        chart = _plot()
         yield Static(id="history-title")
         yield Static(id="legend")
-        yield PlotextPlot(id="cost-chart")
+        yield chart(id="cost-chart")
         with Horizontal(id="history-lower"):
-            yield PlotextPlot(id="hit-chart")
-            yield PlotextPlot(id="tokens-chart")
+            yield chart(id="hit-chart")
+            yield chart(id="tokens-chart")
         yield Static(id="blocks")
         yield Footer()
 
@@ -244,7 +254,8 @@ class HistoryScreen(Screen):
         self._title(note + (" (updating…)" if updating else ""))
 
         self.query_one("#legend", Static).update(legend(names, colors_for(names)))
-        cost = self.query_one("#cost-chart", PlotextPlot)
+        chart = _plot()
+        cost = self.query_one("#cost-chart", chart)
         plt = cost.plt
         plt.clear_figure()
         plt.title(f"cost per {_unit(history.kind)} (USD, priced calls)")
@@ -258,7 +269,7 @@ class HistoryScreen(Screen):
         plt.xticks(*ticks)
         cost.refresh()
 
-        hit = self.query_one("#hit-chart", PlotextPlot)
+        hit = self.query_one("#hit-chart", chart)
         plt = hit.plt
         plt.clear_figure()
         plt.title("cache hit rate %")
@@ -271,7 +282,7 @@ class HistoryScreen(Screen):
         plt.xticks(*ticks)
         hit.refresh()
 
-        tokens = self.query_one("#tokens-chart", PlotextPlot)
+        tokens = self.query_one("#tokens-chart", chart)
         plt = tokens.plt
         plt.clear_figure()
         plt.title("tokens (millions)")
