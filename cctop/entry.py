@@ -41,4 +41,3 @@ def main() -> int:
 
         quiet_stdout()
         return 1
-

@@ -504,10 +504,10 @@ class Ledger:
         return entry
 
     def _on_tool_use(self, use: ToolUse) -> None:
-        rank = TELEMETRY if use.source is _OTLP else use.evidence  # _rank, inlined: the commonest record
+        rank = _rank(use)
         entry = self._tools.get(use.tool_use_id)
-        if entry is None:  # a new tool call (nearly all): _tool_entry's first case, inlined
-            owner = use.made_by or use.session_id
+        if entry is None:  # a new tool call (nearly all): _tool_entry's first case, without its call
+            owner = use.maker
             entry = self._tools[use.tool_use_id] = _ToolEntry(owner, rank)
             session = self._session(owner)
             session.tools.append(entry)
