@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -218,6 +218,13 @@ def _start_limits(app, store_path, warn, stack: contextlib.ExitStack) -> None:
     stack.callback(poller.stop)
 
 
+def _statusline_installed(roots: Sequence[Path]) -> bool:
+    """Whether a watched config dir (a ``projects/`` root's parent) runs cctop's status line."""
+    from cctop.report.statusline_install import is_installed
+
+    return any(is_installed(root.parent / "settings.json") for root in roots)
+
+
 def _start_live_sessions(app, roots, stack: contextlib.ExitStack) -> None:
     """Running Claude Code processes (sessions/<pid>.json), polled by a thread that posts them."""
     from cctop.sources.live_sessions import LiveSessionsPoller
@@ -291,6 +298,7 @@ def tui_app(args: argparse.Namespace, stack: contextlib.ExitStack) -> CctopApp:
         startup_warnings=warnings,
         backfilling=lambda: tailer.status.backfilling,
         limit_thresholds=_thresholds(args, DEFAULT_THRESHOLDS),
+        statusline_installed=_statusline_installed(runtime.roots),
     )
     if store is not None:
         _start_limits(app, store.path, ledger.warn, stack)

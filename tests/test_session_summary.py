@@ -48,3 +48,13 @@ def test_a_fork_names_its_parent_and_a_compacted_session_marks_its_cost_a_lower_
     assert f"forked from {PARENT[:8]}" in fork
     compacted = summary_text(sessions[COMPACTED], 2_000_000_000.0, lambda role: "").plain
     assert "cost $0.06+ · " in compacted  # the /compact calls are not in it
+
+
+def test_the_sessions_span_is_named():
+    first = _call(Source.TRANSCRIPT, None)
+    later = ApiCall(
+        "s", None, "claude-opus-4-8", "m2", "r2", 1_999_999_000.0 + 245.0,
+        input_tokens=10, output_tokens=10, final=True, source=Source.TRANSCRIPT,
+    )  # fmt: skip
+    assert "span 4m05s" in _summary(first, later)
+    assert "span 0ms" in _summary(first)  # one call: no time between the first and the last

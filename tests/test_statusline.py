@@ -17,6 +17,7 @@ import pytest
 from cctop.model.limit_sample import LimitSample, WindowSample
 from cctop.report.statusline import line
 from cctop.report.statusline_cmd import default_store_path
+from cctop.report.statusline_install import is_installed
 from cctop.sources.statusline import BadInput, parse
 from cctop.store import samples as stored
 from cctop.store.database import Store
@@ -392,15 +393,31 @@ def test_install_into_an_empty_config_and_uninstall(tmp_path):
     assert settings_of(config) == {}
 
 
-@pytest.mark.parametrize("text", ["{broken", "[1]", '{"statusLine": "weird"}'])
-def test_install_leaves_a_settings_file_it_cannot_read_alone(tmp_path, text):
+@pytest.mark.parametrize("data", [b"{broken", b"[1]", b'{"statusLine": "weird"}', b'{"model": "\xff"}'])
+def test_install_leaves_a_settings_file_it_cannot_read_alone(tmp_path, data):
     config = tmp_path / "claude"
     config.mkdir()
-    (config / "settings.json").write_text(text)
+    (config / "settings.json").write_bytes(data)
     result = run_setup("--install", config=config)
     assert result.returncode == 1 and b"nothing was changed" in result.stderr
-    assert (config / "settings.json").read_text() == text
+    assert b"Traceback" not in result.stderr
+    assert (config / "settings.json").read_bytes() == data
     assert not list(config.glob("settings.json.cctop-backup-*"))
+    assert not is_installed(config / "settings.json")
+
+
+def test_is_installed_tells_our_command_from_others(tmp_path):
+    config = tmp_path / "claude"
+    settings = config / "settings.json"
+    assert not is_installed(settings)  # no config dir at all
+    assert run_setup("--install", config=config).returncode == 0
+    assert is_installed(settings)
+    theirs = {"statusLine": {"type": "command", "command": "~/bin/line.sh statusline"}}
+    settings.write_text(json.dumps(theirs))
+    assert not is_installed(settings)
+    settings.unlink()
+    settings.mkdir()  # a directory where the file should be: unreadable, not an error
+    assert not is_installed(settings)
 
 
 def test_the_line_is_utf8_whatever_the_locale(tmp_path):

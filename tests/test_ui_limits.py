@@ -65,6 +65,34 @@ async def test_samples_written_to_the_store_reach_the_header(tmp_path):
 def test_no_data_is_never_shown_as_a_figure():
     text = limits_text(None, 0.0, lambda role: "")
     assert isinstance(text, Text) and text.plain.startswith("limits: no data") and "%" not in text.plain
+    assert "cctop statusline --install" in text.plain
+    # Installed already: the line says the figures are on their way, not how to install.
+    waiting = limits_text(None, 0.0, lambda role: "", installed=True).plain
+    assert waiting.startswith("limits: no data yet") and "installed" in waiting and "--install" not in waiting
+    assert len(waiting) <= 78  # the 80-column pane, less the bar's padding
+
+
+async def test_the_live_view_knows_when_the_status_line_is_installed(tmp_path):
+    from contextlib import ExitStack
+
+    from cctop.cli import build_parser
+    from cctop.launch import tui_app
+
+    config = tmp_path / "claude"
+    (config / "projects").mkdir(parents=True)
+    (config / "settings.json").write_text(
+        '{"statusLine": {"type": "command", "command": "/usr/bin/cctop statusline"}}'
+    )
+    args = build_parser().parse_args(["--no-store", "--claude-dir", str(config)])
+    with ExitStack() as stack:
+        app = tui_app(args, stack)
+        assert app.statusline_installed
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: "limits: no data yet" in bar_text(app))
+    # A foreign status line command: the install hint stays.
+    (config / "settings.json").write_text('{"statusLine": {"type": "command", "command": "~/line.sh"}}')
+    with ExitStack() as stack:
+        assert not tui_app(args, stack).statusline_installed
 
 
 def test_an_ended_window_says_so():

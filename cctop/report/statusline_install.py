@@ -85,6 +85,8 @@ def _read(path: Path) -> dict[str, Any]:
         return {}
     except OSError as exc:
         raise SettingsError(f"cannot read {path}: {exc}") from exc
+    except UnicodeDecodeError:
+        raise SettingsError(f"{path} is not UTF-8 text; nothing was changed") from None
     if not text.strip():
         return {}
     try:
@@ -137,6 +139,18 @@ def install(path: Path, args: argparse.Namespace | SimpleNamespace) -> list[str]
     if backup:
         said.append(f"backup: {backup}")
     return said
+
+
+def is_installed(path: Path) -> bool:
+    """Whether the settings at ``path`` run cctop's status line; False for a file that is
+    missing, unreadable or not settings (this only picks a hint, it never fails)."""
+    try:
+        settings = _read(path)
+    except SettingsError:
+        return False
+    current = settings.get("statusLine")
+    command = current.get("command") if isinstance(current, dict) else None
+    return isinstance(command, str) and is_ours(command)
 
 
 def uninstall(path: Path) -> list[str]:

@@ -85,6 +85,7 @@ class CctopApp(App):
         startup_warnings: Iterable[str] = (),
         backfilling: Callable[[], bool] = lambda: False,
         limit_thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
+        statusline_installed: bool = False,
     ) -> None:
         super().__init__()
         self.ledger = ledger
@@ -117,6 +118,7 @@ class CctopApp(App):
         self.limit_dropped = 0
         self.limits: LimitsView | None = None
         self.limit_thresholds = tuple(limit_thresholds)
+        self.statusline_installed = statusline_installed  # only changes the no-data hint
         self._limits_version = 0
         self._seen_limits_version = 0
         self._limits_at = 0.0

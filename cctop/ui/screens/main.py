@@ -81,7 +81,9 @@ class MainScreen(FrameScreen):
         self.query_one(TotalsBar).set_parts(
             totals_parts(snapshot, live, app.source_parts(), notes, app.style_for)
         )
-        self.query_one(LimitsBar).set_text(limits_text(app.limits, now, app.style_for, app.limit_dropped))
+        self.query_one(LimitsBar).set_text(
+            limits_text(app.limits, now, app.style_for, app.limit_dropped, app.statusline_installed)
+        )
         if snapshot is None or app.paused:
             return
         table = self.table

@@ -481,7 +481,8 @@ def summary_parts(stats: SessionStats, now: float, style) -> list[Part]:
     models = ", ".join(fmt.short_model((m,)) for m in stats.models) or "-"
     span = (stats.last_ts - stats.first_ts) if stats.first_ts and stats.last_ts else None
     add(fmt.safe_text(models), 3)
-    add(fmt.duration(span), 6)
+    if span is not None:  # first to last record: named, or it reads as a latency
+        add(f"span {fmt.duration(span)}", 6)
     add(f"last {fmt.ago(stats.last_ts, now)}", 3)
     add(f"{t.requests} requests", 4, f"{t.requests} req")
     cost = Text("cost ") + Text(fmt.session_cost(stats), style="bold")

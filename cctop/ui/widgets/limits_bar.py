@@ -45,12 +45,20 @@ def _window(text: Text, window: WindowView, now: float, style_for: StyleFor) -> 
         text.append(f" →{min(window.pace_at_reset, 999):.0f}%", style=style_for(pace_role))
 
 
-def limits_text(view: LimitsView | None, now: float, style_for: StyleFor, dropped: int = 0) -> Text:
+def limits_text(
+    view: LimitsView | None, now: float, style_for: StyleFor, dropped: int = 0, installed: bool = False
+) -> Text:
+    """``installed``: cctop's status line command is in a watched config dir's settings, so
+    with no figure yet the line says they are on their way instead of how to install it."""
     text = Text(no_wrap=True, overflow="ellipsis")
     muted = style_for("muted")
     if view is None or not view.has_data:
-        text.append("limits: no data", style=muted)
-        text.append(" (subscribers: cctop statusline --install)", style=muted)
+        if installed:  # Claude Code passes them on from a subscriber's first reply
+            said = "limits: no data yet (status line installed; sent with a subscriber's reply)"
+            text.append(said, style=muted)
+        else:
+            text.append("limits: no data", style=muted)
+            text.append(" (subscribers: cctop statusline --install)", style=muted)
         return text
     first = True
     for name in (FIVE_HOUR, SEVEN_DAY, SPEND_LIMIT):
