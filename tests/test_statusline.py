@@ -125,6 +125,23 @@ def test_line_says_when_a_window_has_reset_and_the_cache_is_cold():
     assert text == "cache 35% cold · 5h reset"
 
 
+def test_line_narrows_to_the_width_keeping_cost_and_limits(utc):
+    sample, _ = parse(last_of("sl-332-oauth-ratelimit-headers.jsonl"), 0.0)
+    now = sample.prompt_cache.expires_at - 125
+    full = "Sonnet 5.5 · $0.05 · ctx 1% · cache 35% 2:05 · 5h 42% ↻13:01 · wk 13% ↻Tue 12:01"
+    assert line(sample, now=now, width=len(full)) == full  # it fits: nothing changes
+    # One column short: the weekly reset loses its time of day first.
+    assert line(sample, now=now, width=len(full) - 1) == full.removesuffix(" 12:01")
+    no_model = "$0.05 · ctx 1% · cache 35% 2:05 · 5h 42% ↻13:01 · wk 13% ↻Tue"
+    assert line(sample, now=now, width=len(no_model)) == no_model
+    assert line(sample, now=now, width=len(no_model) - 1) == no_model.replace("ctx 1% · ", "")
+    # Once the cache must go too, the context fits again.
+    with_context = "$0.05 · ctx 1% · 5h 42% ↻13:01 · wk 13% ↻Tue"
+    assert line(sample, now=now, width=len(with_context)) == with_context
+    for width in (0, 10, 36):  # narrower than cost and limits: those stay, Claude Code cuts
+        assert line(sample, now=now, width=width) == "$0.05 · 5h 42% ↻13:01 · wk 13% ↻Tue"
+
+
 def test_line_never_passes_control_codes_through():
     sample = LimitSample(0.0, "s", model="Opus\x1b[31m")
     assert "\x1b" not in line(sample, ["model"], now=0.0)
@@ -248,8 +265,13 @@ def test_default_path_is_the_stores():
 # -- the command, as Claude Code runs it ---------------------------------------------------
 
 
-def run_statusline(*args: str, stdin: bytes, home: Path) -> subprocess.CompletedProcess:
+def run_statusline(
+    *args: str, stdin: bytes, home: Path, columns: int | str | None = None
+) -> subprocess.CompletedProcess:
     env = {**os.environ, "HOME": str(home), "XDG_DATA_HOME": str(home / ".data"), "TZ": "UTC"}
+    env.pop("COLUMNS", None)  # the terminal's width, as Claude Code passes it
+    if columns is not None:
+        env["COLUMNS"] = str(columns)
     return subprocess.run(
         [sys.executable, "-m", "cctop", "statusline", *args],
         input=stdin, capture_output=True, env=env, timeout=60, check=False,
@@ -304,6 +326,22 @@ def test_chain_gets_the_same_stdin_and_its_output_is_shown(tmp_path):
         result = run_statusline(*store, "--chain", chain, "--chain-position", position, "--format", "cost",
                                 stdin=raw, home=tmp_path)  # fmt: skip
         assert result.stdout == expected
+
+
+def test_the_line_fits_the_columns_claude_code_gives_beside_a_chained_line(tmp_path):
+    raw = last_of("sl-332-oauth-ratelimit-headers.jsonl")
+    wide = run_statusline("--no-store", stdin=raw, home=tmp_path).stdout.decode().rstrip("\n")
+    assert wide.startswith("Sonnet 5.5 · ") and wide.endswith(" 12:01")
+    fitted = run_statusline("--no-store", stdin=raw, home=tmp_path, columns=60).stdout.decode().rstrip("\n")
+    assert len(fitted) <= 60 - 4 and fitted.startswith("$0.05 · ") and "wk 13% ↻Tue" in fitted
+    # Their colours take no room; their text does.
+    chain = "printf '\\033[31mMINE\\033[0m here'"
+    beside = run_statusline("--no-store", "--chain", chain, stdin=raw, home=tmp_path, columns=60)
+    theirs, ours = beside.stdout.decode().rstrip("\n").split(" │ ")
+    assert theirs == "\x1b[31mMINE\x1b[0m here" and len(ours) <= 60 - 4 - len("MINE here │ ")
+    assert ours.startswith("$0.05 · ") and "5h reset" in ours
+    odd = run_statusline("--no-store", stdin=raw, home=tmp_path, columns="wide")
+    assert odd.stdout.decode().rstrip("\n") == wide
 
 
 def test_chain_that_fails_leaves_our_line(tmp_path):

@@ -2,6 +2,11 @@
 
 Plain text only (Claude Code shows it as is): every value that came from the input passes
 through ``safe_text``. Fields with nothing to show are left out rather than shown as zero.
+
+Claude Code (2.1.332) cuts a status line wider than its terminal with an ellipsis, and tells
+the command that width in ``COLUMNS``. Given a ``width``, the line makes room the way that
+keeps what a subscriber looks for: the weekly reset loses its time of day, then the model
+goes (Claude Code shows it already), then the context, then the cache.
 """
 
 from __future__ import annotations
@@ -27,21 +32,21 @@ def countdown(seconds: float) -> str:
     return f"{seconds // 86400}d"
 
 
-def _reset(resets_at: float | None, now: float) -> str:
-    """When the window resets: local ``14:22`` within a day, else ``Mon 09:00``."""
+def _reset(resets_at: float | None, now: float, day_only: bool = False) -> str:
+    """When the window resets: local ``14:22`` within a day, else ``Mon 09:00`` (``Mon``)."""
     if resets_at is None:
         return ""
-    pattern = "%H:%M" if resets_at - now < 86400 else "%a %H:%M"
+    pattern = "%H:%M" if resets_at - now < 86400 else "%a" if day_only else "%a %H:%M"
     text = time.strftime(pattern, time.localtime(resets_at))
     return f" ↻{text}"
 
 
-def _window(label: str, window: WindowSample | None, now: float) -> str | None:
+def _window(label: str, window: WindowSample | None, now: float, day_only: bool = False) -> str | None:
     if window is None:
         return None
     if window.resets_at is not None and window.resets_at <= now:
         return f"{label} reset"  # the figure belongs to a window that has ended
-    return f"{label} {window.used_percentage:.0f}%{_reset(window.resets_at, now)}"
+    return f"{label} {window.used_percentage:.0f}%{_reset(window.resets_at, now, day_only)}"
 
 
 def _cache(sample: LimitSample, now: float) -> str | None:
@@ -68,9 +73,41 @@ _FIELDS: dict[str, Callable[[LimitSample, float], str | None]] = {
 }
 FIELDS = tuple(_FIELDS)
 
+# How the line makes room, in order (see the module doc): a field shortened, or None: dropped.
+_NARROWER: tuple[tuple[str, Callable[[LimitSample, float], str | None] | None], ...] = (
+    ("7d", lambda s, now: _window("wk", s.seven_day, now, day_only=True)),
+    ("spend", lambda s, now: _window("spend", s.spend_limit, now, day_only=True)),
+    ("model", None),
+    ("context", None),
+    ("cache", None),
+)
+
 
 def line(sample: LimitSample, fields: Sequence[str] = DEFAULT_FIELDS, separator: str = DEFAULT_SEPARATOR,
-         now: float | None = None) -> str:  # fmt: skip
+         now: float | None = None, width: int | None = None) -> str:  # fmt: skip
+    """The fields in order; with ``width``, narrowed (see the module doc) until it fits or
+    nothing more can go."""
     now = time.time() if now is None else now
-    parts = [_FIELDS[name](sample, now) for name in fields if name in _FIELDS]
-    return separator.join(p for p in parts if p) or PLAIN
+    parts = {name: _FIELDS[name](sample, now) for name in fields if name in _FIELDS}
+
+    def joined() -> str:
+        return separator.join(p for p in parts.values() if p)
+
+    text = joined()
+    if width is None:
+        return text or PLAIN
+    dropped: list[tuple[str, str]] = []
+    for name, narrower in _NARROWER:
+        if len(text) <= width:
+            break
+        was = parts.get(name)
+        if was:
+            parts[name] = narrower(sample, now) if narrower else None
+            if narrower is None:
+                dropped.append((name, was))
+            text = joined()
+    for name, was in reversed(dropped[:-1]):  # the last one had to go; an earlier may fit again
+        parts[name] = was
+        if len(joined()) > width:
+            parts[name] = None
+    return joined() or PLAIN

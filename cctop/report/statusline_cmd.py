@@ -121,6 +121,7 @@ def _run(args) -> int:
     data = b"" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.buffer.read()
     chained = _start_chain(args.chain, data) if args.chain else None
     ours = PLAIN
+    sample = None
     try:
         from cctop.sources.statusline import BadInput, parse
 
@@ -130,9 +131,10 @@ def _run(args) -> int:
     else:
         if not args.no_store:
             _record(args, sample, doc.get("spend_limit"))
-        fields = [f.strip() for f in args.format.split(",") if f.strip()]
-        ours = line(sample, fields, args.separator, now)
     theirs = _finish_chain(chained, data) if chained is not None else None
+    if sample is not None:
+        fields = [f.strip() for f in args.format.split(",") if f.strip()]
+        ours = line(sample, fields, args.separator, now, _room(theirs, args.chain_position))
     # UTF-8 whatever the locale says: Claude Code reads bytes, and an encoding error here
     # would blank its status line.
     sys.stdout.buffer.write((_combine(ours, theirs, args.chain_position) + "\n").encode("utf-8", "replace"))
@@ -190,6 +192,31 @@ def _finish_chain(process, data: bytes) -> str | None:
         process.wait()
     text = out.decode("utf-8", "replace").rstrip("\n")
     return text or None
+
+
+# Columns of COLUMNS the status line may not use: Claude Code 2.1.332 indents it by two and
+# cuts it with an ellipsis past COLUMNS - 4 (measured in tmux at 80 columns).
+STATUS_MARGIN = 4
+
+
+def _room(theirs: str | None, position: str) -> int | None:
+    """Columns our line may take: what is left of ``COLUMNS`` (Claude Code sets it to its
+    terminal's width) beside a chained command's output; None when the width is unknown."""
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        return None
+    if columns <= 0:
+        return None
+    room = columns - STATUS_MARGIN
+    if theirs is not None and position in ("before", "after"):  # on the same line as theirs
+        beside = theirs.split("\n")[-1 if position == "before" else 0]
+        if "\x1b" in beside:  # their colours take no room
+            import re
+
+            beside = re.sub(r"\x1b\[[0-9;?]*[ -/]*[@-~]", "", beside)
+        room -= len(beside) + len(" │ ")
+    return max(room, 0)
 
 
 def _combine(ours: str, theirs: str | None, position: str) -> str:

@@ -2,7 +2,7 @@
 subscriber (a fake OAuth token, no API key) against the fake API, which sends the
 ``anthropic-ratelimit-unified-*`` headers; ``cctop statusline --install`` chains the user's
 previous status line command. Checked: the 5-hour / weekly figures recorded in the store, the
-chained output still in Claude Code's status line, a running cctop showing each new figure
+chained output still in Claude Code's status line (an 80-column pane: the line fits, uncut), a running cctop showing each new figure
 within 2 s of the statusline call, and ``--once --json`` attributing the rise to the session.
 """
 
@@ -43,8 +43,8 @@ class Tmux:
         assert done.returncode == 0, f"tmux {args[0]}: {done.stderr}"
         return done.stdout
 
-    def start(self, name: str, script: Path, cwd: Path) -> None:
-        self("new-session", "-d", "-s", name, "-x", "200", "-y", "50", "-c", str(cwd), f"sh {script}")
+    def start(self, name: str, script: Path, cwd: Path, width: int = 200) -> None:
+        self("new-session", "-d", "-s", name, "-x", str(width), "-y", "50", "-c", str(cwd), f"sh {script}")
 
     def type(self, name: str, text: str) -> None:
         self("send-keys", "-t", f"={name}:", "-l", text)
@@ -140,7 +140,7 @@ def test_statusline_records_official_limits_from_the_real_cli(tmp_path: Path) ->
                 tmux,
                 "monitor",
             )
-            tmux.start("claude", cc, workdir)
+            tmux.start("claude", cc, workdir, width=80)  # the pane beside cctop
             # Claude Code runs the status line at start too (no rate_limits before a response).
             wait_until(
                 "the chained status line", lambda: "PREV-STATUS" in tmux.screen("claude"), 60, tmux, "claude"
@@ -178,6 +178,9 @@ def test_statusline_records_official_limits_from_the_real_cli(tmp_path: Path) ->
                     "claude",
                 )
                 assert "PREV-STATUS" in status and f"wk {used_7d}%" in status
+                # Fitted to the 80 columns Claude Code gives it (COLUMNS): never cut off.
+                row = next(r for r in status.splitlines() if "PREV-STATUS" in r)
+                assert "…" not in row, row
             # Claude Code now waits for the user: its sessions/<pid>.json says so, and cctop shows it.
             live = scan(sessions_dirs([config]))
             assert live[sample.session_id].state == WAITING, live
