@@ -2,8 +2,9 @@
 subscriber (a fake OAuth token, no API key) against the fake API, which sends the
 ``anthropic-ratelimit-unified-*`` headers; ``cctop statusline --install`` chains the user's
 previous status line command. Checked: the 5-hour / weekly figures recorded in the store, the
-chained output still in Claude Code's status line (an 80-column pane: the line fits, uncut), a running cctop showing each new figure
-within 2 s of the statusline call, and ``--once --json`` attributing the rise to the session.
+chained output still in Claude Code's status line (an 80-column pane: the line fits, uncut), a
+running cctop showing each new figure within 2 s of the statusline call, and ``--once --json``
+attributing the rise to the session.
 """
 
 from __future__ import annotations
