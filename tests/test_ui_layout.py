@@ -70,3 +70,32 @@ def test_help_fits_80x24_and_names_every_key():
             for key in binding.key.split(","):
                 assert shown.get(key, key) in text, (owner.__name__, key)
     assert "Ctrl+P" in text
+
+
+async def test_with_more_sessions_than_rows_no_column_hides_under_the_scrollbar():
+    """The 80-column pane with a long history: the table scrolls, and its scrollbar takes a
+    column the last table column must not be drawn under."""
+    import time
+
+    import demo
+
+    from cctop.model.records import ApiCall, Source
+
+    ledger = demo.make_ledger()
+    now = time.time()
+    ledger.ingest([
+        ApiCall(f"session-{n:02d}", None, "claude-opus-4-8", f"m{n}", f"r{n}", now - 60 * n,
+                input_tokens=100, output_tokens=2_000, cache_creation_tokens=5_000, final=True,
+                source=Source.TRANSCRIPT)
+        for n in range(60)
+    ])  # fmt: skip
+    app = CctopApp(ledger, now=lambda: now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await demo.settle(app, pilot)
+        table = app.screen.query_one(SessionTable)
+        assert table.row_count == 60 and table.show_vertical_scrollbar
+        room = table.scrollable_content_region.width
+        assert room < table.size.width  # the scrollbar's column
+        key, x, width = table.visible_columns()[-1]
+        assert x + width <= room, (key, x, width, room)
+        assert key == "model" and "opus-4-8" in table.render_line(1).text[:room]

@@ -213,7 +213,7 @@ class SessionTable(ScrollView, can_focus=True):
             # htop-like: the order only changes when the user asks or a row arrives.
             self._keys = order if (resort or added) else [k for k in self._keys if k in desired]
             self._index = {key: i for i, key in enumerate(self._keys)}
-            self.virtual_size = Size(self.size.width, len(self._keys) + 1)
+            self.virtual_size = Size(self._room, len(self._keys) + 1)
             self._place_cursor(keep)
             self.refresh()
             self.repainted_rows += len(self._keys)
@@ -286,7 +286,7 @@ class SessionTable(ScrollView, can_focus=True):
                 self.action_select()
 
     def on_resize(self) -> None:
-        self.virtual_size = Size(self.size.width, len(self._keys) + 1)
+        self.virtual_size = Size(self._room, len(self._keys) + 1)
         self._scroll_to_cursor()
         self.refresh()
 
@@ -306,16 +306,23 @@ class SessionTable(ScrollView, can_focus=True):
         needed[_TITLE] = COLUMNS[_TITLE].width  # the title takes the room that is left
         return needed != before
 
+    @property
+    def _room(self) -> int:
+        """Columns the rows may use: the width less the scrollbar's, once there is one (a
+        long history in an 80-column pane), or the last column is drawn under it."""
+        return self.scrollable_content_region.width
+
     def _fit(self) -> tuple[layout.Placed, ...]:
-        key = (self.size.width, tuple(self._needed))
+        room = self._room
+        key = (room, tuple(self._needed))
         if key != self._layout_for:
             self._layout_for = key
-            self._placed = layout.fit(self._needed, _PRIORITIES, self.size.width, flex=_TITLE)
+            self._placed = layout.fit(self._needed, _PRIORITIES, room, flex=_TITLE)
             self._strips.clear()  # every cached row was cut for the old columns
         return self._placed
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self._room
         base = self.rich_style
         if y == 0:
             full = self._header_strip()
