@@ -4,6 +4,7 @@ that keeps moving, and shows labels from logs as plain text."""
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from datetime import datetime, timezone
@@ -171,3 +172,14 @@ async def test_sums_made_in_the_background_are_drawn_at_once(ledger, monkeypatch
         release.set()
         await _drawn_again(screen, pilot, 1)  # and summed again (the clock moved)
         assert screen.history is not warm and screen.history.report == warm.report
+
+
+@pytest.mark.parametrize("top", [0.031, 0.5, 1.0, 3.57, 7.0, 12.4, 100.0, 178.3, 2_500.0])
+def test_value_axis_ticks_are_even_round_and_cover_the_top(top):
+    ticks = history_screen.value_ticks(top)
+    steps = {round(b - a, 9) for a, b in zip(ticks, ticks[1:], strict=False)}
+    assert ticks[0] == 0 and ticks[-1] >= top and len(steps) == 1  # evenly spaced, from 0
+    (step,) = steps
+    assert 2 <= len(ticks) <= 5 and ticks[-2] < top  # no empty step above the top
+    mantissa = step / 10 ** math.floor(math.log10(step))
+    assert round(mantissa, 6) in (1, 2, 2.5, 5)

@@ -10,6 +10,7 @@ because the widget turns the chart's text into Rich Text from ANSI.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -266,6 +267,7 @@ class HistoryScreen(Screen):
             ]
             # Full-block cells: half blocks leave gaps between stacked parts.
             plt.stacked_bar(xs, series, color=colors, width=0.8)  # type: ignore[arg-type]  # a list per part
+            _y_axis(plt, max(map(sum, zip(*series, strict=True)), default=0.0))
         plt.xticks(*ticks)
         cost.refresh()
 
@@ -289,6 +291,7 @@ class HistoryScreen(Screen):
         counts = [rows[p].figures.total_tokens / 1e6 if p in rows else 0.0 for p in history.periods]
         if any(counts):
             plt.bar(xs, counts, color="blue", width=0.8, marker="hd")
+            _y_axis(plt, max(counts))
         plt.xticks(*ticks)
         tokens.refresh()
 
@@ -346,6 +349,27 @@ def _unit(kind: str) -> str:
 
 def _plural(kind: str) -> str:
     return _unit(kind) + "s"
+
+
+def value_ticks(top: float, most: int = 4) -> list[float]:
+    """Evenly spaced round values from 0 to at least ``top``: at most ``most`` steps of 1, 2,
+    2.5 or 5 times a power of ten (plotext's own ticks on a short chart skip unevenly)."""
+    if top <= 0:
+        return [0.0, 1.0]
+    power = 10.0 ** math.floor(math.log10(top / most))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power * most >= top)
+    count = math.ceil(top / step - 1e-9)
+    return [round(i * step, 10) for i in range(count + 1)]
+
+
+def _tick_label(value: float) -> str:
+    return f"{value:g}"
+
+
+def _y_axis(plt, top: float) -> None:
+    ticks = value_ticks(top)
+    plt.ylim(0, ticks[-1])
+    plt.yticks(ticks, [_tick_label(t) for t in ticks])
 
 
 def _ticks(xs: list[int], labels: list[str]) -> tuple[list[float], list[str]]:
