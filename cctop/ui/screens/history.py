@@ -267,7 +267,7 @@ class HistoryScreen(Screen):
             ]
             # Full-block cells: half blocks leave gaps between stacked parts.
             plt.stacked_bar(xs, series, color=colors, width=0.8)  # type: ignore[arg-type]  # a list per part
-            _y_axis(plt, max(map(sum, zip(*series, strict=True)), default=0.0))
+            _y_axis(plt, max(map(sum, zip(*series, strict=True)), default=0.0), cost.size.height)
         plt.xticks(*ticks)
         cost.refresh()
 
@@ -291,7 +291,7 @@ class HistoryScreen(Screen):
         counts = [rows[p].figures.total_tokens / 1e6 if p in rows else 0.0 for p in history.periods]
         if any(counts):
             plt.bar(xs, counts, color="blue", width=0.8, marker="hd")
-            _y_axis(plt, max(counts))
+            _y_axis(plt, max(counts), tokens.size.height)
         plt.xticks(*ticks)
         tokens.refresh()
 
@@ -366,8 +366,13 @@ def _tick_label(value: float) -> str:
     return f"{value:g}"
 
 
-def _y_axis(plt, top: float) -> None:
-    ticks = value_ticks(top)
+# Rows of a chart widget that are not its plot: the title, the frame, the x labels.
+_CHART_FRAME_ROWS = 4
+
+
+def _y_axis(plt, top: float, height: int) -> None:
+    """Round ticks at least three rows apart, so that they land evenly on the rows."""
+    ticks = value_ticks(top, most=max(1, min(4, (height - _CHART_FRAME_ROWS) // 3)))
     plt.ylim(0, ticks[-1])
     plt.yticks(ticks, [_tick_label(t) for t in ticks])
 
