@@ -174,3 +174,16 @@ def test_warnings_and_paths_on_stderr_never_carry_control_codes(tmp_path):
     missing = run_cctop("--once", "--no-store", "--claude-dir", str(gone), home=tmp_path)
     assert b"\x1b" not in missing.stderr and b"\x07" not in missing.stderr
     assert "No Claude Code transcripts found" in missing.stderr.decode()
+
+
+@pytest.mark.parametrize("columns", [60, 44])
+def test_the_table_fits_a_narrow_pane_by_leaving_lesser_figures_out(columns):
+    result = run_cctop("--once", "--no-store", "--claude-dir", str(REAL_CC), columns=columns)
+    assert result.returncode == 0, result.stderr.decode()
+    lines = result.stdout.decode().splitlines()
+    header = lines[1].split()
+    assert header[:3] == ["last", "project", "req"] and {"hit", "cost"} <= set(header)
+    assert "input" not in header  # the first to go
+    for line in lines[1:]:
+        if not line.startswith("*"):  # the caption under the table wraps as text
+            assert len(line) <= columns, line

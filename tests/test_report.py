@@ -350,3 +350,18 @@ def test_wide_table_with_breakdown_has_the_sparkline_column(capsys, history, mon
     sparks = [line for line in rows if line.startswith("2026-")]
     assert sparks and all(any(ch in line for ch in "▁▂▃▄▅▆▇█") for line in sparks)
     assert any(line.startswith("  test-big") for line in rows)  # the breakdown rows are there too
+
+
+@pytest.mark.parametrize("columns", [80, 60, 40])
+def test_a_narrow_pane_gets_whole_columns_never_a_wrapped_line(capsys, history, monkeypatch, columns):
+    monkeypatch.setenv("COLUMNS", str(columns))
+    wide = run(capsys, history, "report", "daily", "--tz", NY).decode().splitlines()
+    for line in wide[1:]:
+        assert len(line) <= columns, line
+    header = wide[1].split()
+    assert header[:2] == ["period", "req"] and {"hit", "cost"} <= set(header)  # always there
+    sessions = run(capsys, history, "report", "sessions", "--tz", NY).decode().splitlines()
+    assert "sess" not in sessions[1].split()  # one session a row: the count says nothing
+    assert all(len(line) <= columns for line in sessions[1:])
+    if columns == 40:
+        assert "input" not in header and "saved" not in header  # the lesser figures went first

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.cells import cell_len
 
-from cctop.report.text_table import Column, render, widths
+from cctop.report.text_table import Column, fitted, render, widths
 
 COLUMNS = (
     Column("project", 7, max_width=12),
@@ -48,3 +48,25 @@ def test_a_cut_wide_character_never_leaves_half_a_cell() -> None:
     line = render(COLUMNS, rows, sizes)[1]
     assert cell_len(line) == 7 + 1 + 9 + 1 + 6
     assert line.split() == ["ab", "日本語日…", "$1"]  # 4 wide characters and the ellipsis: 9 cells
+
+
+def test_a_table_too_wide_for_its_numbers_leaves_whole_columns_out_lesser_first() -> None:
+    columns = (
+        Column("name", 4, flexible=True),
+        Column("req", 3, numeric=True),
+        Column("input", 5, numeric=True, drop=2),
+        Column("cache r", 6, numeric=True, drop=1),
+        Column("cost", 6, numeric=True),
+    )
+    rows = [["a-session", "12", "104k", "18.2M", "$178.30"], ["b", "3", "9", "1.0k", "$0.01"]]
+    every = fitted(columns, rows, 200)
+    assert every[0].split() == ["name", "req", "input", "cache", "r", "cost"]
+    roomy = max(cell_len(line) for line in every)
+    just = fitted(columns, rows, roomy - 5)  # the name gives way; no figure goes
+    assert just[0].split()[1:] == ["req", "input", "cache", "r", "cost"]
+    tight = fitted(columns, rows, 24)
+    assert tight[0].split() == ["name", "req", "cache", "r", "cost"]  # input went first
+    assert all(cell_len(line) <= 24 for line in tight)
+    assert tight[1].endswith("18.2M $178.30")  # whole numbers, in their columns
+    least = fitted(columns, rows, 5)  # narrower than what must stay: the rest stays whole
+    assert least[0].split() == ["name", "req", "cost"] and least[1].endswith("$178.30")

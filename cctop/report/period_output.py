@@ -14,7 +14,7 @@ from typing import Any
 
 from cctop import format as fmt
 from cctop.model.periods import Figures, LocalTime, Report, Row, Usage, cost_by_day
-from cctop.report.text_table import Column, render, widths
+from cctop.report.text_table import Column, fitted
 
 JSON_SCHEMA_VERSION = 1
 
@@ -180,6 +180,11 @@ def daily_costs(usage: Usage, kind: str, tz: tzinfo | None) -> dict[str, str]:
     return {period: sparkline(values) for period, values in by_period.items()}
 
 
+# Where the terminal is too narrow for every figure, these go first (highest first); the
+# period, requests, hit rate and cost always stay.
+_DROP = {"sess": 8, "saved": 7, "input": 6, "lost": 5, "cache w": 4, "tools": 3, "output": 2, "cache r": 1}
+
+
 def table(
     report: Report, breakdown: str | None, width: int, sparks: dict[str, str], tz: tzinfo | None
 ) -> list[str]:
@@ -193,7 +198,7 @@ def table(
         columns.append(Column("project", 7, max_width=18))
     numbers = ["req", "input", "output", "cache r", "cache w", "hit", "cost", "saved", "lost", "tools"]
     numbers.append("sess")
-    columns += [Column(name, 3, numeric=True) for name in numbers]
+    columns += [Column(name, 3, numeric=True, drop=_DROP.get(name, 0)) for name in numbers]
     with_spark = bool(sparks) and width >= 110
     if with_spark:
         columns.append(Column("daily cost", 7))
@@ -209,7 +214,11 @@ def table(
             rows.append(_cells(report.kind, "  " + name, row, figures, blank_spark, blank=True))
     total = _cells(report.kind, "total", None, report.totals, {} if with_spark else None)
     rows.append(total)
-    return render(columns, rows, widths(columns, rows, width))
+    if report.kind == "sessions":  # one session a row: its "sess" says 1 and nothing else
+        gone = next(i for i, c in enumerate(columns) if c.header == "sess")
+        columns = [c for i, c in enumerate(columns) if i != gone]
+        rows = [[cell for i, cell in enumerate(row) if i != gone] for row in rows]
+    return fitted(columns, rows, width)
 
 
 def _cells(

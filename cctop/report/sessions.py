@@ -9,7 +9,7 @@ import msgspec
 
 from cctop import format as fmt
 from cctop.model.snapshot import SessionStats, Snapshot, sum_tokens
-from cctop.report.text_table import Column, render, widths
+from cctop.report.text_table import Column, fitted
 
 JSON_SCHEMA_VERSION = 1
 
@@ -141,7 +141,8 @@ def document(snapshot: Snapshot, sessions: Sequence[SessionStats]) -> dict[str, 
 def table(snapshot: Snapshot, sessions: Sequence[SessionStats], width: int = 200):  # -> rich Text
     """The table of ``--once`` as one Rich Text (header and totals bold): plain fixed-width
     lines, nothing from a log is markup. On a narrow terminal the title, then the model,
-    columns are left out, and the title column gives way before anything else."""
+    columns are left out, and the title column gives way before anything else; narrower than
+    the figures (under ~70 columns), the lesser ones go whole (see ``_COLUMNS``)."""
     from rich.text import Text
 
     now = snapshot.generated_at
@@ -178,7 +179,7 @@ def table(snapshot: Snapshot, sessions: Sequence[SessionStats], width: int = 200
         str(totals["tool_calls"]),
     )  # fmt: skip
     rows.append([total_cells[i] for i in keep])
-    header, *body, total = render(columns, rows, widths(columns, rows, width))
+    header, *body, total = fitted(columns, rows, width)
     text = Text(f"cctop: {len(sessions)} session(s)\n")
     text.append(header + "\n", style="bold")
     text.append("".join(line + "\n" for line in body))
@@ -212,13 +213,14 @@ _COLUMNS = (
     Column("title", 8, flexible=True),
     Column("model", 6, max_width=18),
     Column("req", 3, numeric=True),
-    Column("input", 5, numeric=True),
-    Column("output", 6, numeric=True),
-    Column("cache r", 6, numeric=True),
-    Column("cache w", 6, numeric=True),
+    # Narrower than the numbers (a pane under 70 columns), these go whole, highest first.
+    Column("input", 5, numeric=True, drop=5),
+    Column("output", 6, numeric=True, drop=3),
+    Column("cache r", 6, numeric=True, drop=1),
+    Column("cache w", 6, numeric=True, drop=4),
     Column("hit", 4, numeric=True),
     Column("cost", 6, numeric=True),
-    Column("tools", 5, numeric=True),
+    Column("tools", 5, numeric=True, drop=2),
 )
 
 

@@ -21,6 +21,7 @@ class Column(msgspec.Struct, frozen=True):
     numeric: bool = False
     max_width: int | None = None
     flexible: bool = False
+    drop: int = 0  # 0: always shown; else left out whole when the table cannot fit, highest first
 
 
 def _width(text: str) -> int:
@@ -43,14 +44,19 @@ def _fit(text: str, width: int, right: bool) -> str:
     return pad + text if right else text + pad
 
 
-def widths(columns: Sequence[Column], rows: Sequence[Sequence[str]], total: int) -> list[int]:
-    """Each column's width for a table at most ``total`` cells wide (when it can be)."""
+def _natural(columns: Sequence[Column], rows: Sequence[Sequence[str]]) -> list[int]:
     natural = []
     for index, column in enumerate(columns):
         width = max([column.min_width, _width(column.header), *(_width(row[index]) for row in rows)])
         if column.max_width is not None:
             width = max(column.min_width, min(width, column.max_width))
         natural.append(width)
+    return natural
+
+
+def widths(columns: Sequence[Column], rows: Sequence[Sequence[str]], total: int) -> list[int]:
+    """Each column's width for a table at most ``total`` cells wide (when it can be)."""
+    natural = _natural(columns, rows)
     excess = sum(natural) + len(columns) - 1 - total
     order = [i for i, c in enumerate(columns) if c.flexible]
     order += [i for i, c in enumerate(columns) if not c.flexible and not c.numeric]
@@ -61,6 +67,22 @@ def widths(columns: Sequence[Column], rows: Sequence[Sequence[str]], total: int)
         natural[index] -= give
         excess -= give
     return natural
+
+
+def fitted(columns: Sequence[Column], rows: Sequence[Sequence[str]], total: int) -> list[str]:
+    """``render`` at most ``total`` cells wide where it can be: when even the text columns at
+    their least would not fit, the columns with a ``drop`` go whole, highest first (a number
+    is never cut)."""
+    natural = _natural(columns, rows)
+    least = [n if c.numeric else min(n, c.min_width) for c, n in zip(columns, natural, strict=True)]
+    shown = list(range(len(columns)))
+    for index in sorted((i for i, c in enumerate(columns) if c.drop), key=lambda i: -columns[i].drop):
+        if sum(least[i] + 1 for i in shown) - 1 <= total:
+            break
+        shown.remove(index)
+    kept = [columns[i] for i in shown]
+    cells = [[row[i] for i in shown] for row in rows]
+    return render(kept, cells, widths(kept, cells, total))
 
 
 def render(columns: Sequence[Column], rows: Sequence[Sequence[str]], sizes: Sequence[int]) -> list[str]:
