@@ -269,7 +269,7 @@ def tui_app(args: argparse.Namespace, stack: contextlib.ExitStack) -> CctopApp:
     # sessions: sharing it, the walk before them took 0.17 s instead of 0.02 (2.1.332 bench
     # tree) and they reached the screen later. A huge tree does not hold the UI back for long.
     tailer.wait_live(LIVE_FIRST_WAIT_S)
-    from cctop.model.limits import DEFAULT_THRESHOLDS
+    from cctop.model.limit_sample import DEFAULT_THRESHOLDS
     from cctop.ui.app import CctopApp
 
     archive = _open_archive(store, ledger, stack)

@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -140,6 +141,22 @@ def test_line_narrows_to_the_width_keeping_cost_and_limits(utc):
     assert line(sample, now=now, width=len(with_context)) == with_context
     for width in (0, 10, 36):  # narrower than cost and limits: those stay, Claude Code cuts
         assert line(sample, now=now, width=width) == "$0.05 · 5h 42% ↻13:01 · wk 13% ↻Tue"
+
+
+def test_limits_past_their_thresholds_are_coloured_and_take_no_room(utc):
+    sample, _ = parse(last_of("sl-332-oauth-ratelimit-headers.jsonl"), 0.0)
+    now = sample.prompt_cache.expires_at - 125
+    busy = sample._replace(five_hour=sample.five_hour._replace(used_percentage=85.0),
+                           seven_day=sample.seven_day._replace(used_percentage=96.0))  # fmt: skip
+    plain = line(busy, now=now)
+    coloured = line(busy, now=now, color=True)
+    assert "\x1b" not in plain and "\x1b" not in line(sample, now=now, color=True)  # 42%, 13%: no colour
+    assert "\x1b[33m5h 85% ↻13:01\x1b[0m" in coloured and "\x1b[31mwk 96% ↻Tue 12:01\x1b[0m" in coloured
+    assert coloured.replace("\x1b[33m", "").replace("\x1b[31m", "").replace("\x1b[0m", "") == plain
+    narrow = line(busy, now=now, width=44, color=True)
+    assert narrow.count("\x1b[0m") == 2 and len(line(busy, now=now, width=44)) <= 44
+    ended = line(busy, now=busy.five_hour.resets_at + 1, color=True)
+    assert "5h reset" in ended and "\x1b[33m" not in ended  # an ended window: no warning
 
 
 def test_line_never_passes_control_codes_through():
@@ -342,6 +359,17 @@ def test_the_line_fits_the_columns_claude_code_gives_beside_a_chained_line(tmp_p
     assert ours.startswith("$0.05 · ") and "5h reset" in ours
     odd = run_statusline("--no-store", stdin=raw, home=tmp_path, columns="wide")
     assert odd.stdout.decode().rstrip("\n") == wide
+
+
+def test_the_command_colours_a_limit_near_its_end_unless_no_color(tmp_path, monkeypatch):
+    doc = json.loads(last_of("sl-332-oauth-ratelimit-headers.jsonl"))
+    doc["rate_limits"]["five_hour"] = {"used_percentage": 97, "resets_at": int(time.time()) + 3600}
+    raw = json.dumps(doc).encode()
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    shown = run_statusline("--no-store", "--format", "5h", stdin=raw, home=tmp_path).stdout
+    assert shown.startswith(b"\x1b[31m5h 97%") and shown.endswith(b"\x1b[0m\n")
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert b"\x1b" not in run_statusline("--no-store", "--format", "5h", stdin=raw, home=tmp_path).stdout
 
 
 def test_chain_that_fails_leaves_our_line(tmp_path):

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+# Where a window's use becomes worth a warning, then an alarm (percent): the live view's alerts
+# and the status line's colours. Here, not in model.limits: the status line imports this.
+DEFAULT_THRESHOLDS = (80.0, 95.0)
+
 
 class WindowSample(NamedTuple):
     used_percentage: float

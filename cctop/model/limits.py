@@ -24,7 +24,7 @@ from typing import Literal
 
 import msgspec
 
-from cctop.model.limit_sample import LimitSample, WindowSample
+from cctop.model.limit_sample import DEFAULT_THRESHOLDS, LimitSample, WindowSample
 
 FIVE_HOUR = "five_hour"
 SEVEN_DAY = "seven_day"
@@ -33,7 +33,6 @@ WINDOWS = (FIVE_HOUR, SEVEN_DAY)
 SAME_WINDOW_S = 600.0  # resets_at of one window as two responses reported it
 PACE_LOOKBACK_S = {FIVE_HOUR: 3600.0, SEVEN_DAY: 86400.0, SPEND_LIMIT: 86400.0}
 MIN_PACE_SPAN_S = 120.0  # a rate over less than this is noise
-DEFAULT_THRESHOLDS = (80.0, 95.0)
 
 
 class WindowView(msgspec.Struct, frozen=True):

@@ -1,7 +1,9 @@
 """The one line ``cctop statusline`` prints into Claude Code's status bar.
 
-Plain text only (Claude Code shows it as is): every value that came from the input passes
-through ``safe_text``. Fields with nothing to show are left out rather than shown as zero.
+Every value that came from the input passes through ``safe_text``: the only control codes in
+the line are cctop's own colours (Claude Code shows ANSI colours), on a limit past its warning
+(yellow) or alarm (red) threshold, and only with ``color``. Fields with nothing to show are left
+out rather than shown as zero.
 
 Claude Code (2.1.332) cuts a status line wider than its terminal with an ellipsis, and tells
 the command that width in ``COLUMNS``. Given a ``width``, the line makes room the way that
@@ -15,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from cctop.format import money, safe_text
-from cctop.model.limit_sample import LimitSample, WindowSample
+from cctop.model.limit_sample import DEFAULT_THRESHOLDS, LimitSample, WindowSample
 
 DEFAULT_FIELDS = ("model", "cost", "context", "cache", "5h", "7d", "spend")
 DEFAULT_SEPARATOR = " · "
@@ -83,10 +85,25 @@ _NARROWER: tuple[tuple[str, Callable[[LimitSample, float], str | None] | None], 
 )
 
 
+_WINDOWS = {"5h": "five_hour", "7d": "seven_day", "spend": "spend_limit"}
+_YELLOW, _RED, _RESET = "\x1b[33m", "\x1b[31m", "\x1b[0m"
+
+
+def _colour(name: str, text: str, sample: LimitSample, now: float) -> str:
+    """A window past its warning or alarm threshold in yellow or red (an ended one never)."""
+    field = _WINDOWS.get(name)
+    window: WindowSample | None = getattr(sample, field) if field else None
+    if window is None or (window.resets_at is not None and window.resets_at <= now):
+        return text
+    warn, alarm = DEFAULT_THRESHOLDS
+    used = window.used_percentage
+    return f"{_RED}{text}{_RESET}" if used >= alarm else f"{_YELLOW}{text}{_RESET}" if used >= warn else text
+
+
 def line(sample: LimitSample, fields: Sequence[str] = DEFAULT_FIELDS, separator: str = DEFAULT_SEPARATOR,
-         now: float | None = None, width: int | None = None) -> str:  # fmt: skip
+         now: float | None = None, width: int | None = None, color: bool = False) -> str:  # fmt: skip
     """The fields in order; with ``width``, narrowed (see the module doc) until it fits or
-    nothing more can go."""
+    nothing more can go (colours take no room)."""
     now = time.time() if now is None else now
     parts = {name: _FIELDS[name](sample, now) for name in fields if name in _FIELDS}
 
@@ -94,11 +111,9 @@ def line(sample: LimitSample, fields: Sequence[str] = DEFAULT_FIELDS, separator:
         return separator.join(p for p in parts.values() if p)
 
     text = joined()
-    if width is None:
-        return text or PLAIN
     dropped: list[tuple[str, str]] = []
     for name, narrower in _NARROWER:
-        if len(text) <= width:
+        if width is None or len(text) <= width:
             break
         was = parts.get(name)
         if was:
@@ -108,6 +123,8 @@ def line(sample: LimitSample, fields: Sequence[str] = DEFAULT_FIELDS, separator:
             text = joined()
     for name, was in reversed(dropped[:-1]):  # the last one had to go; an earlier may fit again
         parts[name] = was
-        if len(joined()) > width:
+        if width is not None and len(joined()) > width:
             parts[name] = None
+    if color:
+        parts = {name: _colour(name, part, sample, now) if part else part for name, part in parts.items()}
     return joined() or PLAIN

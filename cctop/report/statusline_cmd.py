@@ -134,7 +134,8 @@ def _run(args) -> int:
     theirs = _finish_chain(chained, data) if chained is not None else None
     if sample is not None:
         fields = [f.strip() for f in args.format.split(",") if f.strip()]
-        ours = line(sample, fields, args.separator, now, _room(theirs, args.chain_position))
+        colour = not os.environ.get("NO_COLOR")  # https://no-color.org
+        ours = line(sample, fields, args.separator, now, _room(theirs, args.chain_position), colour)
     # UTF-8 whatever the locale says: Claude Code reads bytes, and an encoding error here
     # would blank its status line.
     sys.stdout.buffer.write((_combine(ours, theirs, args.chain_position) + "\n").encode("utf-8", "replace"))

@@ -27,7 +27,8 @@ from textual.worker import Worker, get_current_worker
 
 from cctop import format as fmt
 from cctop.model.ledger import Ledger
-from cctop.model.limits import DEFAULT_THRESHOLDS, LimitsView, alerts, first_time, limits_view
+from cctop.model.limit_sample import DEFAULT_THRESHOLDS
+from cctop.model.limits import LimitsView, alerts, first_time, limits_view
 from cctop.model.snapshot import SessionDetail, Snapshot
 from cctop.model.usage import FactsCache
 from cctop.ui import rows
