@@ -61,6 +61,16 @@ def test_pace_projects_the_recent_rate_to_the_reset():
 def test_pace_needs_enough_time_between_samples():
     view = limits_view([sample(9000, "a", 20), sample(9030, "a", 30)], now=9030.0)
     assert view.five_hour.pace_at_reset is None and view.five_hour.runs_out_at is None
+    # A burst of a few minutes is not a pace (it read "→782%" live); ten minutes of samples are.
+    burst = limits_view([sample(9000, "a", 31), sample(9180, "a", 47)], now=9180.0)
+    assert burst.five_hour.pace_at_reset is None
+    steady = limits_view([sample(9000, "a", 31), sample(9600, "a", 33)], now=9600.0)
+    assert steady.five_hour.pace_at_reset is not None
+    # The weekly window's lookback is a day: an hour of samples says nothing of its pace yet.
+    week = [sample(9000, "a", 31, week=10), sample(12_600, "a", 33, week=12)]
+    assert limits_view(week, now=12_600.0).seven_day.pace_at_reset is None
+    later = [*week, sample(9000 + 5 * 3600, "a", 40, week=15)]
+    assert limits_view(later, now=9000.0 + 5 * 3600).seven_day.pace_at_reset is not None
 
 
 def test_shares_split_each_rise_by_the_calls_made_in_between():
