@@ -56,7 +56,12 @@ def _natural(columns: Sequence[Column], rows: Sequence[Sequence[str]]) -> list[i
 
 def widths(columns: Sequence[Column], rows: Sequence[Sequence[str]], total: int) -> list[int]:
     """Each column's width for a table at most ``total`` cells wide (when it can be)."""
-    natural = _natural(columns, rows)
+    return _give_way(columns, _natural(columns, rows), total)
+
+
+def _give_way(columns: Sequence[Column], natural: list[int], total: int) -> list[int]:
+    """``natural`` widths narrowed to ``total``: the flexible column first, then the other text."""
+    natural = list(natural)  # the caller's measure stays as it was
     excess = sum(natural) + len(columns) - 1 - total
     order = [i for i, c in enumerate(columns) if c.flexible]
     order += [i for i, c in enumerate(columns) if not c.flexible and not c.numeric]
@@ -80,9 +85,11 @@ def fitted(columns: Sequence[Column], rows: Sequence[Sequence[str]], total: int)
         if sum(least[i] + 1 for i in shown) - 1 <= total:
             break
         shown.remove(index)
+    if len(shown) == len(columns):  # the common case: nothing to leave out, nothing to copy
+        return render(columns, rows, _give_way(columns, natural, total))
     kept = [columns[i] for i in shown]
     cells = [[row[i] for i in shown] for row in rows]
-    return render(kept, cells, widths(kept, cells, total))
+    return render(kept, cells, _give_way(kept, [natural[i] for i in shown], total))  # measured once
 
 
 def render(columns: Sequence[Column], rows: Sequence[Sequence[str]], sizes: Sequence[int]) -> list[str]:
