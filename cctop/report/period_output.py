@@ -197,7 +197,8 @@ def table(
     if report.kind == "sessions":
         columns.append(Column("project", 7, max_width=18))
     numbers = ["req", "input", "output", "cache r", "cache w", "hit", "cost", "saved", "lost", "tools"]
-    numbers.append("sess")
+    if report.kind != "sessions":  # one session a row: its count would say 1 and nothing else
+        numbers.append("sess")
     columns += [Column(name, 3, numeric=True, drop=_DROP.get(name, 0)) for name in numbers]
     with_spark = bool(sparks) and width >= 110
     if with_spark:
@@ -214,10 +215,6 @@ def table(
             rows.append(_cells(report.kind, "  " + name, row, figures, blank_spark, blank=True))
     total = _cells(report.kind, "total", None, report.totals, {} if with_spark else None)
     rows.append(total)
-    if report.kind == "sessions":  # one session a row: its "sess" says 1 and nothing else
-        gone = next(i for i, c in enumerate(columns) if c.header == "sess")
-        columns = [c for i, c in enumerate(columns) if i != gone]
-        rows = [[cell for i, cell in enumerate(row) if i != gone] for row in rows]
     return fitted(columns, rows, width)
 
 
@@ -243,8 +240,9 @@ def _cells(
         fmt.money(f.saved_usd),
         fmt.money(f.break_cost_usd),
         str(f.tool_calls),
-        str(f.sessions),
     ]
+    if kind != "sessions":
+        cells.append(str(f.sessions))
     if sparks is not None:
         cells.append(sparks.get(row.period, "") if row is not None else "")
     return cells
