@@ -43,10 +43,20 @@ def _reset(resets_at: float | None, now: float, day_only: bool = False) -> str:
     return f" ↻{text}"
 
 
-def _window(label: str, window: WindowSample | None, now: float, day_only: bool = False) -> str | None:
+# The limit fields: their label, and the sample's window they show.
+_LIMITS = {"5h": ("5h", "five_hour"), "7d": ("wk", "seven_day"), "spend": ("spend", "spend_limit")}
+
+
+def _ended(window: WindowSample, now: float) -> bool:
+    return window.resets_at is not None and window.resets_at <= now
+
+
+def _limit(name: str, sample: LimitSample, now: float, day_only: bool = False) -> str | None:
+    label, attribute = _LIMITS[name]
+    window: WindowSample | None = getattr(sample, attribute)
     if window is None:
         return None
-    if window.resets_at is not None and window.resets_at <= now:
+    if _ended(window, now):
         return f"{label} reset"  # the figure belongs to a window that has ended
     return f"{label} {window.used_percentage:.0f}%{_reset(window.resets_at, now, day_only)}"
 
@@ -69,31 +79,29 @@ _FIELDS: dict[str, Callable[[LimitSample, float], str | None]] = {
         None if s.context_used_percentage is None else f"ctx {s.context_used_percentage:.0f}%"
     ),
     "cache": _cache,
-    "5h": lambda s, now: _window("5h", s.five_hour, now),
-    "7d": lambda s, now: _window("wk", s.seven_day, now),
-    "spend": lambda s, now: _window("spend", s.spend_limit, now),
+    "5h": lambda s, now: _limit("5h", s, now),
+    "7d": lambda s, now: _limit("7d", s, now),
+    "spend": lambda s, now: _limit("spend", s, now),
 }
 FIELDS = tuple(_FIELDS)
 
 # How the line makes room, in order (see the module doc): a field shortened, or None: dropped.
 _NARROWER: tuple[tuple[str, Callable[[LimitSample, float], str | None] | None], ...] = (
-    ("7d", lambda s, now: _window("wk", s.seven_day, now, day_only=True)),
-    ("spend", lambda s, now: _window("spend", s.spend_limit, now, day_only=True)),
+    ("7d", lambda s, now: _limit("7d", s, now, day_only=True)),
+    ("spend", lambda s, now: _limit("spend", s, now, day_only=True)),
     ("model", None),
     ("context", None),
     ("cache", None),
 )
 
 
-_WINDOWS = {"5h": "five_hour", "7d": "seven_day", "spend": "spend_limit"}
 _YELLOW, _RED, _RESET = "\x1b[33m", "\x1b[31m", "\x1b[0m"
 
 
 def _colour(name: str, text: str, sample: LimitSample, now: float) -> str:
     """A window past its warning or alarm threshold in yellow or red (an ended one never)."""
-    field = _WINDOWS.get(name)
-    window: WindowSample | None = getattr(sample, field) if field else None
-    if window is None or (window.resets_at is not None and window.resets_at <= now):
+    window: WindowSample | None = getattr(sample, _LIMITS[name][1]) if name in _LIMITS else None
+    if window is None or _ended(window, now):
         return text
     warn, alarm = DEFAULT_THRESHOLDS
     used = window.used_percentage
