@@ -37,6 +37,8 @@ SPANS = {"daily": 30, "weekly": 12, "monthly": 12}  # periods on the x axis, at 
 CELLS_PER_BAR = 3  # a narrower screen shows fewer periods, so bars stay apart
 BLOCK_DAYS = 3  # the 5-hour blocks of this many last days
 TOP_PARTS = 5  # models (or projects) stacked by name; the rest as "other"
+
+
 def _plot() -> type[PlotextPlot]:
     """textual-plotext's chart widget, imported when a chart is first made: plotext takes ~15 ms
     to import, on the path of every start that never opens this screen."""
@@ -362,10 +364,6 @@ def value_ticks(top: float, most: int = 4) -> list[float]:
     return [round(i * step, 10) for i in range(count + 1)]
 
 
-def _tick_label(value: float) -> str:
-    return f"{value:g}"
-
-
 # Rows of a chart widget that are not its plot: the title, the frame, the x labels.
 _CHART_FRAME_ROWS = 4
 
@@ -374,7 +372,7 @@ def _y_axis(plt, top: float, height: int) -> None:
     """Round ticks at least three rows apart, so that they land evenly on the rows."""
     ticks = value_ticks(top, most=max(1, min(4, (height - _CHART_FRAME_ROWS) // 3)))
     plt.ylim(0, ticks[-1])
-    plt.yticks(ticks, [_tick_label(t) for t in ticks])
+    plt.yticks(ticks, [f"{t:g}" for t in ticks])
 
 
 def _ticks(xs: list[int], labels: list[str]) -> tuple[list[float], list[str]]:
